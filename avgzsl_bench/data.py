@@ -1,0 +1,139 @@
+"""In-memory benchmark data: features as device tensors, split class sets, text by class id."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+
+import torch
+
+from avgzsl_bench.errors import BenchError
+
+SPLITS = ("train", "val", "train_val", "test")
+VIDEO_DIM = 512
+AUDIO_DIM = 1024
+CLIP_TEXT_DIM = 512
+CLAP_TEXT_DIM = 1024
+
+
+@dataclass(frozen=True)
+class FeatureSplit:
+    """One protocol split: per-sample features and labels (global class ids)."""
+
+    video: torch.Tensor  # (N, video_dim) float32
+    audio: torch.Tensor  # (N, audio_dim) float32
+    labels: torch.Tensor  # (N,) int64 global class ids
+    seen: torch.Tensor  # sorted global ids of the split's seen classes
+    unseen: torch.Tensor  # sorted global ids of the split's unseen classes (empty for training splits)
+    names: tuple[str, ...] = ()
+
+    @property
+    def classes(self) -> torch.Tensor:
+        """Candidate classes: sorted union of seen and unseen ids."""
+        return torch.cat([self.seen, self.unseen]).sort().values
+
+    def __len__(self) -> int:
+        return int(self.labels.shape[0])
+
+    def to(self, device: torch.device | str) -> FeatureSplit:
+        return replace(
+            self,
+            video=self.video.to(device),
+            audio=self.audio.to(device),
+            labels=self.labels.to(device),
+            seen=self.seen.to(device),
+            unseen=self.unseen.to(device),
+        )
+
+
+@dataclass(frozen=True)
+class TextEmbeddings:
+    """Class-label embeddings by global class id: CLIP (512) and CLAP (1024) parts."""
+
+    clip: torch.Tensor  # (num_classes, clip_dim)
+    clap: torch.Tensor  # (num_classes, clap_dim)
+
+    @property
+    def both(self) -> torch.Tensor:
+        """The paper's dual embedding: concat(CLIP, CLAP) per class (not re-normalised)."""
+        return torch.cat([self.clip, self.clap], dim=1)
+
+    def to(self, device: torch.device | str) -> TextEmbeddings:
+        return TextEmbeddings(self.clip.to(device), self.clap.to(device))
+
+
+@dataclass(frozen=True)
+class GZSLDataset:
+    """A whole benchmark: all classes, text per class, and the four protocol splits."""
+
+    name: str
+    class_names: tuple[str, ...]
+    text: TextEmbeddings
+    splits: dict[str, FeatureSplit]
+    synthetic: bool = False
+    source: str = ""
+    notes: tuple[str, ...] = field(default_factory=tuple)
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.class_names)
+
+    @property
+    def dims(self) -> FeatureDims:
+        any_split = self.splits["train"]
+        return FeatureDims(
+            video=int(any_split.video.shape[1]),
+            audio=int(any_split.audio.shape[1]),
+            clip_text=int(self.text.clip.shape[1]),
+            clap_text=int(self.text.clap.shape[1]),
+        )
+
+    def to(self, device: torch.device | str) -> GZSLDataset:
+        return replace(
+            self,
+            text=self.text.to(device),
+            splits={name: split.to(device) for name, split in self.splits.items()},
+        )
+
+    def validate(self) -> None:
+        """Refuse data the protocol cannot score honestly: NaNs, empty classes, bad shapes."""
+        for split_name in SPLITS:
+            if split_name not in self.splits:
+                raise BenchError(f"dataset '{self.name}' has no '{split_name}' split")
+            split = self.splits[split_name]
+            for field_name in ("video", "audio"):
+                tensor = getattr(split, field_name)
+                if tensor.ndim != 2 or tensor.shape[0] != len(split):
+                    raise BenchError(
+                        f"dataset '{self.name}', split '{split_name}': {field_name} features have "
+                        f"shape {tuple(tensor.shape)}, expected ({len(split)}, dim)"
+                    )
+                if not torch.isfinite(tensor).all():
+                    rows = (~torch.isfinite(tensor)).any(dim=1).nonzero().flatten()[:5].tolist()
+                    where = [split.names[i] for i in rows] if split.names else rows
+                    raise BenchError(
+                        f"dataset '{self.name}', split '{split_name}': {field_name} features contain "
+                        f"NaN/inf (first samples: {where}); re-extract those videos or drop them"
+                    )
+            present = torch.unique(split.labels)
+            missing = set(split.classes.tolist()) - set(present.tolist())
+            if missing:
+                names = sorted(self.class_names[i] for i in missing)
+                raise BenchError(
+                    f"dataset '{self.name}', split '{split_name}': classes without samples: {names}; "
+                    "their accuracy would be 0/0. Remove them from the split files or add features"
+                )
+        for part, tensor in (("clip", self.text.clip), ("clap", self.text.clap)):
+            if not torch.isfinite(tensor).all():
+                raise BenchError(f"dataset '{self.name}': {part} text embeddings contain NaN/inf")
+
+
+@dataclass(frozen=True)
+class FeatureDims:
+    video: int = VIDEO_DIM
+    audio: int = AUDIO_DIM
+    clip_text: int = CLIP_TEXT_DIM
+    clap_text: int = CLAP_TEXT_DIM
+
+    @property
+    def text(self) -> int:
+        return self.clip_text + self.clap_text

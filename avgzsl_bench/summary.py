@@ -1,0 +1,42 @@
+"""Aggregate run records over seeds and render them as a markdown table."""
+
+from __future__ import annotations
+
+import statistics
+from collections.abc import Iterable
+from typing import Any
+
+from tabulate import tabulate
+
+METRICS = ("seen", "unseen", "hm", "zsl")
+
+
+def mean_std(values: list[float]) -> tuple[float, float]:
+    return statistics.fmean(values), (statistics.stdev(values) if len(values) > 1 else 0.0)
+
+
+def format_mean_std(values: list[float]) -> str:
+    mean, std = mean_std(values)
+    return f"{mean:.2f} ± {std:.2f}" if len(values) > 1 else f"{mean:.2f}"
+
+
+def group_by_config(records: Iterable[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
+    """Records of the same configuration (all seeds), in first-seen order."""
+    groups: dict[str, list[dict[str, Any]]] = {}
+    for record in records:
+        groups.setdefault(record["config_hash"], []).append(record)
+    return groups
+
+
+def results_table(records: Iterable[dict[str, Any]]) -> str:
+    rows = []
+    for group in group_by_config(records).values():
+        first = group[0]
+        rows.append([
+            first["method"], first["dataset"], len(group),
+            *(format_mean_std([record[metric] for record in group]) for metric in METRICS),
+            format_mean_std([float(record["best_epochs"]) for record in group]),
+            format_mean_std([sum(record["timings"].values()) for record in group]),
+        ])
+    headers = ["method", "dataset", "seeds", "S", "U", "HM", "ZSL", "best epoch", "seconds"]
+    return tabulate(rows, headers=headers, tablefmt="github")

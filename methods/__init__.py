@@ -1,0 +1,1 @@
+"""Built-in method plugins; every non-private module here registers one method."""

@@ -1,0 +1,104 @@
+"""ClipClap (Kurzendörfer et al., CVPRW 2024): a feed-forward audio-visual/text embedding model.
+
+Audio-visual input o = O_enc([v, a]); text w = W_enc([CLIP ‖ CLAP]); both projected to 64-d
+(θ_o, θ_w) and decoded back to 512-d. Loss = CE(θ_o·Θᵀ) + MSE(θ_o, θ_w) + MSE(w, ρ_o) + MSE(w, ρ_w).
+Prediction: nearest class prototype θ_w in plain Euclidean distance.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from avgzsl_bench.data import FeatureDims, TextEmbeddings
+from avgzsl_bench.model_api import TrainBatch
+from avgzsl_bench.nn_blocks import embedding_net, select_text, text_dim
+from avgzsl_bench.registry import register_method
+
+LOSS_TERMS = ("reg", "ce", "rec")
+MODALITIES = ("both", "audio", "video")
+
+
+class ClipClap(nn.Module):
+    def __init__(self, dims: FeatureDims, hparams: Mapping[str, Any]) -> None:
+        super().__init__()
+        self.modality = hparams["modality"]
+        if self.modality not in MODALITIES:
+            raise ValueError(f"modality must be one of {MODALITIES}, got {self.modality!r}")
+        # Single-modality ablations pair each modality with its own text encoder's embedding.
+        self.text = {"both": hparams["text"], "audio": "clap", "video": "clip"}[self.modality]
+        self.losses = set(hparams["losses"].split("+"))
+        if not self.losses <= set(LOSS_TERMS):
+            raise ValueError(f"losses must combine {LOSS_TERMS} with '+', got {hparams['losses']!r}")
+        input_dim = {"both": dims.video + dims.audio, "audio": dims.audio, "video": dims.video}[self.modality]
+        hidden, out, d_model = hparams["hidden_dim"], hparams["embedding_dim"], hparams["model_dim"]
+        dropout, bn = hparams["dropout"], hparams["hidden_batch_norm"]
+        self.O_enc = embedding_net(input_dim, d_model, dropout)
+        self.W_enc = embedding_net(text_dim(dims, self.text), d_model, dropout)
+        self.O_proj = embedding_net(d_model, out, dropout, hidden=hidden, hidden_batch_norm=bn)
+        self.D_o = embedding_net(out, d_model, dropout, hidden=hidden, hidden_batch_norm=bn)
+        self.W_proj = embedding_net(d_model, out, dropout)
+        self.D_w = embedding_net(out, d_model, dropout)
+
+    def _inputs(self, video: torch.Tensor, audio: torch.Tensor) -> torch.Tensor:
+        if self.modality == "audio":
+            return audio
+        if self.modality == "video":
+            return video.float()
+        return torch.cat([video.float(), audio], dim=1)
+
+    def embed_inputs(self, video: torch.Tensor, audio: torch.Tensor) -> torch.Tensor:
+        """θ_o: the 64-d audio-visual embedding."""
+        return self.O_proj(self.O_enc(self._inputs(video, audio)))
+
+    def embed_text(self, text: TextEmbeddings) -> torch.Tensor:
+        """θ_w: the 64-d class-label embedding."""
+        return self.W_proj(self.W_enc(select_text(text, self.text)))
+
+    def loss(self, batch: TrainBatch) -> dict[str, torch.Tensor]:
+        sample = batch.positive
+        w = self.W_enc(select_text(sample.text, self.text))
+        theta_o = self.O_proj(self.O_enc(self._inputs(sample.video, sample.audio)))
+        theta_w = self.W_proj(w)
+        terms = {}
+        if "ce" in self.losses:
+            class_embeddings = self.embed_text(batch.class_text)  # train mode, as in the reference
+            terms["ce"] = F.cross_entropy(theta_o @ class_embeddings.T, sample.targets)
+        if "reg" in self.losses:
+            terms["reg"] = F.mse_loss(theta_o, theta_w)
+        if "rec" in self.losses:
+            terms["rec"] = F.mse_loss(self.D_o(theta_o), w) + F.mse_loss(self.D_w(theta_w), w)
+        return terms
+
+    def after_step(self, batch: TrainBatch) -> None:
+        # The reference logs embeddings after each step in train mode; that pass moves the
+        # BatchNorm running statistics, which the eval-mode numbers depend on.
+        sample = batch.positive
+        self.embed_inputs(sample.video, sample.audio)
+        self.embed_text(sample.text)
+
+    def distances(self, video: torch.Tensor, audio: torch.Tensor,
+                  class_text: TextEmbeddings) -> dict[str, torch.Tensor]:
+        return {"both": torch.cdist(self.embed_inputs(video, audio), self.embed_text(class_text))}
+
+
+register_method(
+    "clipclap",
+    description="ClipClap: CLIP+CLAP features, dual text embeddings, CE+regression+reconstruction",
+    paper_name="ClipClap",
+    defaults={
+        "default": {
+            "epochs": 15, "lr": 1e-4, "batch_size": 64, "batches_per_epoch": 300,
+            "weight_decay": 1e-5, "lr_patience": 3,
+            "modality": "both", "text": "both", "losses": "reg+ce+rec",
+            "model_dim": 512, "hidden_dim": 512, "embedding_dim": 64,
+            "dropout": 0.1, "hidden_batch_norm": True,
+        },
+        "ucf": {"epochs": 20, "lr": 7e-5},
+        "demo": {"epochs": 6, "batches_per_epoch": 60},
+    },
+)(ClipClap)

@@ -1,0 +1,90 @@
+import math
+
+import pytest
+import torch
+from torch import nn
+
+from avgzsl_bench.data import FeatureDims
+from avgzsl_bench.protocol import run_protocol
+from avgzsl_bench.registry import MethodSpec, get_method
+
+QUICK = {"epochs": 3, "batches_per_epoch": 15, "batch_size": 32}
+
+
+def test_clipclap_parameter_counts():
+    spec = get_method("clipclap")
+
+    def count(**overrides):
+        model = spec.build(FeatureDims(), spec.hparams("ucf", overrides))
+        return sum(p.numel() for p in model.parameters() if p.requires_grad)
+
+    assert count() == 2_237_824
+    assert count(modality="audio") == 1_713_536
+    assert count(modality="video") == 1_189_248
+    assert count(text="clip") == 1_713_536
+    assert count(text="clap") == 1_975_680
+
+
+def test_clipclap_paper_defaults():
+    spec = get_method("clipclap")
+    ucf, vgg = spec.hparams("ucf"), spec.hparams("vggsound")
+    assert (ucf["epochs"], ucf["lr"], ucf["batch_size"], ucf["batches_per_epoch"]) == (20, 7e-5, 64, 300)
+    assert (vgg["epochs"], vgg["lr"], vgg["weight_decay"]) == (15, 1e-4, 1e-5)
+
+
+@pytest.mark.parametrize("overrides", [{"losses": "reg"}, {"losses": "reg+ce"}, {"modality": "audio"},
+                                       {"modality": "video"}, {"text": "clip"}, {"text": "clap"}])
+def test_clipclap_ablations_run(tiny_demo, overrides):
+    spec = get_method("clipclap")
+    result = run_protocol(spec, tiny_demo, spec.hparams("demo", {**QUICK, "epochs": 1, **overrides}), seed=0)
+    assert all(math.isfinite(result.test[m]) for m in ("seen", "unseen", "hm", "zsl"))
+
+
+def test_protocol_end_to_end_and_stage_bookkeeping(tiny_demo):
+    spec = get_method("clipclap")
+    stages = []
+    result = run_protocol(spec, tiny_demo, spec.hparams("demo", QUICK), seed=0,
+                          on_epoch=lambda stage, epoch, total, hm: stages.append(stage))
+    stage1 = result.stage1
+    assert len(stage1.val_hm_per_epoch) == 3
+    curve = stage1.val_hm_per_epoch
+    assert stage1.best_epochs == curve.index(max(curve)) + 1  # earliest maximum
+    assert stages.count("stage 1") == 3 and stages.count("stage 2") == stage1.best_epochs
+    assert result.test["beta"] == pytest.approx(stage1.val["beta"])
+    for metric in ("seen", "unseen", "hm", "zsl"):
+        assert 0 <= result.test[metric] <= 100
+    assert result.test["hm"] > 20  # the demo is learnable: far above chance (1/48 classes)
+    assert len(result.test_per_class) == tiny_demo.splits["test"].classes.numel()
+
+
+def test_same_seed_same_numbers_different_seed_different_numbers(tiny_demo):
+    spec = get_method("clipclap")
+    hparams = spec.hparams("demo", {**QUICK, "epochs": 2})
+    first = run_protocol(spec, tiny_demo, hparams, seed=3)
+    again = run_protocol(spec, tiny_demo, hparams, seed=3)
+    other = run_protocol(spec, tiny_demo, hparams, seed=4)
+    assert first.test == again.test and first.stage1.val_hm_per_epoch == again.stage1.val_hm_per_epoch
+    assert first.stage1.val_hm_per_epoch != other.stage1.val_hm_per_epoch
+
+
+class _TwoViewCosine(nn.Module):
+    """Training-free: a video view and an audio view with deliberately different calibrations."""
+
+    def distances(self, video, audio, class_text):
+        video_view = 1 - torch.nn.functional.normalize(video, dim=1) @ class_text.clip.T
+        audio_view = 1 - torch.nn.functional.normalize(audio, dim=1) @ class_text.clap.T
+        return {"video": video_view, "audio": audio_view + 0.3}
+
+    def loss(self, batch):  # pragma: no cover - never trained
+        raise AssertionError("a training-free model must not be trained")
+
+
+def test_training_free_model_and_mean_of_view_betas(tiny_demo):
+    spec = MethodSpec("probe", lambda dims, hp: _TwoViewCosine(),
+                      {"default": {"epochs": 5, "lr": 1e-3, "batch_size": 8, "batches_per_epoch": 2}})
+    result = run_protocol(spec, tiny_demo, spec.hparams("demo"), seed=0)
+    assert result.stage1.best_epochs == 0 and result.stage1.val_hm_per_epoch == []
+    betas = result.stage1.val_betas
+    assert set(betas) == {"video", "audio"}
+    assert result.test["beta"] == pytest.approx((betas["video"] + betas["audio"]) / 2)
+    assert result.stage1.val["beta"] == pytest.approx(betas["video"])  # first view drives selection
