@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
+from functools import cached_property
 
 import torch
 
@@ -26,7 +27,7 @@ class FeatureSplit:
     unseen: torch.Tensor  # sorted global ids of the split's unseen classes (empty for training splits)
     names: tuple[str, ...] = ()
 
-    @property
+    @cached_property
     def classes(self) -> torch.Tensor:
         """Candidate classes: sorted union of seen and unseen ids."""
         return torch.cat([self.seen, self.unseen]).sort().values

@@ -118,3 +118,12 @@ def ranking_hinge(scores: torch.Tensor, targets: torch.Tensor, kind: str, margin
     elif kind != "devise":
         raise ValueError(f"ranking loss kind must be 'devise', 'sje' or 'ale', got {kind!r}")
     return cost.sum() / batch_size
+
+
+# The AVCA-GZSL code base trains every baseline with the same recipe (its run scripts, cls split);
+# W_enc (paper Eq. 9) maps CLIP ‖ CLAP to the 300-d slot word2vec used to fill.
+AVCA_GZSL_RECIPE = {
+    "epochs": 50, "lr": 1e-3, "batch_size": 256, "batches_per_epoch": 500,
+    "weight_decay": 0.0, "lr_patience": 3,
+    "text": "both", "text_dim": 300, "text_dropout": 0.1,
+}

@@ -9,7 +9,7 @@ follows val HM, as in the reference) and evaluates `test` once, at the beta chos
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -81,7 +81,7 @@ class ProtocolResult:
     model: nn.Module | None = None  # the stage-2 model, when asked for
 
 
-def _class_text(text: TextEmbeddings, class_ids: torch.Tensor) -> TextEmbeddings:
+def class_text_of(text: TextEmbeddings, class_ids: torch.Tensor) -> TextEmbeddings:
     return TextEmbeddings(text.clip[class_ids], text.clap[class_ids])
 
 
@@ -102,13 +102,34 @@ def evaluate(model: nn.Module, split: FeatureSplit, text: TextEmbeddings,
     model.eval()
     classes = split.classes
     with torch.no_grad():
-        views = model.distances(split.video, split.audio, _class_text(text, classes))
+        views = model.distances(split.video, split.audio, class_text_of(text, classes))
     betas = calibration_grid(split.labels.device) if beta is None else torch.tensor([beta])
     results = {}
     for view, distances in views.items():
         curve = gzsl_scores(distances, split.labels, classes, split.seen, split.unseen, betas)
         results[view] = ViewEvaluation(curve, curve.at(curve.best_index()))
     return results
+
+
+def training_batches(split: FeatureSplit, class_text: TextEmbeddings, sampler: ClassBalancedSampler,
+                     num_batches: int, batch_size: int, with_negatives: bool) -> Iterator[TrainBatch]:
+    """One epoch of class-balanced batches; all indices are drawn up front, on the host, at once."""
+    device = split.labels.device
+    indices, positions = sampler.epoch(num_batches, batch_size)
+    negatives = negative_positions = None
+    if with_negatives:
+        negatives, negative_positions = sampler.negatives(positions)
+        negatives, negative_positions = negatives.to(device), negative_positions.to(device)
+    indices, positions = indices.to(device), positions.to(device)
+    for step in range(num_batches):
+        yield TrainBatch(
+            positive=_samples(split, indices[step], positions[step], split.seen, class_text),
+            class_ids=split.seen,
+            class_text=class_text,
+            negative=None if negatives is None else _samples(
+                split, negatives[step], negative_positions[step], split.seen, class_text
+            ),
+        )
 
 
 class _Trainer:
@@ -120,8 +141,7 @@ class _Trainer:
         self.model: nn.Module = spec.build(dataset.dims, hparams).to(dataset.text.clip.device)
         self.schedule = schedule
         self.split = dataset.splits[split_name]
-        self.class_ids = self.split.seen
-        self.class_text = _class_text(dataset.text, self.class_ids)
+        self.class_text = class_text_of(dataset.text, self.split.seen)
         self.sampler = ClassBalancedSampler(self.split.labels, torch.Generator().manual_seed(seed))
         self.needs_negatives = bool(getattr(self.model, "needs_negatives", False))
         self.after_step = getattr(self.model, "after_step", None)
@@ -142,26 +162,11 @@ class _Trainer:
     def trainable(self) -> bool:
         return self.optimizer is not None and self.schedule.epochs > 0
 
-    def train_epoch(self) -> float:
-        device = self.split.labels.device
-        indices, positions = self.sampler.epoch(self.schedule.batches_per_epoch, self.schedule.batch_size)
-        negatives = self.sampler.negatives(positions) if self.needs_negatives else None
-        negative_positions = None
-        if negatives is not None:
-            negative_positions = torch.searchsorted(self.sampler.classes, self.split.labels.cpu()[negatives])
-            negatives, negative_positions = negatives.to(device), negative_positions.to(device)
-        indices, positions = indices.to(device), positions.to(device)
+    def train_epoch(self) -> None:
         self.model.train()
-        total_loss = torch.zeros((), device=device)
-        for step in range(self.schedule.batches_per_epoch):
-            batch = TrainBatch(
-                positive=_samples(self.split, indices[step], positions[step], self.class_ids, self.class_text),
-                class_ids=self.class_ids,
-                class_text=self.class_text,
-                negative=None if negatives is None else _samples(
-                    self.split, negatives[step], negative_positions[step], self.class_ids, self.class_text
-                ),
-            )
+        batches = training_batches(self.split, self.class_text, self.sampler, self.schedule.batches_per_epoch,
+                                   self.schedule.batch_size, self.needs_negatives)
+        for batch in batches:
             loss = sum(self.model.loss(batch).values())
             self.optimizer.zero_grad(set_to_none=True)
             loss.backward()
@@ -169,8 +174,6 @@ class _Trainer:
             if self.after_step is not None:
                 with torch.no_grad():
                     self.after_step(batch)
-            total_loss += loss.detach()
-        return float(total_loss) / self.schedule.batches_per_epoch
 
 
 def _primary(views: dict[str, ViewEvaluation]) -> ViewEvaluation:

@@ -131,6 +131,16 @@ def _loaded(source: DataSource, device: str) -> GZSLDataset:
     return source.load().to(device)
 
 
+def check_inputs(jobs: Iterable[Job], store_path: str | None, device: str) -> None:
+    """Fail fast, before any job is dispatched: the device exists and the data of every job that
+    still has to run loads. In this process the data stays cached, so local jobs reuse it."""
+    torch_device = resolve_device(device)
+    store = ResultStore(store_path) if store_path else None
+    pending = [job for job in jobs if store is None or not store.has_run(job.key)]
+    for source in dict.fromkeys(job.source for job in pending):
+        _loaded(source, str(torch_device))
+
+
 def run_record(job: Job, result: ProtocolResult, dataset: GZSLDataset, device: torch.device) -> dict[str, Any]:
     """The row a finished run leaves in the results store."""
     stage1 = result.stage1
@@ -168,26 +178,3 @@ def execute_job(job: Job, store_path: str | None, device: str = "cpu",
     if store is not None:
         store.save_run(record)
     return record
-
-
-def run_jobs_locally(jobs: list[Job], store_path: str | None, device: str = "cpu",
-                     show_progress: bool = True) -> list[dict[str, Any]]:
-    """Run jobs one after another in this process, with rich progress bars."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
-    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
-    with Progress(*columns, disable=not show_progress, transient=True) as progress:
-        overall = progress.add_task("runs", total=len(jobs))
-        epochs = progress.add_task("", total=None, visible=False)
-
-        def on_epoch(stage: str, epoch: int, total: int, hm: float) -> None:
-            progress.update(epochs, completed=epoch, total=total, visible=True,
-                            description=f"  {stage} epoch (val HM {hm:5.2f})")
-
-        records = []
-        for job in jobs:
-            progress.update(overall, description=f"{job.method} on {job.source.dataset}, seed {job.seed}")
-            records.append(execute_job(job, store_path, device, on_epoch))
-            progress.update(overall, advance=1)
-            progress.update(epochs, visible=False, completed=0)
-    return records

@@ -32,9 +32,10 @@ class ClassBalancedSampler:
         positions = torch.randint(self.num_classes, (num_batches, batch_size), generator=self.generator)
         return self._draw_within(positions), positions
 
-    def negatives(self, positive_positions: torch.Tensor) -> torch.Tensor:
-        """For each draw, a sample of a uniformly chosen different class."""
+    def negatives(self, positive_positions: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """For each draw, a sample of a uniformly chosen different class, and that class's position."""
         if self.num_classes < 2:
             raise ValueError("negative sampling needs at least two classes")
         shift = torch.randint(1, self.num_classes, positive_positions.shape, generator=self.generator)
-        return self._draw_within((positive_positions + shift) % self.num_classes)
+        positions = (positive_positions + shift) % self.num_classes
+        return self._draw_within(positions), positions

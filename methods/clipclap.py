@@ -59,14 +59,25 @@ class ClipClap(nn.Module):
         """θ_w: the 64-d class-label embedding."""
         return self.W_proj(self.W_enc(select_text(text, self.text)))
 
+    def _encode_sample_text(self, batch: TrainBatch) -> tuple[torch.Tensor, torch.Tensor]:
+        """W_enc of each sample's text, and the pre-BatchNorm class rows it was gathered from.
+
+        A sample's text is its class's row, so the first Linear runs on the K class rows and is
+        gathered per sample: the same values as running it per sample, with fewer FLOPs. BatchNorm
+        still sees the per-sample batch, as in the reference.
+        """
+        class_rows = self.W_enc[0](select_text(batch.class_text, self.text))
+        return self.W_enc[1:](class_rows[batch.positive.targets]), class_rows
+
     def loss(self, batch: TrainBatch) -> dict[str, torch.Tensor]:
         sample = batch.positive
-        w = self.W_enc(select_text(sample.text, self.text))
-        theta_o = self.O_proj(self.O_enc(self._inputs(sample.video, sample.audio)))
+        w, class_rows = self._encode_sample_text(batch)
+        theta_o = self.embed_inputs(sample.video, sample.audio)
         theta_w = self.W_proj(w)
         terms = {}
         if "ce" in self.losses:
-            class_embeddings = self.embed_text(batch.class_text)  # train mode, as in the reference
+            # The class matrix goes through W_enc/W_proj in train mode, as in the reference.
+            class_embeddings = self.W_proj(self.W_enc[1:](class_rows))
             terms["ce"] = F.cross_entropy(theta_o @ class_embeddings.T, sample.targets)
         if "reg" in self.losses:
             terms["reg"] = F.mse_loss(theta_o, theta_w)
@@ -77,9 +88,8 @@ class ClipClap(nn.Module):
     def after_step(self, batch: TrainBatch) -> None:
         # The reference logs embeddings after each step in train mode; that pass moves the
         # BatchNorm running statistics, which the eval-mode numbers depend on.
-        sample = batch.positive
-        self.embed_inputs(sample.video, sample.audio)
-        self.embed_text(sample.text)
+        self.embed_inputs(batch.positive.video, batch.positive.audio)
+        self.W_proj(self._encode_sample_text(batch)[0])
 
     def distances(self, video: torch.Tensor, audio: torch.Tensor,
                   class_text: TextEmbeddings) -> dict[str, torch.Tensor]:

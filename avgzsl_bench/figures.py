@@ -1,0 +1,144 @@
+"""Figures: the paper's Figure 3 (t-SNE of inputs and learned embeddings) and HM vs calibration β.
+
+Figure 3 needs a trained stage-2 model, which the store does not keep, so it is retrained here
+(stage 1 is reused from the store when that run's stage 1 is stored). Plots use matplotlib's
+object API (no pyplot), so nothing depends on a display or global backend state.
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from matplotlib.figure import Figure
+from torch import nn
+
+from avgzsl_bench.data import FeatureSplit, GZSLDataset, TextEmbeddings
+from avgzsl_bench.errors import BenchError
+from avgzsl_bench.leaderboard import settings_label
+from avgzsl_bench.protocol import EpochCallback, run_protocol
+from avgzsl_bench.registry import get_method
+from avgzsl_bench.runner import Job, resolve_device
+from avgzsl_bench.store import ResultStore
+from avgzsl_bench.summary import group_by_config
+
+FIGURE3_SEEN, FIGURE3_UNSEEN = 4, 2
+
+
+def train_figure3_model(job: Job, store_path: str | None = None, device: str = "cpu",
+                        on_epoch: EpochCallback | None = None) -> tuple[nn.Module, GZSLDataset]:
+    """Train `job` through the protocol and return its stage-2 model with the data it saw."""
+    dataset = job.source.load().to(resolve_device(device))
+    stage1 = ResultStore(store_path).stage1(job.key) if store_path else None
+    result = run_protocol(get_method(job.method), dataset, job.hparams(), job.seed, on_epoch,
+                          keep_model=True, stage1=stage1)
+    model = result.model
+    if not (hasattr(model, "embed_inputs") and hasattr(model, "embed_text")):
+        raise BenchError(f"Figure 3 needs a model with embed_inputs/embed_text (ClipClap); "
+                         f"'{job.method}' has none")
+    return model.eval(), dataset
+
+
+def _spread(ids: torch.Tensor, count: int) -> list[int]:
+    """`count` ids evenly spaced over the sorted list: deterministic, and not just neighbours."""
+    ids = ids.sort().values.tolist()
+    if len(ids) < count:
+        raise BenchError(f"Figure 3 needs {count} classes of this kind in the test split, found {len(ids)}")
+    return [ids[round(i * (len(ids) - 1) / max(count - 1, 1))] for i in range(count)]
+
+
+def figure3_classes(split: FeatureSplit, seen: int = FIGURE3_SEEN, unseen: int = FIGURE3_UNSEEN) -> tuple[list[int], list[int]]:
+    return _spread(split.seen.cpu(), seen), _spread(split.unseen.cpu(), unseen)
+
+
+def _tsne(points: np.ndarray, seed: int) -> np.ndarray:
+    from sklearn.manifold import TSNE
+
+    # Perplexity must stay below the number of points; tiny test sets need a small one.
+    perplexity = float(min(30, max(2, (len(points) - 1) // 3)))
+    return TSNE(n_components=2, perplexity=perplexity, init="pca", random_state=seed).fit_transform(points)
+
+
+def figure3(model: nn.Module, dataset: GZSLDataset, path: str | Path, seed: int = 0) -> Path:
+    """Three t-SNE panels over the same test samples of 4 seen + 2 unseen classes:
+    input audio (with CLAP text), input visual (with CLIP text), learned embeddings θ_o (with θ_w)."""
+    split = dataset.splits["test"]
+    seen_ids, unseen_ids = figure3_classes(split)
+    class_ids = seen_ids + unseen_ids
+    chosen = torch.isin(split.labels, torch.tensor(class_ids, device=split.labels.device))
+    video, audio, labels = split.video[chosen].float(), split.audio[chosen].float(), split.labels[chosen].cpu()
+    text_ids = torch.tensor(class_ids, device=dataset.text.clip.device)
+    with torch.no_grad():
+        learned = model.embed_inputs(video, audio)
+        learned_text = model.embed_text(TextEmbeddings(dataset.text.clip[text_ids], dataset.text.clap[text_ids]))
+    panels = [
+        ("input audio features (CLAP)", audio, dataset.text.clap[text_ids], "CLAP text"),
+        ("input visual features (CLIP)", video, dataset.text.clip[text_ids], "CLIP text"),
+        ("learned audio-visual embeddings θ_o", learned, learned_text, "θ_w of class text"),
+    ]
+    figure = Figure(figsize=(16, 5.4), layout="constrained")
+    axes = figure.subplots(1, 3)
+    colours = [f"C{i}" for i in range(len(class_ids))]
+    for ax, (title, samples, text, text_name) in zip(axes, panels):
+        # Text rows join the t-SNE only where they live in the same space (same width).
+        with_text = text.shape[1] == samples.shape[1]
+        points = torch.cat([samples, text.float()]) if with_text else samples
+        xy = _tsne(points.cpu().numpy().astype(np.float32), seed)
+        sample_xy, text_xy = xy[: len(samples)], xy[len(samples):]
+        for colour, class_id in zip(colours, class_ids):
+            mask = (labels == class_id).numpy()
+            ax.scatter(sample_xy[mask, 0], sample_xy[mask, 1], s=14, c=colour, alpha=0.7,
+                       marker="o" if class_id in seen_ids else "^")
+        if with_text:
+            ax.scatter(text_xy[:, 0], text_xy[:, 1], s=170, c=colours, marker="D", edgecolors="black",
+                       linewidths=1.4, label=text_name)
+        ax.set_title(title + ("" if with_text else f"\n({text_name} has another width: not shown)"))
+        ax.set_xticks([])
+        ax.set_yticks([])
+    handles = [
+        axes[0].scatter([], [], c=colour, marker="o" if class_id in seen_ids else "^",
+                        label=f"{dataset.class_names[class_id]} ({'seen' if class_id in seen_ids else 'UNSEEN'})")
+        for colour, class_id in zip(colours, class_ids)
+    ]
+    handles.append(axes[0].scatter([], [], c="white", marker="D", edgecolors="black", s=80,
+                                   label="class text embedding"))
+    figure.legend(handles=handles, loc="outside lower center", ncols=4, fontsize=9)
+    suffix = " — SYNTHETIC demo data" if dataset.synthetic else ""
+    figure.suptitle(f"t-SNE of {dataset.name} test samples: 4 seen and 2 unseen classes "
+                    f"(circles seen, triangles unseen, diamonds class text){suffix}")
+    return _save(figure, path)
+
+
+def hm_vs_beta_figure(records: Sequence[Mapping[str, Any]], path: str | Path, title: str = "") -> Path:
+    """Validation HM against β at the best stage-1 epoch, one line per configuration (mean over
+    seeds); the dot marks the β used at test time (mean of the seeds' choices)."""
+    if not records:
+        raise BenchError("no stored runs to plot HM vs β from; run some first")
+    figure = Figure(figsize=(8, 5), layout="constrained")
+    ax = figure.subplots()
+    for index, runs in enumerate(group_by_config(records).values()):
+        curves = [np.asarray(run["val_hm_vs_beta"], dtype=float) for run in runs]
+        betas = curves[0][:, 0]
+        hm = np.mean([curve[:, 1] for curve in curves if np.array_equal(curve[:, 0], betas)], axis=0)
+        chosen = statistics.fmean(run["beta"] for run in runs)
+        label = f"{runs[0]['method']} [{settings_label(runs[0])}] ({len(runs)} seed{'s' * (len(runs) > 1)})"
+        line = ax.plot(betas, hm, color=f"C{index % 10}", label=label)[0]
+        ax.plot([chosen], [np.interp(chosen, betas, hm)], "o", color=line.get_color(), markersize=8,
+                markeredgecolor="black")
+    ax.set_xlabel("calibration β (added to the distances of seen classes)")
+    ax.set_ylabel("validation HM (%)")
+    ax.set_title(title or "HM vs calibration β (stage 1, best epoch); dots: chosen β")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    return _save(figure, path)
+
+
+def _save(figure: Figure, path: str | Path) -> Path:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(path, dpi=120)
+    return path

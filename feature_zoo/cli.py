@@ -1,0 +1,199 @@
+"""Command line: ``python -m feature_zoo {extract,text,backbones} --help``."""
+
+from __future__ import annotations
+
+import argparse
+import os
+from pathlib import Path
+
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+from rich.table import Table
+
+from feature_zoo.backbones import (
+    AUDIO_BACKBONES,
+    VISUAL_BACKBONES,
+    WeightsMissingError,
+    build_audio,
+    build_visual,
+    weights_dir,
+)
+from feature_zoo.extract import MISSING_AUDIO_POLICIES, NOT_FOUND
+from feature_zoo.text import DATASETS
+
+MAX_LISTED = 20
+RANDOM_INIT_BANNER = (
+    "[bold yellow]RANDOM-INIT MODE[/]: backbones have random weights; the features are only good for "
+    "tests and throughput measurements, never for results."
+)
+
+
+def _default_device() -> str:
+    import torch
+
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def _add_backbone_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--splits", type=Path, required=True,
+                        help="class-split/ folder (all_class.txt, name CSVs, cls_split/stage_*.csv)")
+    parser.add_argument("--out", type=Path, required=True, help="dataset root to write (e.g. .../UCF)")
+    parser.add_argument("--dataset", choices=sorted(DATASETS), required=True, help="selects prompt set and name CSV")
+    parser.add_argument("--device", default=None,
+                        help="torch device for the encoders (default: cuda if available, else cpu)")
+    parser.add_argument("--visual-backbone", choices=sorted(VISUAL_BACKBONES), default="clip-vit-b32")
+    parser.add_argument("--audio-backbone", choices=sorted(AUDIO_BACKBONES), default="laion-clap-htsat-tiny")
+    parser.add_argument("--visual-checkpoint", type=Path, default=None,
+                        help="local CLIP ViT-B/32 weights (OpenAI ViT-B-32.pt or open_clip .bin)")
+    parser.add_argument("--audio-checkpoint", type=Path, default=None,
+                        help="local CLAP checkpoint (default: 630k-audioset-best.pt in the weights dir)")
+    parser.add_argument("--clap-tokenizer", type=Path, default=None,
+                        help="folder with the roberta-base tokenizer files (vocab.json, merges.txt)")
+    parser.add_argument("--random-init", action="store_true",
+                        help="random weights, same architectures (tests/demos; the features are meaningless)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m feature_zoo",
+        description="Extract CLIP (visual) and CLAP (audio) features and class-prompt text embeddings "
+        "into the ClipClap-GZSL bundle layout.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    extract = sub.add_parser("extract", help="videos -> per-class feature pickles + text embeddings + manifest")
+    extract.add_argument("--videos", type=Path, required=True, help="folder with <filename>.{mp4,avi,mkv,...} files")
+    _add_backbone_args(extract)
+    extract.add_argument("--batch-size", type=int, default=16, help="videos per encoder batch")
+    extract.add_argument("--workers", type=int, default=min(8, os.cpu_count() or 1), help="decoding threads")
+    extract.add_argument("--cache-dir", type=Path, default=None, help="feature cache (default: <out>/.feature_zoo_cache)")
+    extract.add_argument("--missing-audio", choices=MISSING_AUDIO_POLICIES, default="skip",
+                         help="videos without an audio track: skip them (as the reference) or encode silence")
+    extract.add_argument("--zero-shot-split", default="cls_split", help="sub-folder of --splits holding stage_*.csv")
+    extract.add_argument("--no-text", action="store_true", help="do not (re)compute the text embeddings")
+
+    text = sub.add_parser("text", help="only the class-prompt text embeddings (two .npy files)")
+    _add_backbone_args(text)
+
+    sub.add_parser("backbones", help="list registered backbones and where their weights are expected")
+    return parser
+
+
+def _build_backbones(args: argparse.Namespace, console: Console):
+    device = args.device or _default_device()
+    if args.random_init:
+        console.print(RANDOM_INIT_BANNER)
+    with console.status(f"building backbones on {device} ..."):
+        visual = build_visual(
+            args.visual_backbone, checkpoint=args.visual_checkpoint, random_init=args.random_init, device=device
+        )
+        audio_kwargs = {"checkpoint": args.audio_checkpoint, "random_init": args.random_init, "device": device}
+        if args.clap_tokenizer is not None:
+            audio_kwargs["tokenizer_dir"] = args.clap_tokenizer
+        audio = build_audio(args.audio_backbone, **audio_kwargs)
+    console.print(
+        f"visual: {visual.identity} ({visual.dim}-d)   "
+        f"audio: {audio.identity} ({audio.dim}-d, {audio.sample_rate} Hz)"
+    )
+    return visual, audio
+
+
+def _run_extract(args: argparse.Namespace, console: Console) -> int:
+    from feature_zoo.pipeline import extract_dataset
+
+    visual, audio = _build_backbones(args, console)
+    columns = (
+        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), TimeRemainingColumn()
+    )
+    with Progress(*columns, console=console) as progress:
+        task = progress.add_task("videos", total=None)
+
+        def on_progress(name: str, failure: str | None) -> None:
+            # Missing files are summarised at the end: a partial download can mean thousands.
+            if failure is not None and failure != NOT_FOUND:
+                progress.console.print(f"[red]skipped[/] {name}: {failure}")
+            progress.advance(task)
+
+        result = extract_dataset(
+            args.videos, args.splits, args.out, args.dataset, visual, audio,
+            cache_dir=args.cache_dir, batch_size=args.batch_size, workers=args.workers,
+            missing_audio=args.missing_audio, zero_shot_split=args.zero_shot_split, with_text=not args.no_text,
+            on_start=lambda total: progress.update(task, total=total), on_progress=on_progress,
+        )
+    report = result.report
+    table = Table(title="feature_zoo extraction summary")
+    for column in ("videos", "extracted", "from cache", "encoded", "failed", "wall s", "videos/s"):
+        table.add_column(column, justify="right")
+    total = len(report.features) + len(report.failures)
+    rate = total / report.wall_seconds if report.wall_seconds else 0.0
+    table.add_row(str(total), str(len(report.features)), str(report.cached), str(report.encoded),
+                  str(len(report.failures)), f"{report.wall_seconds:.1f}", f"{rate:.2f}")
+    console.print(table)
+    missing = sorted(name for name, reason in report.failures.items() if reason == NOT_FOUND)
+    broken = sorted((name, reason) for name, reason in report.failures.items() if reason != NOT_FOUND)
+    if missing:
+        shown = ", ".join(missing[:MAX_LISTED])
+        more = f" and {len(missing) - MAX_LISTED} more" if len(missing) > MAX_LISTED else ""
+        console.print(f"[yellow]{len(missing)} listed video(s) not found in {args.videos}[/]: {shown}{more}")
+    if broken:
+        console.print(f"[red]{len(broken)} video(s) skipped[/]:")
+        for name, reason in broken[:MAX_LISTED]:
+            console.print(f"  {name}: {reason}")
+        if len(broken) > MAX_LISTED:
+            console.print(f"  ... and {len(broken) - MAX_LISTED} more")
+    if report.failures:
+        console.print(f"every failed video and its reason: {result.manifest_path} (failed_videos)")
+    if result.empty_classes:
+        console.print(
+            f"[yellow]{len(result.empty_classes)} split/class pair(s) without any video[/] (no pickle written)"
+        )
+    if args.random_init:
+        console.print(RANDOM_INIT_BANNER)
+    console.print(f"bundle written to {args.out}")
+    return 0
+
+
+def _run_text(args: argparse.Namespace, console: Console) -> int:
+    from feature_zoo.pipeline import write_text_embeddings
+
+    visual, audio = _build_backbones(args, console)
+    with console.status("encoding prompt ensembles ..."):
+        write_text_embeddings(args.out, args.splits, args.dataset, visual, audio)
+    console.print(f"text embeddings written under {args.out}")
+    return 0
+
+
+def _run_backbones(console: Console) -> int:
+    table = Table(title=f"registered backbones (weights dir: {weights_dir()}; set FEATURE_ZOO_WEIGHTS to change)")
+    for column in ("name", "modality", "dim", "text dim", "sample rate", "description"):
+        table.add_column(column)
+    for info in [*VISUAL_BACKBONES.values(), *AUDIO_BACKBONES.values()]:
+        table.add_row(
+            info.name, info.modality, str(info.dim), str(info.text_dim), str(info.sample_rate or "-"), info.description
+        )
+    console.print(table)
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    # Offline machines must fail fast on hub look-ups instead of retrying for minutes.
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    args = build_parser().parse_args(argv)
+    console = Console()
+    try:
+        if args.command == "extract":
+            return _run_extract(args, console)
+        if args.command == "text":
+            return _run_text(args, console)
+        return _run_backbones(console)
+    except (WeightsMissingError, FileNotFoundError, ValueError) as error:
+        console.print(f"[bold red]error:[/] {error}")
+        return 2

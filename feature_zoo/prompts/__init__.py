@@ -1,0 +1,1 @@
+"""Prompt-ensemble data files (a package so the ``*.txt`` files ship as package data)."""

@@ -1,0 +1,55 @@
+"""Class-label text embeddings from prompt ensembles (spec 7.3): per-prompt L2 norm, mean, L2 norm."""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+
+@dataclass(frozen=True)
+class DatasetText:
+    names_csv: str  # file in class-split/ giving the prompt string of every class
+    column: str
+    prompt_set: str  # "person" (UCF, ActivityNet) or "generic" (VGGSound)
+
+
+DATASETS: dict[str, DatasetText] = {
+    "ucf": DatasetText("ucf_clip_class_names.csv", "clip_class_name", "person"),
+    "activitynet": DatasetText("activitynet_w2v_class_names.csv", "manual", "person"),
+    "vggsound": DatasetText("vggsound_w2v_class_names.csv", "manual", "generic"),
+}
+
+
+def load_templates(encoder: str, prompt_set: str) -> list[str]:
+    """Templates for ``encoder`` in {"clip", "clap"} and ``prompt_set`` in {"person", "generic"}."""
+    text = resources.files("feature_zoo.prompts").joinpath(f"{encoder}_{prompt_set}.txt").read_text("utf-8")
+    return [line for line in text.splitlines() if line.strip()]
+
+
+def prompt_class_names(splits_dir: Path | str, dataset: str) -> list[str]:
+    """Class strings used in the prompts, one per row of the dataset's name CSV (the npy dict keys)."""
+    info = DATASETS[dataset]
+    path = Path(splits_dir) / info.names_csv
+    if not path.is_file():
+        raise FileNotFoundError(f"{path} not found: the class-split folder must contain {info.names_csv}")
+    with path.open(newline="", encoding="utf-8") as handle:
+        return [row[info.column] for row in csv.DictReader(handle)]
+
+
+def ensemble_embeddings(
+    encode_texts: Callable[[Sequence[str]], torch.Tensor], class_names: Sequence[str], templates: Sequence[str]
+) -> dict[str, np.ndarray]:
+    """One unit-norm float32 prototype per class: mean of the L2-normalised prompt embeddings, renormalised."""
+    # str.replace, not str.format: class strings may contain braces.
+    prompts = [template.replace("{}", name) for name in class_names for template in templates]
+    embeddings = F.normalize(encode_texts(prompts).float(), dim=-1)
+    per_class = embeddings.reshape(len(class_names), len(templates), -1).mean(dim=1)
+    prototypes = F.normalize(per_class, dim=-1).numpy().astype(np.float32)
+    return {name: prototypes[i] for i, name in enumerate(class_names)}

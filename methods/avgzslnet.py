@@ -1,0 +1,82 @@
+"""AVGZSLNet (Mazumder et al., WACV 2021) as implemented in AVCA-GZSL, adapted to CLIP/CLAP (spec §3).
+
+Audio, video and text (W_enc(CLIP ‖ CLAP) → 300-d, paper Eq. 9) are embedded separately into a
+64-d space; a shared cross-modal decoder maps embeddings back to the (L2-normalised) W_enc output.
+L = l_rec + T(D(t), D(a), D(a⁻)) + T(D(t), D(v), D(v⁻)) + T(t,a,a⁻) + T(a,t,t⁻) + T(t,v,v⁻) + T(v,t,t⁻),
+with l_rec the mean non-squared L2 distances of D(t), D(a), D(v) to x_t.
+Prediction ("both"): ‖a−t‖ + ‖v−t‖; the "audio"/"video" views enter the test β mean (Q11).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from avgzsl_bench.data import FeatureDims, TextEmbeddings
+from avgzsl_bench.model_api import TrainBatch
+from avgzsl_bench.nn_blocks import (
+    AVCA_GZSL_RECIPE, euclidean_distance, select_text, text_encoder, triplet, two_layer_net,
+)
+from avgzsl_bench.registry import register_method
+
+
+class AVGZSLNet(nn.Module):
+    needs_negatives = True
+
+    def __init__(self, dims: FeatureDims, hparams: Mapping[str, Any]) -> None:
+        super().__init__()
+        self.text, self.margin = hparams["text"], hparams["margin"]
+        hidden, out, w_dim, p = hparams["hidden_dim"], hparams["embedding_dim"], hparams["text_dim"], hparams["dropout"]
+        self.W_enc = text_encoder(dims, self.text, w_dim, hparams["text_dropout"])
+        self.f_a = two_layer_net(dims.audio, hidden, out, p)
+        self.f_v = two_layer_net(dims.video, hidden, out, p)
+        self.f_t = two_layer_net(w_dim, w_dim, out, p)
+        self.decoder = two_layer_net(out, hparams["decoder_hidden_dim"], w_dim, hparams["decoder_dropout"])
+
+    def decode(self, x: torch.Tensor) -> torch.Tensor:
+        return F.normalize(self.decoder(x), dim=1)  # --normalize_decoder_outputs
+
+    def loss(self, batch: TrainBatch) -> dict[str, torch.Tensor]:
+        pos, neg, m = batch.positive, batch.negative, self.margin
+        w = self.W_enc(select_text(pos.text, self.text))
+        a, v, t = self.f_a(pos.audio), self.f_v(pos.video), self.f_t(w)
+        a_neg, v_neg = self.f_a(neg.audio), self.f_v(neg.video)
+        t_neg = self.f_t(self.W_enc(select_text(neg.text, self.text)))
+        d_a, d_v, d_t = self.decode(a), self.decode(v), self.decode(t)
+        d_a_neg, d_v_neg = self.decode(a_neg), self.decode(v_neg)
+        x_t = F.normalize(w, dim=1)  # reconstruction target: unit norm like the original w2v (§3.5)
+        return {
+            "rec": sum(euclidean_distance(d, x_t).mean() for d in (d_t, d_a, d_v)),
+            "cross_triplet": triplet(d_t, d_a, d_a_neg, m) + triplet(d_t, d_v, d_v_neg, m),
+            "triplet": triplet(t, a, a_neg, m) + triplet(a, t, t_neg, m)
+            + triplet(t, v, v_neg, m) + triplet(v, t, t_neg, m),
+        }
+
+    def distances(self, video: torch.Tensor, audio: torch.Tensor,
+                  class_text: TextEmbeddings) -> dict[str, torch.Tensor]:
+        t = self.f_t(self.W_enc(select_text(class_text, self.text)))
+        d_audio, d_video = torch.cdist(self.f_a(audio), t), torch.cdist(self.f_v(video), t)
+        return {"both": d_audio + d_video, "audio": d_audio, "video": d_video}
+
+
+register_method(
+    "avgzslnet",
+    description="AVGZSLNet: separate embeddings, shared cross-modal decoder, composite triplets",
+    paper_name="AVGZSLNet",
+    tags=("baseline", "triplet"),
+    defaults={
+        "default": {
+            **AVCA_GZSL_RECIPE,
+            "hidden_dim": 1024, "embedding_dim": 64, "dropout": 0.8,  # default --embedding_dropout (Q9)
+            "decoder_hidden_dim": 64, "decoder_dropout": 0.5, "margin": 1.0,
+        },
+        "ucf": {},
+        "activitynet": {},
+        "vggsound": {},
+        "demo": {"epochs": 3, "batch_size": 64, "batches_per_epoch": 20},
+    },
+)(AVGZSLNet)

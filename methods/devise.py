@@ -1,0 +1,85 @@
+"""DEVISE (Frome et al., NeurIPS 2013) as implemented in AVCA-GZSL (`DeviseModel`), adapted to CLIP/CLAP.
+
+Shared by `ale` and `sje` (spec §7): x = L2-normalise([v, a]) (`--norm_inputs`, video first),
+φ(x) = W·x with W = Linear(1536 → 300, no bias); class rows T = L2-normalise(W_enc(CLIP ‖ CLAP))
+(paper Eq. 9; `normalize_text`, see below).
+Training scores s = φ(x)·Tᵀ (dropout on x and on T) against the training classes with the
+reference `ClsContrastiveLoss` (margin 0.1): DEVISE sums the hinge costs, SJE keeps the largest,
+ALE weights them WARP-style. Prediction: Euclidean distance ‖φ(x) − T_c‖ (Q16: trained with dot
+products, evaluated with distances, as in the reference).
+
+`normalize_text=True` (adaptation decision, like AVGZSLNet's target, spec §3.5): the reference's
+class rows are fixed unit-norm word2vec vectors; with a trainable W_enc the dot-product loss
+instead inflates the seen classes' rows (norm ≈ 11 vs ≈ 9 for unseen after 60 demo steps, with
+‖φ(x)‖ ≈ 0.7), and the Euclidean evaluation then always predicts the smallest-norm (unseen)
+rows: seen accuracy 0. Normalising the rows restores the original geometry; `False` keeps the
+raw W_enc output.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from avgzsl_bench.data import FeatureDims, TextEmbeddings
+from avgzsl_bench.model_api import TrainBatch
+from avgzsl_bench.nn_blocks import AVCA_GZSL_RECIPE, ranking_hinge, select_text, text_encoder
+from avgzsl_bench.registry import register_method
+
+
+class LinearCompatibility(nn.Module):
+    """The DEVISE/ALE/SJE model; `ranking` picks the loss ('devise', 'ale' or 'sje')."""
+
+    def __init__(self, dims: FeatureDims, hparams: Mapping[str, Any], ranking: str) -> None:
+        super().__init__()
+        self.ranking, self.text = ranking, hparams["text"]
+        self.normalize, self.margin = bool(hparams["normalize_inputs"]), hparams["margin"]
+        self.normalize_text = bool(hparams["normalize_text"])
+        self.W_enc = text_encoder(dims, self.text, hparams["text_dim"], hparams["text_dropout"])
+        self.W = nn.Linear(dims.video + dims.audio, hparams["text_dim"], bias=False)
+        self.dropout = nn.Dropout(hparams["dropout"])
+
+    def project(self, video: torch.Tensor, audio: torch.Tensor) -> torch.Tensor:
+        x = torch.cat([video, audio], dim=1)
+        return self.W(self.dropout(F.normalize(x, dim=1) if self.normalize else x))
+
+    def class_rows(self, text: TextEmbeddings) -> torch.Tensor:
+        rows = self.W_enc(select_text(text, self.text))
+        return self.dropout(F.normalize(rows, dim=1) if self.normalize_text else rows)
+
+    def loss(self, batch: TrainBatch) -> dict[str, torch.Tensor]:
+        sample = batch.positive
+        scores = self.project(sample.video, sample.audio) @ self.class_rows(batch.class_text).T
+        return {self.ranking: ranking_hinge(scores, sample.targets, self.ranking, self.margin)}
+
+    def distances(self, video: torch.Tensor, audio: torch.Tensor,
+                  class_text: TextEmbeddings) -> dict[str, torch.Tensor]:
+        return {"both": torch.cdist(self.project(video, audio), self.class_rows(class_text))}
+
+
+COMPATIBILITY_DEFAULTS = {
+    "default": {
+        **AVCA_GZSL_RECIPE,
+        "dropout": 0.2, "normalize_inputs": True, "normalize_text": True,
+        "margin": 0.1,
+    },
+    "ucf": {},
+    "activitynet": {},
+    "vggsound": {"dropout": 0.0},
+    "demo": {"epochs": 3, "batch_size": 64, "batches_per_epoch": 20},
+}
+
+
+def register_compatibility(name: str, paper_name: str, description: str) -> None:
+    def build(dims: FeatureDims, hparams: Mapping[str, Any]) -> LinearCompatibility:
+        return LinearCompatibility(dims, hparams, ranking=name)
+
+    register_method(name, description=description, paper_name=paper_name, tags=("baseline", "extra"),
+                    defaults=COMPATIBILITY_DEFAULTS)(build)
+
+
+register_compatibility("devise", "DEVISE", "DEVISE: linear compatibility, summed ranking hinge (margin 0.1)")

@@ -1,0 +1,281 @@
+"""feature_zoo tests: random-init backbones of the real architectures, tiny mp4 files made with PyAV."""
+
+from __future__ import annotations
+
+import csv
+import inspect
+import json
+import pickle
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from feature_zoo import backbones as bb
+from feature_zoo.bundle_writer import MANIFEST_NAME, feature_root, text_paths
+from feature_zoo.cache import FeatureCache
+from feature_zoo.decode import DecodeError, decode_video, fit_length
+from feature_zoo.extract import Extractor
+from feature_zoo.pipeline import extract_dataset
+from feature_zoo.synthetic import COLOUR_STEP, frame_colour, sine, write_video
+from feature_zoo.text import ensemble_embeddings, load_templates
+
+CLASSES = ["bird chirping", "cat meowing", "dog barking", "rain falling"]
+SPLITS = {  # split -> [(video, class)]; every split/class has a video, as the protocol requires
+    "stage_1_train": [("v00", "dog barking"), ("v01", "cat meowing"), ("corrupt_clip", "dog barking"),
+                      ("silent_clip", "dog barking"), ("ghost_clip", "cat meowing")],
+    "stage_1_val_seen": [("v02", "dog barking"), ("v03", "cat meowing")],
+    "stage_1_val_unseen": [("v04", "rain falling")],
+    "stage_2_test_seen": [("v05", "dog barking"), ("v06", "cat meowing"), ("v07", "rain falling")],
+    "stage_2_test_unseen": [("v08", "bird chirping")],
+}
+SPLITS["stage_2_train"] = SPLITS["stage_1_train"] + SPLITS["stage_1_val_seen"] + SPLITS["stage_1_val_unseen"]
+GOOD = [f"v{i:02d}" for i in range(9)]
+FAILING = {"corrupt_clip", "silent_clip", "ghost_clip"}
+
+
+class Counting:
+    """Wraps a backbone, counting encoded items; ``fail_on_call`` raises to simulate an interruption."""
+
+    def __init__(self, inner, fail_on_call: int | None = None) -> None:
+        self.inner, self.fail_on_call = inner, fail_on_call
+        self.images = self.clips = self.calls = 0
+
+    def __getattr__(self, name):
+        return getattr(self.inner, name)
+
+    def _tick(self) -> None:
+        self.calls += 1
+        if self.fail_on_call is not None and self.calls == self.fail_on_call:
+            raise KeyboardInterrupt("simulated interruption")
+
+    def encode_images(self, images):
+        self._tick()
+        self.images += len(images)
+        return self.inner.encode_images(images)
+
+    def encode_audio(self, waveforms):
+        self._tick()
+        self.clips += len(waveforms)
+        return self.inner.encode_audio(waveforms)
+
+
+@pytest.fixture(scope="session")
+def visual():
+    return bb.build_visual(random_init=True, device="cpu")
+
+
+@pytest.fixture(scope="session")
+def audio():
+    return bb.build_audio(random_init=True, device="cpu")
+
+
+@pytest.fixture(scope="session")
+def media(tmp_path_factory) -> dict[str, Path]:
+    root = tmp_path_factory.mktemp("media")
+    videos = root / "videos"
+    videos.mkdir()
+    for i, name in enumerate(GOOD):
+        write_video(videos / f"{name}.mp4", num_frames=20 + 2 * i, audio=sine(1.0, freq=220.0 * (i + 1)))
+    write_video(videos / "silent_clip.mp4", num_frames=10, audio=None)
+    (videos / "corrupt_clip.mp4").write_bytes(np.random.default_rng(0).bytes(4096))
+
+    splits = root / "class-split"
+    (splits / "cls_split").mkdir(parents=True)
+    (splits / "all_class.txt").write_text("\n".join(CLASSES) + "\n")
+    with (splits / "vggsound_w2v_class_names.csv").open("w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["original", "manual", "category"])
+        writer.writerows([c, c, "misc"] for c in CLASSES)
+    for split, rows in SPLITS.items():
+        with (splits / "cls_split" / f"{split}.csv").open("w", newline="") as handle:
+            writer = csv.writer(handle)
+            writer.writerow(["youtube_id", "start_seconds", "label", "split", "filename", "label_code", "category"])
+            writer.writerows([v, 0, c, "x", v, CLASSES.index(c), "misc"] for v, c in rows)
+        (splits / "cls_split" / f"{split}.txt").write_text("\n".join(sorted({c for _, c in rows})) + "\n")
+    return {"videos": videos, "splits": splits, "root": root}
+
+
+@pytest.fixture(scope="session")
+def bundle(media, visual, audio):
+    out = media["root"] / "out"
+    result = extract_dataset(media["videos"], media["splits"], out, "vggsound", visual, audio,
+                             cache_dir=media["root"] / "cache", batch_size=4, workers=2)
+    return out, result
+
+
+# ---------------------------------------------------------------------------------------------- data files
+
+
+def test_prompt_files_match_spec():
+    counts = {("clip", "person"): 48, ("clap", "person"): 30, ("clip", "generic"): 8, ("clap", "generic"): 9}
+    for (encoder, prompt_set), count in counts.items():
+        templates = load_templates(encoder, prompt_set)
+        assert len(templates) == count and all(t.count("{}") == 1 for t in templates)
+    assert load_templates("clip", "person")[8] == "a photo of a person using {}."
+    assert load_templates("clip", "generic")[4] == "a photo of the person {}."
+    assert load_templates("clap", "person")[-1] == "a demonstration of the person practicing {} can be heard."
+
+
+# ---------------------------------------------------------------------------------------------- decoding
+
+
+def test_fit_length_crops_centre_and_pads_end():
+    signal = np.arange(10, dtype=np.float32)
+    assert fit_length(signal, 4).tolist() == [3, 4, 5, 6]  # [len//2 - 2, len//2 + 2)
+    padded = fit_length(signal, 14)
+    assert padded.shape == (14,) and padded[:10].tolist() == signal.tolist() and not padded[10:].any()
+
+
+def test_middle_frame_is_index_n_over_2_in_rgb(tmp_path):
+    path = write_video(tmp_path / "colours.mp4", num_frames=51, audio=sine(0.5))
+    decoded = decode_video(path, sample_rate=48000)
+    assert decoded.num_frames == 51 and decoded.frame_index == 25 and decoded.fps == pytest.approx(25)
+    observed = decoded.frame.reshape(-1, 3).mean(axis=0)
+    assert round(observed[0] / COLOUR_STEP) == 25  # frame index encoded in red
+    assert np.allclose(observed, frame_colour(25), atol=4)  # RGB, not BGR
+
+
+def test_audio_is_resampled_mono_and_zero_padded(tmp_path):
+    path = write_video(tmp_path / "short.mp4", num_frames=25, audio=sine(2.0, amplitude=0.5))
+    audio = decode_video(path, sample_rate=48000).audio
+    assert audio.shape == (480000,) and audio.dtype == np.float32
+    # plain channel mean of two identical channels keeps the amplitude (FFmpeg's downmix would not)
+    assert np.sqrt(np.mean(audio[1000:90000] ** 2)) == pytest.approx(0.5 / np.sqrt(2), rel=0.05)
+    assert not audio[2 * 48000 + 2000 :].any()
+
+
+def test_long_audio_is_centre_cropped(tmp_path):
+    signal = np.concatenate([sine(1.0, amplitude=0.1), sine(10.0, amplitude=0.6), sine(1.0, amplitude=0.1)], axis=1)
+    audio = decode_video(write_video(tmp_path / "long.mp4", num_frames=25, audio=signal), sample_rate=32000).audio
+    assert audio.shape == (320000,)
+    for part in (audio[1000:16000], audio[-16000:-1000]):  # both ends come from the loud middle 10 s
+        assert np.sqrt(np.mean(part**2)) == pytest.approx(0.6 / np.sqrt(2), rel=0.05)
+
+
+def test_corrupt_and_silent_files(tmp_path):
+    corrupt = tmp_path / "bad.mp4"
+    corrupt.write_bytes(b"\x00not a video" * 100)
+    with pytest.raises(DecodeError):
+        decode_video(corrupt, 48000)
+    assert decode_video(write_video(tmp_path / "mute.mp4", num_frames=5), 48000).audio is None
+
+
+# ---------------------------------------------------------------------------------------------- backbones
+
+
+def test_backbones_declare_dims_and_preprocess(visual, audio):
+    # Output shapes and L2 norms of all four encoders are checked on real extraction output below.
+    image = visual.preprocess(np.zeros((48, 64, 3), dtype=np.uint8))
+    assert image.shape == (3, 224, 224) and image.dtype == torch.float32
+    assert (visual.dim, visual.text_dim, audio.dim, audio.text_dim) == (512, 512, 512, 512)
+    assert (audio.sample_rate, audio.clip_seconds) == (48000, 10.0)
+    assert "random-init" in visual.identity and "random-init" in audio.identity
+    assert bb.AUDIO_BACKBONES["wavcaps-htsat-bert"].dim == 1024
+
+
+def test_ensemble_is_mean_of_normalised_prompts_renormalised():
+    def fake_encode(prompts):
+        return torch.tensor([[float(len(p)), 1.0, 0.0] if "x" in p else [0.0, 3.0, 4.0] for p in prompts])
+
+    result = ensemble_embeddings(fake_encode, ["x", "y"], ["{} one", "{} two"])
+    assert set(result) == {"x", "y"} and result["x"].dtype == np.float32
+    expected_y = np.array([0.0, 0.6, 0.8], dtype=np.float32)
+    assert np.allclose(result["y"], expected_y) and np.isclose(np.linalg.norm(result["x"]), 1.0)
+
+
+def test_missing_weights_give_actionable_errors(tmp_path, monkeypatch):
+    monkeypatch.setenv("FEATURE_ZOO_WEIGHTS", str(tmp_path))
+    with pytest.raises(bb.WeightsMissingError, match="--visual-checkpoint"):
+        bb.build_visual(checkpoint=tmp_path / "nope.pt")
+    with pytest.raises(bb.WeightsMissingError, match="630k-audioset-best.pt"):
+        bb.build_audio()
+    with pytest.raises(bb.WeightsMissingError, match="HTSAT_BERT_zero_shot.pt"):
+        bb.build_audio("wavcaps-htsat-bert")
+
+
+# ---------------------------------------------------------------------------------------------- pipeline
+
+
+def test_bundle_layout_and_pickle_format(bundle, media):
+    out, result = bundle
+    assert set(result.report.features) == set(GOOD)
+    assert set(result.report.failures) == FAILING
+    assert "unreadable" in result.report.failures["corrupt_clip"]
+    assert "no audio" in result.report.failures["silent_clip"]
+    assert "not found" in result.report.failures["ghost_clip"]
+    assert (out / "class-split" / "cls_split" / "stage_1_train.csv").is_file()
+    root = feature_root(out)
+    for split, rows in SPLITS.items():
+        for cls in {c for _, c in rows}:
+            expected = [v for v, c in rows if c == cls and v in GOOD]
+            video = pickle.loads((root / "video" / split / f"{cls}.pkl").read_bytes())
+            sound = pickle.loads((root / "audio" / split / f"{cls}.pkl").read_bytes())
+            assert set(video) == {"features", "video_names", "fps"}
+            assert video["video_names"] == sound["video_names"] == [np.bytes_(v.encode()) for v in expected]
+            assert all(isinstance(n, np.bytes_) for n in video["video_names"]) and video["fps"] == [25] * len(expected)
+            for payload, dim in ((video, 512), (sound, 512)):
+                assert all(f.shape == (dim,) and f.dtype == np.float32 for f in payload["features"])
+                assert np.allclose([np.linalg.norm(f) for f in payload["features"]], 1.0, atol=1e-5)
+    for path in text_paths(out, "vggsound"):
+        stored = np.load(path, allow_pickle=True)
+        assert stored.shape == () and sorted(stored.item()) == CLASSES
+        assert all(v.shape == (512,) and np.isclose(np.linalg.norm(v), 1.0) for v in stored.item().values())
+    manifest = json.loads((root / MANIFEST_NAME).read_text())
+    assert manifest["random_init"] is True and manifest["dims"]["audio"] == 512
+    assert set(manifest["failed_videos"]) == FAILING
+
+
+def test_second_run_is_served_from_cache(bundle, media, visual, audio):
+    out, _ = bundle
+    counting_visual, counting_audio = Counting(visual), Counting(audio)
+    result = extract_dataset(media["videos"], media["splits"], out, "vggsound", counting_visual, counting_audio,
+                             cache_dir=media["root"] / "cache", batch_size=4, with_text=False)
+    assert counting_visual.calls == counting_audio.calls == 0
+    assert result.report.cached == len(GOOD) and set(result.report.failures) == FAILING
+
+
+def test_interrupted_run_resumes(media, visual, audio, tmp_path):
+    names = ["silent_clip", "v00", "v01", "v02", "v03"]
+    videos = {name: media["videos"] / f"{name}.mp4" for name in names}
+    cache = FeatureCache(tmp_path / "cache")
+    interrupted = Counting(audio, fail_on_call=2)  # dies in the audio encoder of the second batch
+    with pytest.raises(KeyboardInterrupt):
+        Extractor(visual, interrupted, cache, batch_size=2, missing_audio="silence").run(videos)
+    counting_visual, counting_audio = Counting(visual), Counting(audio)
+    report = Extractor(counting_visual, counting_audio, cache, batch_size=2, missing_audio="silence").run(videos)
+    assert counting_audio.clips == 3  # the first batch survived the interruption
+    assert counting_visual.images == 1  # visual entries of the second batch were written before the crash
+    assert report.cached == 2 and len(report.features) == 5 and not report.failures
+    assert report.silent_audio == ["silent_clip"]  # remembered by the cache entry
+    skipping = Extractor(visual, audio, cache, missing_audio="skip").run(videos)
+    assert "no audio" in skipping.failures["silent_clip"] and len(skipping.features) == 4
+
+
+def test_cli_extract_writes_bundle(media, visual, audio, bundle, monkeypatch, tmp_path, capsys):
+    from feature_zoo import cli
+
+    monkeypatch.setattr(cli, "build_visual", lambda *a, **k: visual)
+    monkeypatch.setattr(cli, "build_audio", lambda *a, **k: audio)
+    out = tmp_path / "VGGSound"
+    code = cli.main(["extract", "--videos", str(media["videos"]), "--splits", str(media["splits"]), "--out", str(out),
+                     "--dataset", "vggsound", "--device", "cpu", "--batch-size", "2", "--random-init", "--no-text",
+                     "--cache-dir", str(media["root"] / "cache")])
+    printed = capsys.readouterr().out
+    assert code == 0 and "RANDOM-INIT" in printed and "corrupt_clip" in printed
+    assert (feature_root(out) / "video" / "stage_1_train" / "dog barking.pkl").is_file()
+
+
+@pytest.mark.filterwarnings("ignore:bundle .*feature dims:UserWarning")  # 512-d CLAP, warned by design
+def test_core_loader_reads_output(bundle):
+    bundle_module = pytest.importorskip("avgzsl_bench.bundle", reason="core loader not written yet")
+    out, _ = bundle
+    load_bundle = bundle_module.load_bundle
+    parameters = inspect.signature(load_bundle).parameters
+    kwargs = {"dataset": "vggsound"} if "dataset" in parameters else {}
+    if "cache_dir" in parameters:
+        kwargs["cache_dir"] = out.parent / "loader_cache"
+    dataset = load_bundle(out, **kwargs)
+    assert dataset.dims.video == 512 and dataset.dims.audio == 512
+    assert len(dataset.splits["test"]) == 4  # stage_2_test_seen (3) + stage_2_test_unseen (1)

@@ -1,0 +1,126 @@
+"""Reports: paper reference data, table rendering from a store built here, leaderboards, figures."""
+
+from __future__ import annotations
+
+import statistics
+from pathlib import Path
+
+import pytest
+
+from avgzsl_bench.cli import main
+from avgzsl_bench.figures import figure3, hm_vs_beta_figure, train_figure3_model
+from avgzsl_bench.leaderboard import write_leaderboards
+from avgzsl_bench.runner import DataSource, execute_job, make_jobs
+from avgzsl_bench.store import ResultStore
+from avgzsl_bench.tables import (
+    TABLE_NUMBERS, format_cell, load_paper_reference, parse_table_numbers, records_by_key, render_table,
+    table_jobs,
+)
+from test_store import fake_run  # tests/ is on sys.path (rootdir-less test modules)
+
+SEEDS = (1, 2, 3)
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.fixture(scope="module")
+def reference():
+    return load_paper_reference()
+
+
+def fill_store(store: ResultStore, jobs, hm_of) -> None:
+    """Store a made-up finished run for every job: HM = hm_of(job), S/U/ZSL derived from it."""
+    for job in jobs:
+        record = fake_run(job.key, seed=job.seed, method=job.method, dataset=job.source.dataset, hm=hm_of(job))
+        record.update(config_hash=job.config_hash, config=job.config(), feature_set=job.source.feature_set,
+                      synthetic=int(job.source.dataset == "demo"))
+        store.save_run(record)
+
+
+def test_reference_holds_every_table(reference) -> None:
+    assert set(reference.tables) == set(TABLE_NUMBERS)
+    assert [row.method for row in reference.table(1).rows] == ["cjme", "avgzslnet", "avca", "hyper-multiple",
+                                                              "clipclap"]
+    assert reference.value("clipclap", "ucf", "HM") == 55.97
+    assert reference.value("clipclap-loss-reg", "activitynet", "ZSL") == 7.11
+    for number in (2, 3, 4):  # the full model's row is the Table 1 row, stored once
+        assert reference.table(number).rows[-1].paper == "clipclap"
+    assert parse_table_numbers(["all"]) == [1, 2, 3, 4] and parse_table_numbers(["3", "1", "3"]) == [1, 3]
+
+
+def test_format_cell() -> None:
+    assert format_cell([50.0, 52.0], 55.0, synthetic=False) == "51.00 ± 1.41 (55.00, Δ -4.00)"
+    assert format_cell([50.0], 55.0, synthetic=True) == "50.00 (paper —)"
+    assert format_cell([], 55.0, synthetic=False) == "—"
+
+
+def test_table1_from_store(tmp_path: Path, reference) -> None:
+    ucf = DataSource("ucf", root=str(tmp_path / "UCF"))  # never loaded: every run is in the store
+    spec = reference.table(1)
+    jobs = table_jobs([spec], [ucf], SEEDS)
+    assert len(jobs) == 5 * len(SEEDS)
+    store = ResultStore(tmp_path / "store.sqlite")
+    # ClipClap has HM 40, 41, 42 over the seeds; AVCA gets only one seed; the rest 30.
+    fill_store(store, [job for job in jobs if job.method != "avca" or job.seed == 1],
+               lambda job: 39.0 + job.seed if job.method == "clipclap" else 30.0)
+
+    markdown = render_table(spec, reference, [ucf], SEEDS, records_by_key(store.runs()))
+    lines = {line.split("|")[1].strip(): line for line in markdown.splitlines() if line.startswith("| ")}
+    clipclap = lines["ClipClap"]
+    assert "3/3" in clipclap
+    hm = statistics.fmean([40.0, 41.0, 42.0])
+    assert f"{hm:.2f} ± 1.00 (55.97, Δ {hm - 55.97:+.2f})" in clipclap
+    assert f"{hm + 10:.2f} ± 1.00 (77.14, Δ {hm + 10 - 77.14:+.2f})" in clipclap  # S
+    assert "1/3" in lines["AVCA"] and "30.00 (36.69, Δ -6.69)" in lines["AVCA"]
+    assert "SYNTHETIC" not in markdown and "UCF-GZSL^cls" in markdown
+
+    # Once every run is stored the CLI runs nothing (the UCF root does not even exist) and renders.
+    fill_store(store, [job for job in jobs if job.method == "avca" and job.seed != 1], lambda job: 30.0)
+    markdown = render_table(spec, reference, [ucf], SEEDS, records_by_key(store.runs()))
+    out = tmp_path / "table1.md"
+    code = main(["--table", "1", "--roots", f"ucf={ucf.root}", "--seeds", *map(str, SEEDS), "--store",
+                 str(store.path), "--quiet", "--device", "cpu", "--tables-out", str(out)])
+    assert code == 0 and out.read_text() == markdown
+
+
+def test_demo_table_is_labelled_synthetic(tmp_path: Path, reference) -> None:
+    demo = DataSource("demo", demo_samples_per_class=12)
+    spec = reference.table(3)
+    store = ResultStore(tmp_path / "store.sqlite")
+    fill_store(store, table_jobs([spec], [demo], [1]), lambda job: 60.0)
+    markdown = render_table(spec, reference, [demo], [1], records_by_key(store.runs()))
+    assert "SYNTHETIC" in markdown and "60.00 (paper —)" in markdown and "Δ" not in markdown.split("####")[1]
+
+
+def test_leaderboards(tmp_path: Path) -> None:
+    store = ResultStore(tmp_path / "store.sqlite")
+    ucf, demo = DataSource("ucf", root=str(tmp_path / "UCF")), DataSource("demo", demo_samples_per_class=12)
+    ranking = {"avca": 35.0, "clipclap": 50.0, "cjme": 20.0}
+    fill_store(store, make_jobs(list(ranking), ucf, [1, 2]), lambda job: ranking[job.method] + job.seed)
+    fill_store(store, make_jobs(["clipclap"], demo, [1], {"text": "clip"}), lambda job: 70.0)
+
+    assert main(["leaderboard", "--store", str(store.path), "--leaderboard-dir", str(tmp_path / "boards")]) == 0
+    board = (tmp_path / "boards" / "ucf.md").read_text()
+    rows = [line for line in board.splitlines() if line.split("|")[1:2] and line.split("|")[1].strip().isdigit()]
+    assert [row.split("|")[2].strip() for row in rows] == ["clipclap", "avca", "cjme"]  # by HM
+    clipclap_hash = make_jobs(["clipclap"], ucf, [1])[0].config_hash
+    assert clipclap_hash in rows[0] and "1, 2" in rows[0] and "51.50 ± 0.71" in rows[0]
+    demo_board = (tmp_path / "boards" / "demo.md").read_text()
+    assert "SYNTHETIC" in demo_board.splitlines()[0] and "text=clip" in demo_board
+    # A new method's runs add its row the next time the boards are written.
+    fill_store(store, make_jobs(["avgzslnet"], ucf, [1]), lambda job: 99.0)
+    write_leaderboards(store, tmp_path / "boards")
+    top = next(line for line in (tmp_path / "boards" / "ucf.md").read_text().splitlines() if "avgzslnet" in line)
+    assert top.split("|")[1].strip() == "1"
+
+
+def test_figures_from_a_tiny_real_run(tmp_path: Path) -> None:
+    store_path = str(tmp_path / "store.sqlite")
+    (job,) = make_jobs(["clipclap"], DataSource("demo", demo_samples_per_class=12), [0],
+                       {"epochs": 1, "batches_per_epoch": 5})
+    execute_job(job, store_path, "cpu")  # stores stage 1 too, which the Figure 3 model reuses
+    model, dataset = train_figure3_model(job, store_path, "cpu")
+    paths = [figure3(model, dataset, tmp_path / "fig" / "figure3.png"),
+             hm_vs_beta_figure(ResultStore(store_path).runs(), tmp_path / "fig" / "beta.png")]
+    for path in paths:
+        data = path.read_bytes()
+        assert data.startswith(PNG_MAGIC) and len(data) > 10_000
