@@ -333,3 +333,25 @@ def build_audio(name: str = "laion-clap-htsat-tiny", **kwargs: object) -> AudioB
     if name not in AUDIO_BACKBONES:
         raise KeyError(f"unknown audio backbone {name!r}; known: {sorted(AUDIO_BACKBONES)}")
     return AUDIO_BACKBONES[name].factory(**kwargs)
+
+
+@dataclass(frozen=True)
+class BackboneConfig:
+    """How to build both backbones: small and picklable, so sharded workers build their own copy."""
+
+    visual: str = "clip-vit-b32"
+    audio: str = "laion-clap-htsat-tiny"
+    visual_checkpoint: Path | None = None
+    audio_checkpoint: Path | None = None
+    clap_tokenizer: Path | None = None
+    random_init: bool = False
+    device: str = "cpu"
+
+    def build(self) -> tuple[VisualBackbone, AudioBackbone]:
+        visual = build_visual(self.visual, checkpoint=self.visual_checkpoint, random_init=self.random_init,
+                              device=self.device)
+        audio_kwargs: dict[str, object] = {"checkpoint": self.audio_checkpoint, "random_init": self.random_init,
+                                           "device": self.device}
+        if self.clap_tokenizer is not None:
+            audio_kwargs["tokenizer_dir"] = self.clap_tokenizer
+        return visual, build_audio(self.audio, **audio_kwargs)

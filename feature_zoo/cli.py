@@ -17,15 +17,16 @@ from rich.progress import (
 )
 from rich.table import Table
 
+from avgzsl_bench.executors import add_executor_arguments, executor_from_args
 from feature_zoo.backbones import (
+    BackboneConfig,
     AUDIO_BACKBONES,
     VISUAL_BACKBONES,
     WeightsMissingError,
-    build_audio,
-    build_visual,
     weights_dir,
 )
 from feature_zoo.extract import MISSING_AUDIO_POLICIES, NOT_FOUND
+from feature_zoo.pipeline import ShardedExtraction
 from feature_zoo.text import DATASETS
 
 MAX_LISTED = 20
@@ -78,6 +79,9 @@ def build_parser() -> argparse.ArgumentParser:
                          help="videos without an audio track: skip them (as the reference) or encode silence")
     extract.add_argument("--zero-shot-split", default="cls_split", help="sub-folder of --splits holding stage_*.csv")
     extract.add_argument("--no-text", action="store_true", help="do not (re)compute the text embeddings")
+    extract.add_argument("--shard-size", type=int, default=512,
+                         help="with --executor ray/slurm: videos per shard (each shard fills the shared cache)")
+    add_executor_arguments(extract)
 
     text = sub.add_parser("text", help="only the class-prompt text embeddings (two .npy files)")
     _add_backbone_args(text)
@@ -90,25 +94,21 @@ def _build_backbones(args: argparse.Namespace, console: Console):
     device = args.device or _default_device()
     if args.random_init:
         console.print(RANDOM_INIT_BANNER)
+    config = BackboneConfig(args.visual_backbone, args.audio_backbone, args.visual_checkpoint,
+                            args.audio_checkpoint, args.clap_tokenizer, args.random_init, device)
     with console.status(f"building backbones on {device} ..."):
-        visual = build_visual(
-            args.visual_backbone, checkpoint=args.visual_checkpoint, random_init=args.random_init, device=device
-        )
-        audio_kwargs = {"checkpoint": args.audio_checkpoint, "random_init": args.random_init, "device": device}
-        if args.clap_tokenizer is not None:
-            audio_kwargs["tokenizer_dir"] = args.clap_tokenizer
-        audio = build_audio(args.audio_backbone, **audio_kwargs)
+        visual, audio = config.build()
     console.print(
         f"visual: {visual.identity} ({visual.dim}-d)   "
         f"audio: {audio.identity} ({audio.dim}-d, {audio.sample_rate} Hz)"
     )
-    return visual, audio
+    return config, visual, audio
 
 
 def _run_extract(args: argparse.Namespace, console: Console) -> int:
     from feature_zoo.pipeline import extract_dataset
 
-    visual, audio = _build_backbones(args, console)
+    config, visual, audio = _build_backbones(args, console)
     columns = (
         TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), TimeRemainingColumn()
     )
@@ -126,6 +126,8 @@ def _run_extract(args: argparse.Namespace, console: Console) -> int:
             cache_dir=args.cache_dir, batch_size=args.batch_size, workers=args.workers,
             missing_audio=args.missing_audio, zero_shot_split=args.zero_shot_split, with_text=not args.no_text,
             on_start=lambda total: progress.update(task, total=total), on_progress=on_progress,
+            shards=None if args.executor == "local" else ShardedExtraction(
+                config, executor_from_args(args), args.shard_size),
         )
     report = result.report
     table = Table(title="feature_zoo extraction summary")
@@ -163,7 +165,7 @@ def _run_extract(args: argparse.Namespace, console: Console) -> int:
 def _run_text(args: argparse.Namespace, console: Console) -> int:
     from feature_zoo.pipeline import write_text_embeddings
 
-    visual, audio = _build_backbones(args, console)
+    _, visual, audio = _build_backbones(args, console)
     with console.status("encoding prompt ensembles ..."):
         write_text_embeddings(args.out, args.splits, args.dataset, visual, audio)
     console.print(f"text embeddings written under {args.out}")

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from feature_zoo import __version__
-from feature_zoo.backbones import AudioBackbone, VisualBackbone
+from avgzsl_bench.executors import Executor, map_shards
+from feature_zoo.backbones import AudioBackbone, BackboneConfig, VisualBackbone
 from feature_zoo.bundle_writer import (
     copy_class_split,
     find_videos,
@@ -29,6 +31,29 @@ class DatasetResult:
     empty_classes: list[str]
     manifest_path: Path
     text_written: bool
+
+
+@dataclass(frozen=True)
+class ShardedExtraction:
+    """Fill the feature cache in shards on an executor (Ray, SLURM) before the bundle is written.
+
+    Each shard builds its own backbones from `backbones` and writes to the shared cache (atomic
+    per entry); the final local pass then only reads the cache. The cache folder and the videos
+    must be on a filesystem every worker sees.
+    """
+
+    backbones: BackboneConfig
+    executor: Executor
+    shard_size: int = 512
+
+
+def _fill_cache(shard: list[tuple[str, Path]], *, backbones: BackboneConfig, cache_dir: str, batch_size: int,
+                workers: int, missing_audio: str) -> list[str | None]:
+    visual, audio = backbones.build()
+    extractor = Extractor(visual, audio, FeatureCache(cache_dir), batch_size=batch_size, workers=workers,
+                          missing_audio=missing_audio)
+    report = extractor.run(dict(shard))
+    return [report.failures.get(name) for name, _ in shard]
 
 
 def default_cache_dir(out_root: Path | str) -> Path:
@@ -76,6 +101,7 @@ def extract_dataset(
     with_text: bool = True,
     on_start: Callable[[int], None] | None = None,
     on_progress: Callable[[str, str | None], None] | None = None,
+    shards: ShardedExtraction | None = None,
 ) -> DatasetResult:
     """Extract every video named in the split CSVs and write the bundle under ``out_root``."""
     if dataset not in DATASETS:
@@ -86,6 +112,12 @@ def extract_dataset(
     if on_start is not None:
         on_start(len(videos))
     cache = FeatureCache(cache_dir if cache_dir is not None else default_cache_dir(out_root))
+    if shards is not None:
+        fill = functools.partial(_fill_cache, backbones=shards.backbones, cache_dir=str(cache.root),
+                                 batch_size=batch_size, workers=workers, missing_audio=missing_audio)
+        with shards.executor as executor:
+            map_shards(fill, sorted(videos.items()), executor, shard_size=shards.shard_size,
+                       description="video shards")
     extractor = Extractor(visual, audio, cache, batch_size=batch_size, workers=workers, missing_audio=missing_audio)
     report = extractor.run(videos, on_progress=on_progress)
 
