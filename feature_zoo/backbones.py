@@ -217,6 +217,8 @@ class LaionClapHTSATTiny:
         build = lambda: clap_module.create_model(  # noqa: E731
             "HTSAT-tiny", "roberta", precision="fp32", device=torch.device("cpu"), enable_fusion=False
         )[0]
+        # create_model fetches pretrained roberta-base weights from the hub; building the same
+        # architecture from its config needs no network, and the CLAP checkpoint overwrites it all.
         with mock.patch.object(RobertaModel, "from_pretrained", lambda *args, **kwargs: RobertaModel(config)):
             model = _seeded(build) if random_init else build()
         if path is not None:
