@@ -28,6 +28,8 @@ from avgzsl_bench.summary import group_by_config
 
 FIGURE3_SEEN, FIGURE3_UNSEEN = 4, 2
 
+LINE_STYLES = ("-", "--", ":", "-.")
+
 
 def train_figure3_model(job: Job, store_path: str | None = None, device: str = "cpu",
                         on_epoch: EpochCallback | None = None) -> tuple[nn.Module, GZSLDataset]:
@@ -126,7 +128,9 @@ def hm_vs_beta_figure(records: Sequence[Mapping[str, Any]], path: str | Path, ti
         hm = np.mean([curve[:, 1] for curve in curves if np.array_equal(curve[:, 0], betas)], axis=0)
         chosen = statistics.fmean(run["beta"] for run in runs)
         label = f"{runs[0]['method']} [{settings_label(runs[0])}] ({len(runs)} seed{'s' * (len(runs) > 1)})"
-        line = ax.plot(betas, hm, color=f"C{index % 10}", label=label)[0]
+        # Ten colours, then the next line style, so every configuration stays distinguishable.
+        line = ax.plot(betas, hm, color=f"C{index % 10}", linestyle=LINE_STYLES[index // 10 % len(LINE_STYLES)],
+                       label=label)[0]
         ax.plot([chosen], [np.interp(chosen, betas, hm)], "o", color=line.get_color(), markersize=8,
                 markeredgecolor="black")
     ax.set_xlabel("calibration β (added to the distances of seen classes)")
