@@ -64,10 +64,11 @@ class ClipClap(nn.Module):
 
         A sample's text is its class's row, so the first Linear runs on the K class rows and is
         gathered per sample: the same values as running it per sample, with fewer FLOPs. BatchNorm
-        still sees the per-sample batch, as in the reference.
+        still sees the per-sample batch, as in the reference. `index_select`, not `rows[targets]`:
+        the backward of advanced indexing races on multi-threaded CPUs and breaks seed determinism.
         """
         class_rows = self.W_enc[0](select_text(batch.class_text, self.text))
-        return self.W_enc[1:](class_rows[batch.positive.targets]), class_rows
+        return self.W_enc[1:](class_rows.index_select(0, batch.positive.targets)), class_rows
 
     def loss(self, batch: TrainBatch) -> dict[str, torch.Tensor]:
         sample = batch.positive

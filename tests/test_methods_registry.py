@@ -85,3 +85,33 @@ def test_method_loss_and_gradients_are_finite(name, dataset):
     for view, distances in views.items():
         assert distances.shape == (len(split), len(split.classes)), view
         assert torch.isfinite(distances).all(), view
+
+
+@pytest.fixture
+def two_threads():
+    """Parallel CPU kernels are where run-to-run differences come from (e.g. scatter-add races)."""
+    previous = torch.get_num_threads()
+    torch.set_num_threads(2)
+    yield
+    torch.set_num_threads(previous)
+
+
+def one_step_gradients(name: str, dataset, batch: TrainBatch) -> dict[str, torch.Tensor]:
+    torch.manual_seed(0)
+    model = get_method(name).build(dataset.dims, short_hparams(name))
+    model.train()
+    sum(model.loss(batch).values()).backward()
+    return {key: p.grad for key, p in model.named_parameters() if p.grad is not None}
+
+
+@pytest.mark.parametrize("name", list_methods())
+def test_gradients_are_bitwise_reproducible_on_two_threads(name, dataset, two_threads):
+    if not any(p.requires_grad for p in get_method(name).build(dataset.dims, short_hparams(name)).parameters()):
+        return
+    batch = make_batch(dataset, batch_size=64)
+    reference = one_step_gradients(name, dataset, batch)
+    for _ in range(4):
+        again = one_step_gradients(name, dataset, batch)
+        assert again.keys() == reference.keys()
+        for key, gradient in again.items():
+            assert torch.equal(gradient, reference[key]), f"{name}: gradient of {key} differs between runs"
