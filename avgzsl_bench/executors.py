@@ -21,6 +21,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import os
+import re
 import time
 import traceback
 from collections.abc import Callable, Iterator, Sequence
@@ -31,7 +32,6 @@ from typing import Any
 from avgzsl_bench.errors import BenchError
 
 MAX_ATTEMPTS = 2  # a failed item is retried once
-EXECUTORS = ("local", "ray", "slurm")
 
 
 # --------------------------------------------------------------------------------------------------
@@ -184,8 +184,12 @@ class Executor:
         from avgzsl_bench.runner import execute_job
 
         store = str(Path(store_path).resolve()) if store_path else None
-        fn = functools.partial(execute_job, store_path=store, device=device)
+        fn = functools.partial(execute_job, store_path=store, device=device, **self._job_options())
         return RunReport(self.map(fn, [_portable(job) for job in jobs], description="runs"))
+
+    def _job_options(self) -> dict[str, Any]:
+        """Extra keyword arguments of ``execute_job`` (must pickle for remote backends)."""
+        return {}
 
 
 def _portable(job: Any) -> Any:
@@ -216,10 +220,8 @@ class LocalExecutor(Executor):
         except Exception as error:  # noqa: BLE001 - any failure of one job is reported, not raised
             yield handle, _Failure.from_exception(error)
 
-    def run(self, jobs: Sequence[Any], store_path: str | None, device: str = "cpu") -> RunReport:
-        """As ``Executor.run``, plus a per-epoch progress bar (the jobs run in this process)."""
-        from avgzsl_bench.runner import execute_job
-
+    def _job_options(self) -> dict[str, Any]:
+        """A per-epoch progress bar: the jobs run in this process, so a callback can reach it."""
         state: dict[str, Any] = {}
 
         def on_epoch(stage: str, epoch: int, total: int, hm: float) -> None:
@@ -231,8 +233,7 @@ class LocalExecutor(Executor):
             progress.update(state["task"], completed=epoch, total=total,
                             description=f"  {stage} epoch (val HM {hm:5.2f})")
 
-        fn = functools.partial(execute_job, store_path=store_path, device=device, on_epoch=on_epoch)
-        return RunReport(self.map(fn, list(jobs), description="runs"))
+        return {"on_epoch": on_epoch}
 
 
 class _Thunk:
@@ -246,9 +247,8 @@ class _Thunk:
 # ray: local loopback instance, or join a cluster
 
 
-def _loopback_ray_env() -> None:
-    """Keep a locally started Ray on 127.0.0.1 and quiet; must run before ``import ray``."""
-    os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
+def _no_ray_usage_stats() -> None:
+    """A local Ray must not phone home; read at ``import ray``, so set before it."""
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
 
 
@@ -274,7 +274,7 @@ class RayExecutor(Executor):
 
     def _ray(self) -> Any:
         if self.address is None:
-            _loopback_ray_env()
+            _no_ray_usage_stats()
         try:
             import ray
         except ImportError as error:
@@ -395,15 +395,13 @@ class SlurmExecutor(Executor):
                 yield job, _Failure(_remote_summary(error), str(error))
 
 
+_EXCEPTION_LINE = re.compile(r"^\s*[A-Za-z_][\w.]*(?:Error|Exception):.*$", re.MULTILINE)
+
+
 def _remote_summary(error: BaseException) -> str:
     """submitit's FailedJobError embeds the remote traceback; keep its last 'Type: message' line."""
-    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
-    for line in reversed(lines):
-        head = line.split(":", 1)[0]
-        if head and head.replace(".", "").replace("_", "").isalnum() and head[0].isalpha() and ":" in line \
-                and (head.endswith("Error") or head.endswith("Exception")):
-            return line[:500]
-    return _summarise(error)
+    matches = list(_EXCEPTION_LINE.finditer(str(error)))
+    return matches[-1].group(0).strip()[:500] if matches else _summarise(error)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -425,7 +423,7 @@ def get_executor(name: str = "local", **options: Any) -> Executor:
 def add_executor_arguments(parser: Any) -> None:
     """The ``--executor`` options of ``bench.py`` (kept here so the CLI needs one line)."""
     group = parser.add_argument_group("execution (where the jobs run; results go to the same --store)")
-    group.add_argument("--executor", choices=EXECUTORS, default="local",
+    group.add_argument("--executor", choices=list(_REGISTRY), default="local",
                        help="local: in this process (default); ray: Ray tasks, on a loopback-only "
                             "local instance or the cluster at --ray-address; slurm: SLURM jobs via "
                             "submitit. A failed job is retried once, then reported; the rest go on")

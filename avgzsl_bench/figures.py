@@ -17,10 +17,10 @@ import torch
 from matplotlib.figure import Figure
 from torch import nn
 
-from avgzsl_bench.data import FeatureSplit, GZSLDataset, TextEmbeddings
+from avgzsl_bench.data import FeatureSplit, GZSLDataset
 from avgzsl_bench.errors import BenchError
 from avgzsl_bench.leaderboard import settings_label
-from avgzsl_bench.protocol import EpochCallback, run_protocol
+from avgzsl_bench.protocol import EpochCallback, class_text_of, run_protocol
 from avgzsl_bench.registry import get_method
 from avgzsl_bench.runner import Job, resolve_device
 from avgzsl_bench.store import ResultStore
@@ -66,20 +66,20 @@ def _tsne(points: np.ndarray, seed: int) -> np.ndarray:
 
 
 def figure3(model: nn.Module, dataset: GZSLDataset, path: str | Path, seed: int = 0) -> Path:
-    """Three t-SNE panels over the same test samples of 4 seen + 2 unseen classes:
-    input audio (with CLAP text), input visual (with CLIP text), learned embeddings θ_o (with θ_w)."""
+    """Three t-SNE panels over the same test samples of FIGURE3_SEEN seen + FIGURE3_UNSEEN unseen
+    classes: input audio (with CLAP text), input visual (with CLIP text), learned embeddings θ_o (with θ_w)."""
     split = dataset.splits["test"]
     seen_ids, unseen_ids = figure3_classes(split)
     class_ids = seen_ids + unseen_ids
     chosen = torch.isin(split.labels, torch.tensor(class_ids, device=split.labels.device))
     video, audio, labels = split.video[chosen].float(), split.audio[chosen].float(), split.labels[chosen].cpu()
-    text_ids = torch.tensor(class_ids, device=dataset.text.clip.device)
+    class_text = class_text_of(dataset.text, torch.tensor(class_ids, device=dataset.text.clip.device))
     with torch.no_grad():
         learned = model.embed_inputs(video, audio)
-        learned_text = model.embed_text(TextEmbeddings(dataset.text.clip[text_ids], dataset.text.clap[text_ids]))
+        learned_text = model.embed_text(class_text)
     panels = [
-        ("input audio features (CLAP)", audio, dataset.text.clap[text_ids], "CLAP text"),
-        ("input visual features (CLIP)", video, dataset.text.clip[text_ids], "CLIP text"),
+        ("input audio features (CLAP)", audio, class_text.clap, "CLAP text"),
+        ("input visual features (CLIP)", video, class_text.clip, "CLIP text"),
         ("learned audio-visual embeddings θ_o", learned, learned_text, "θ_w of class text"),
     ]
     figure = Figure(figsize=(16, 5.4), layout="constrained")
@@ -110,8 +110,8 @@ def figure3(model: nn.Module, dataset: GZSLDataset, path: str | Path, seed: int 
                                    label="class text embedding"))
     figure.legend(handles=handles, loc="outside lower center", ncols=4, fontsize=9)
     suffix = " — SYNTHETIC demo data" if dataset.synthetic else ""
-    figure.suptitle(f"t-SNE of {dataset.name} test samples: 4 seen and 2 unseen classes "
-                    f"(circles seen, triangles unseen, diamonds class text){suffix}")
+    figure.suptitle(f"t-SNE of {dataset.name} test samples: {len(seen_ids)} seen and {len(unseen_ids)} unseen "
+                    f"classes (circles seen, triangles unseen, diamonds class text){suffix}")
     return _save(figure, path)
 
 

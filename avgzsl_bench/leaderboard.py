@@ -16,8 +16,8 @@ from tabulate import tabulate
 from avgzsl_bench.errors import BenchError
 from avgzsl_bench.registry import get_method
 from avgzsl_bench.store import ResultStore
-from avgzsl_bench.summary import format_mean_std, group_by_config
-from avgzsl_bench.tables import METRIC_COLUMNS, PaperReference
+from avgzsl_bench.summary import METRIC_COLUMNS, format_mean_std, group_by_config
+from avgzsl_bench.tables import PaperReference
 
 DEFAULT_LEADERBOARD_DIR = "leaderboards"
 

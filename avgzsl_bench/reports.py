@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -113,17 +114,17 @@ class ReportRequest:
     def default_seeds(self) -> list[int]:
         return list(DEFAULT_TABLE_SEEDS) if self.tables else [42]
 
+    @cached_property
     def reference(self) -> PaperReference:
         return load_paper_reference(self.reference_path)
 
     def jobs(self, seeds: Sequence[int]) -> list[Job]:
         """The runs the tables need; leaderboards and figures alone run nothing through the store."""
-        reference = self.reference()
-        return table_jobs([reference.table(n) for n in self.tables], self.sources, seeds, self.overrides)
+        return table_jobs([self.reference.table(n) for n in self.tables], self.sources, seeds, self.overrides)
 
     def finish(self, records: Sequence[Mapping[str, Any]], seeds: Sequence[int]) -> str:
         """Render the tables (returned as markdown) and write leaderboards and figures."""
-        reference = self.reference()
+        reference = self.reference
         found = records_by_key(records)
         markdown = "\n".join(
             render_table(reference.table(n), reference, self.sources, seeds, found, self.overrides)

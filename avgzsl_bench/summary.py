@@ -8,7 +8,8 @@ from typing import Any
 
 from tabulate import tabulate
 
-METRICS = ("seen", "unseen", "hm", "zsl")
+# Column name of the paper -> key of a stored run record.
+METRIC_COLUMNS = {"S": "seen", "U": "unseen", "HM": "hm", "ZSL": "zsl"}
 
 
 def mean_std(values: list[float]) -> tuple[float, float]:
@@ -34,9 +35,9 @@ def results_table(records: Iterable[dict[str, Any]]) -> str:
         first = group[0]
         rows.append([
             first["method"], first["dataset"], len(group),
-            *(format_mean_std([record[metric] for record in group]) for metric in METRICS),
+            *(format_mean_std([record[metric] for record in group]) for metric in METRIC_COLUMNS.values()),
             format_mean_std([float(record["best_epochs"]) for record in group]),
             format_mean_std([sum(record["timings"].values()) for record in group]),
         ])
-    headers = ["method", "dataset", "seeds", "S", "U", "HM", "ZSL", "best epoch", "seconds"]
+    headers = ["method", "dataset", "seeds", *METRIC_COLUMNS, "best epoch", "seconds"]
     return tabulate(rows, headers=headers, tablefmt="github")

@@ -18,13 +18,11 @@ from tabulate import tabulate
 
 from avgzsl_bench.errors import BenchError
 from avgzsl_bench.runner import DataSource, Job, make_jobs
-from avgzsl_bench.summary import format_mean_std, mean_std
+from avgzsl_bench.summary import METRIC_COLUMNS, format_mean_std, mean_std
 
 PAPER_REFERENCE = Path(__file__).resolve().parent.parent / "leaderboards" / "paper_reference.toml"
 TABLE_NUMBERS = (1, 2, 3, 4)
 DEFAULT_TABLE_SEEDS = (42, 43, 44)
-# Paper column name -> key of a stored run record.
-METRIC_COLUMNS = {"S": "seen", "U": "unseen", "HM": "hm", "ZSL": "zsl"}
 MISSING = "—"
 
 

@@ -323,18 +323,21 @@ AUDIO_BACKBONES: dict[str, BackboneInfo] = {
 }
 
 
+def _build(registry: dict[str, BackboneInfo], name: str, kwargs: dict[str, object]) -> object:
+    if name not in registry:
+        kind = next(iter(registry.values())).modality
+        raise KeyError(f"unknown {kind} backbone {name!r}; known: {sorted(registry)}")
+    return registry[name].factory(**kwargs)
+
+
 def build_visual(name: str = "clip-vit-b32", **kwargs: object) -> VisualBackbone:
     """Instantiate a registered visual backbone (kwargs: checkpoint, random_init, device)."""
-    if name not in VISUAL_BACKBONES:
-        raise KeyError(f"unknown visual backbone {name!r}; known: {sorted(VISUAL_BACKBONES)}")
-    return VISUAL_BACKBONES[name].factory(**kwargs)
+    return _build(VISUAL_BACKBONES, name, kwargs)  # type: ignore[return-value]
 
 
 def build_audio(name: str = "laion-clap-htsat-tiny", **kwargs: object) -> AudioBackbone:
     """Instantiate a registered audio backbone (kwargs: checkpoint, random_init, device, ...)."""
-    if name not in AUDIO_BACKBONES:
-        raise KeyError(f"unknown audio backbone {name!r}; known: {sorted(AUDIO_BACKBONES)}")
-    return AUDIO_BACKBONES[name].factory(**kwargs)
+    return _build(AUDIO_BACKBONES, name, kwargs)  # type: ignore[return-value]
 
 
 @dataclass(frozen=True)

@@ -25,9 +25,10 @@ from pathlib import Path
 
 import numpy as np
 
+from avgzsl_bench.bundle import DATASET_SPECS, FEATURE_METHOD
 from feature_zoo.extract import VideoFeatures
 
-FEATURE_DIR = Path("features") / "cls_features_non_averaged"
+FEATURE_DIR = Path("features") / FEATURE_METHOD
 MANIFEST_NAME = "feature_zoo_manifest.json"
 VIDEO_EXTENSIONS = (".mp4", ".avi", ".mkv", ".webm", ".mov", ".m4v", ".flv", ".mpg", ".mpeg")
 
@@ -98,11 +99,8 @@ def write_features(
 
 def text_paths(out_root: Path | str, dataset: str) -> tuple[Path, Path]:
     """(CLIP-side file, CLAP-side file); names as the released bundle has them, whatever the backbone."""
-    text_dir = feature_root(out_root) / "text"
-    return (
-        text_dir / f"word_embeddings_{dataset}_normed.npy",
-        text_dir / f"wavcaps_word_embeddings_{dataset}_normed.npy",
-    )
+    text_dir, spec = feature_root(out_root) / "text", DATASET_SPECS[dataset]
+    return text_dir / spec.clip_text_file, text_dir / spec.clap_text_file
 
 
 def write_text(path: Path, embeddings: Mapping[str, np.ndarray]) -> None:

@@ -45,10 +45,8 @@ class FeatureCache:
         try:
             with np.load(path, allow_pickle=False) as data:
                 return {name: data[name] for name in data.files}
-        except FileNotFoundError:
-            return None
         except (OSError, ValueError, zipfile.BadZipFile, EOFError):
-            return None  # a damaged entry is a miss; it gets rewritten
+            return None  # absent, or damaged: a miss either way, and the entry gets rewritten
 
     def store(self, modality: str, file_hash: str, identity: str, **arrays: np.ndarray) -> None:
         path = self.path(modality, file_hash, identity)

@@ -27,7 +27,7 @@ from feature_zoo.backbones import (
 )
 from feature_zoo.extract import MISSING_AUDIO_POLICIES, NOT_FOUND
 from feature_zoo.pipeline import ShardedExtraction
-from feature_zoo.text import DATASETS
+from feature_zoo.text import PROMPT_SETS
 
 MAX_LISTED = 20
 RANDOM_INIT_BANNER = (
@@ -46,7 +46,7 @@ def _add_backbone_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--splits", type=Path, required=True,
                         help="class-split/ folder (all_class.txt, name CSVs, cls_split/stage_*.csv)")
     parser.add_argument("--out", type=Path, required=True, help="dataset root to write (e.g. .../UCF)")
-    parser.add_argument("--dataset", choices=sorted(DATASETS), required=True, help="selects prompt set and name CSV")
+    parser.add_argument("--dataset", choices=sorted(PROMPT_SETS), required=True, help="selects prompt set and name CSV")
     parser.add_argument("--device", default=None,
                         help="torch device for the encoders (default: cuda if available, else cpu)")
     parser.add_argument("--visual-backbone", choices=sorted(VISUAL_BACKBONES), default="clip-vit-b32")

@@ -22,7 +22,7 @@ from feature_zoo.bundle_writer import (
 )
 from feature_zoo.cache import PREPROCESS_VERSION, FeatureCache
 from feature_zoo.extract import ExtractionReport, Extractor
-from feature_zoo.text import DATASETS, ensemble_embeddings, load_templates, prompt_class_names
+from feature_zoo.text import PROMPT_SETS, ensemble_embeddings, load_templates, prompt_class_names
 
 
 @dataclass
@@ -79,7 +79,7 @@ def write_text_embeddings(
 ) -> None:
     """Both text files of the bundle: CLIP prompts through the visual backbone, CLAP prompts through the audio one."""
     names = prompt_class_names(splits_dir, dataset)
-    prompt_set = DATASETS[dataset].prompt_set
+    prompt_set = PROMPT_SETS[dataset]
     clip_path, clap_path = text_paths(out_root, dataset)
     write_text(clip_path, ensemble_embeddings(visual.encode_texts, names, load_templates("clip", prompt_set)))
     write_text(clap_path, ensemble_embeddings(audio.encode_texts, names, load_templates("clap", prompt_set)))
@@ -104,8 +104,8 @@ def extract_dataset(
     shards: ShardedExtraction | None = None,
 ) -> DatasetResult:
     """Extract every video named in the split CSVs and write the bundle under ``out_root``."""
-    if dataset not in DATASETS:
-        raise ValueError(f"unknown dataset {dataset!r}; known: {sorted(DATASETS)}")
+    if dataset not in PROMPT_SETS:
+        raise ValueError(f"unknown dataset {dataset!r}; known: {sorted(PROMPT_SETS)}")
     splits = read_split_lists(splits_dir, zero_shot_split)
     names = sorted({video for rows in splits.values() for video, _ in rows})
     videos = find_videos(videos_dir, names)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import csv
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
@@ -12,19 +11,11 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from avgzsl_bench.bundle import DATASET_SPECS
 
-@dataclass(frozen=True)
-class DatasetText:
-    names_csv: str  # file in class-split/ giving the prompt string of every class
-    column: str
-    prompt_set: str  # "person" (UCF, ActivityNet) or "generic" (VGGSound)
-
-
-DATASETS: dict[str, DatasetText] = {
-    "ucf": DatasetText("ucf_clip_class_names.csv", "clip_class_name", "person"),
-    "activitynet": DatasetText("activitynet_w2v_class_names.csv", "manual", "person"),
-    "vggsound": DatasetText("vggsound_w2v_class_names.csv", "manual", "generic"),
-}
+# Prompt ensemble per dataset (spec 7.3): human actions for UCF and ActivityNet, any sound for VGGSound.
+# The name CSV and its prompt column come from the loader's dataset specs, so both sides agree.
+PROMPT_SETS = {"ucf": "person", "activitynet": "person", "vggsound": "generic"}
 
 
 def load_templates(encoder: str, prompt_set: str) -> list[str]:
@@ -35,12 +26,12 @@ def load_templates(encoder: str, prompt_set: str) -> list[str]:
 
 def prompt_class_names(splits_dir: Path | str, dataset: str) -> list[str]:
     """Class strings used in the prompts, one per row of the dataset's name CSV (the npy dict keys)."""
-    info = DATASETS[dataset]
-    path = Path(splits_dir) / info.names_csv
+    spec = DATASET_SPECS[dataset]
+    path = Path(splits_dir) / spec.name_csv
     if not path.is_file():
-        raise FileNotFoundError(f"{path} not found: the class-split folder must contain {info.names_csv}")
+        raise FileNotFoundError(f"{path} not found: the class-split folder must contain {spec.name_csv}")
     with path.open(newline="", encoding="utf-8") as handle:
-        return [row[info.column] for row in csv.DictReader(handle)]
+        return [row[spec.prompt_column] for row in csv.DictReader(handle)]
 
 
 def ensemble_embeddings(

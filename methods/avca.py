@@ -164,7 +164,6 @@ AVCA_DEFAULTS = {
         "bn_momentum": 0.99, "transformer_depth": 1, "margin": 1.0,
         "legacy": False,
     },
-    "ucf": {},
     "activitynet": {"projector_dropout": 0.2, "decoder_dropout": 0.1},
     "vggsound": {"encoder_dropout": 0.0, "projector_dropout": 0.0, "decoder_dropout": 0.0},
     "demo": {"epochs": 3, "batch_size": 64, "batches_per_epoch": 20},

@@ -37,6 +37,9 @@ class AVGZSLNet(nn.Module):
         self.f_t = two_layer_net(w_dim, w_dim, out, p)
         self.decoder = two_layer_net(out, hparams["decoder_hidden_dim"], w_dim, hparams["decoder_dropout"])
 
+    def embed_text(self, text: TextEmbeddings) -> torch.Tensor:
+        return self.f_t(self.W_enc(select_text(text, self.text)))
+
     def decode(self, x: torch.Tensor) -> torch.Tensor:
         return F.normalize(self.decoder(x), dim=1)  # --normalize_decoder_outputs
 
@@ -45,7 +48,7 @@ class AVGZSLNet(nn.Module):
         w = self.W_enc(select_text(pos.text, self.text))
         a, v, t = self.f_a(pos.audio), self.f_v(pos.video), self.f_t(w)
         a_neg, v_neg = self.f_a(neg.audio), self.f_v(neg.video)
-        t_neg = self.f_t(self.W_enc(select_text(neg.text, self.text)))
+        t_neg = self.embed_text(neg.text)
         d_a, d_v, d_t = self.decode(a), self.decode(v), self.decode(t)
         d_a_neg, d_v_neg = self.decode(a_neg), self.decode(v_neg)
         x_t = F.normalize(w, dim=1)  # reconstruction target: unit norm like the original w2v (§3.5)
@@ -58,7 +61,7 @@ class AVGZSLNet(nn.Module):
 
     def distances(self, video: torch.Tensor, audio: torch.Tensor,
                   class_text: TextEmbeddings) -> dict[str, torch.Tensor]:
-        t = self.f_t(self.W_enc(select_text(class_text, self.text)))
+        t = self.embed_text(class_text)
         d_audio, d_video = torch.cdist(self.f_a(audio), t), torch.cdist(self.f_v(video), t)
         return {"both": d_audio + d_video, "audio": d_audio, "video": d_video}
 
@@ -74,9 +77,6 @@ register_method(
             "hidden_dim": 1024, "embedding_dim": 64, "dropout": 0.8,  # default --embedding_dropout (Q9)
             "decoder_hidden_dim": 64, "decoder_dropout": 0.5, "margin": 1.0,
         },
-        "ucf": {},
-        "activitynet": {},
-        "vggsound": {},
         "demo": {"epochs": 3, "batch_size": 64, "batches_per_epoch": 20},
     },
 )(AVGZSLNet)

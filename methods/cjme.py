@@ -101,8 +101,6 @@ register_method(
             "hidden_dim": 1024, "embedding_dim": 64, "dropout": 0.2, "margin": 1.0,
             "legacy": False,
         },
-        "ucf": {},
-        "activitynet": {},
         "vggsound": {"dropout": 0.0},
         "demo": {"epochs": 3, "batch_size": 64, "batches_per_epoch": 20},
     },

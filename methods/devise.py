@@ -67,8 +67,6 @@ COMPATIBILITY_DEFAULTS = {
         "dropout": 0.2, "normalize_inputs": True, "normalize_text": True,
         "margin": 0.1,
     },
-    "ucf": {},
-    "activitynet": {},
     "vggsound": {"dropout": 0.0},
     "demo": {"epochs": 3, "batch_size": 64, "batches_per_epoch": 20},
 }

@@ -63,6 +63,5 @@ register_method(
     tags=("baseline", "no-training"),
     defaults={
         "default": {"epochs": 0, "lr": 0.0, "batch_size": 1, "batches_per_epoch": 0, "modality": "both"},
-        "demo": {},
     },
 )(ZeroShot)
