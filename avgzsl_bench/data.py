@@ -58,6 +58,10 @@ class TextEmbeddings:
         """The paper's dual embedding: concat(CLIP, CLAP) per class (not re-normalised)."""
         return torch.cat([self.clip, self.clap], dim=1)
 
+    def rows(self, class_ids: torch.Tensor) -> TextEmbeddings:
+        """The text of the given classes (or of a per-sample list of class positions)."""
+        return TextEmbeddings(self.clip[class_ids], self.clap[class_ids])
+
     def to(self, device: torch.device | str) -> TextEmbeddings:
         return TextEmbeddings(self.clip.to(device), self.clap.to(device))
 

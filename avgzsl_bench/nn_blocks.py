@@ -5,32 +5,37 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from avgzsl_bench.data import TextEmbeddings
+from avgzsl_bench.data import FeatureDims, TextEmbeddings
 
 TEXT_CHOICES = ("clip", "clap", "both")
 
 
-def dense_block(in_dim: int, out_dim: int, dropout: float, batch_norm: bool = True,
+def dropout(p: float) -> nn.Module:
+    """The dropout layer of every method: one place decides where dropout masks come from."""
+    return nn.Dropout(p)
+
+
+def dense_block(in_dim: int, out_dim: int, p: float, batch_norm: bool = True,
                 bn_momentum: float = 0.1) -> list[nn.Module]:
     """Linear -> [BatchNorm] -> ReLU -> Dropout, the unit every reference model stacks."""
     layers: list[nn.Module] = [nn.Linear(in_dim, out_dim)]
     if batch_norm:
         layers.append(nn.BatchNorm1d(out_dim, momentum=bn_momentum))
-    layers += [nn.ReLU(), nn.Dropout(dropout)]
+    layers += [nn.ReLU(), dropout(p)]
     return layers
 
 
-def embedding_net(in_dim: int, out_dim: int, dropout: float, hidden: int | None = None,
+def embedding_net(in_dim: int, out_dim: int, p: float, hidden: int | None = None,
                   hidden_batch_norm: bool = True) -> nn.Sequential:
     """ClipClap/AVCA `EmbeddingNet`: one dense block, or two with a hidden layer.
 
     The output block always has BatchNorm; `hidden_batch_norm` only affects the hidden one.
     """
     if hidden is None:
-        return nn.Sequential(*dense_block(in_dim, out_dim, dropout))
+        return nn.Sequential(*dense_block(in_dim, out_dim, p))
     return nn.Sequential(
-        *dense_block(in_dim, hidden, dropout, batch_norm=hidden_batch_norm),
-        *dense_block(hidden, out_dim, dropout),
+        *dense_block(in_dim, hidden, p, batch_norm=hidden_batch_norm),
+        *dense_block(hidden, out_dim, p),
     )
 
 
@@ -45,42 +50,45 @@ def select_text(text: TextEmbeddings, which: str) -> torch.Tensor:
     raise ValueError(f"text must be one of {TEXT_CHOICES}, got {which!r}")
 
 
-def text_dim(dims, which: str) -> int:
+def text_dim(dims: FeatureDims, which: str) -> int:
     return {"clip": dims.clip_text, "clap": dims.clap_text, "both": dims.text}[which]
 
 
-def text_encoder(dims, which: str = "both", out_dim: int = 300, dropout: float = 0.1) -> nn.Sequential:
-    """W_enc of paper Eq. 9 for the baselines: it replaces their 300-d word2vec input."""
-    return embedding_net(text_dim(dims, which), out_dim, dropout)
+def text_encoder(dims: FeatureDims, which: str = "both", out_dim: int = 300, p: float = 0.1) -> nn.Sequential:
+    """W_enc of the ClipClap paper's Eq. 9 for the baselines: Linear -> BN -> ReLU -> Dropout from the
+    class text (CLIP, CLAP or both) to 300-d, the slot the original 300-d word2vec input filled."""
+    return embedding_net(text_dim(dims, which), out_dim, p)
 
 
 # --- Shared pieces of the baseline re-implementations (CJME, AVGZSLNet, AVCA, Hyper, DEVISE...) ---
 
 
-def two_layer_net(in_dim: int, hidden: int, out_dim: int, dropout: float, batch_norm: bool = True,
+def two_layer_net(in_dim: int, hidden: int, out_dim: int, p: float, batch_norm: bool = True,
                   output_relu: bool = False) -> nn.Sequential:
     """AVCA-GZSL `EmbeddingNet` of CJME/AVGZSLNet: Linear→[BN]→ReLU→Dropout→Linear[→ReLU].
 
     Unlike `embedding_net`, the output layer is a bare Linear (CJME adds a final ReLU).
     """
-    layers = [*dense_block(in_dim, hidden, dropout, batch_norm=batch_norm), nn.Linear(hidden, out_dim)]
+    layers = [*dense_block(in_dim, hidden, p, batch_norm=batch_norm), nn.Linear(hidden, out_dim)]
     if output_relu:
         layers.append(nn.ReLU())
     return nn.Sequential(*layers)
 
 
-def dense_stack(in_dim: int, hidden: int, out_dim: int, dropout: float,
+def dense_stack(in_dim: int, hidden: int, out_dim: int, p: float,
                 out_bn_momentum: float = 0.1) -> nn.Sequential:
-    """AVCA encoder/projector: two dense blocks; only the output BN uses `out_bn_momentum` (Q5)."""
+    """AVCA encoder/projector: two dense blocks; only the output BatchNorm uses `out_bn_momentum`
+    (AVCA-GZSL sets 0.99 there, which in PyTorch's convention makes the running statistics follow
+    the last batch almost entirely)."""
     return nn.Sequential(
-        *dense_block(in_dim, hidden, dropout),
-        *dense_block(hidden, out_dim, dropout, bn_momentum=out_bn_momentum),
+        *dense_block(in_dim, hidden, p),
+        *dense_block(hidden, out_dim, p, bn_momentum=out_bn_momentum),
     )
 
 
 def triplet(anchor: torch.Tensor, positive: torch.Tensor, negative: torch.Tensor,
             margin: float = 1.0, reduction: str = "mean") -> torch.Tensor:
-    """`nn.TripletMarginLoss(margin, p=2, eps=1e-6)` as the reference uses it (Q27)."""
+    """`nn.TripletMarginLoss(margin, p=2, eps=1e-6)`: the eps is added inside the difference."""
     return torch.nn.functional.triplet_margin_loss(
         anchor, positive, negative, margin=margin, p=2, eps=1e-6, reduction=reduction
     )
@@ -120,10 +128,10 @@ def ranking_hinge(scores: torch.Tensor, targets: torch.Tensor, kind: str, margin
     return cost.sum() / batch_size
 
 
-# The AVCA-GZSL code base trains every baseline with the same recipe (its run scripts, cls split);
-# W_enc (paper Eq. 9) maps CLIP ‖ CLAP to the 300-d slot word2vec used to fill.
-AVCA_GZSL_RECIPE = {
-    "epochs": 50, "lr": 1e-3, "batch_size": 256, "batches_per_epoch": 500,
-    "weight_decay": 0.0, "lr_patience": 3,
-    "text": "both", "text_dim": 300, "text_dropout": 0.1,
-}
+# The AVCA-GZSL code base trains every baseline with the same schedule (its run scripts, cls split).
+AVCA_GZSL_SCHEDULE = {"epochs": 50, "lr": 1e-3, "batch_size": 256, "batches_per_epoch": 500,
+                      "weight_decay": 0.0, "lr_patience": 3}
+# The short schedule every baseline uses on the synthetic demo data.
+DEMO_SCHEDULE = {"epochs": 3, "batch_size": 64, "batches_per_epoch": 20}
+# W_enc in front of a baseline's text branch: CLIP ‖ CLAP -> the 300-d slot word2vec used to fill.
+W_ENC_DEFAULTS = {"text": "both", "text_dim": 300, "text_dropout": 0.1}

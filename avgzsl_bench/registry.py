@@ -1,105 +1,115 @@
-"""Method registry: plugins register a `MethodSpec` by name; third parties via entry points."""
+"""One generic registry for everything users extend: methods, datasets, executors, backbones.
+
+A `Registry` maps names to entries of one kind. Entries are added with `register` (usable as a
+decorator), checked by an optional `validate` callback at registration time (so a bad plugin fails
+where it is declared, not in the middle of a benchmark), and looked up with `get`, whose error
+lists what exists. Third-party packages add entries through an entry-point group: `discover`
+imports every module of the group once; a module that fails to import is reported by name and
+does not hide the others.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
-import pkgutil
-from importlib import import_module
+import warnings
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from importlib.metadata import entry_points
-from typing import Any
-
-from torch import nn
+from typing import Generic, TypeVar
 
 from avgzsl_bench.errors import BenchError
 
-ENTRY_POINT_GROUP = "avgzsl_bench.methods"
+T = TypeVar("T")
 
 
-@dataclass(frozen=True)
-class MethodSpec:
-    """What the protocol needs to know about a method, and nothing about its internals.
+class Registry(Generic[T]):
+    """Name -> entry, with clash errors, validation at registration and plugin discovery.
 
-    `build(dims, hparams)` returns an `nn.Module` implementing `methods.base.GZSLModel`.
-    `defaults` maps a dataset name (or "default") to hyper-parameters; dataset entries override
-    the "default" entry key by key.
+    `kind` names the entries in messages ("method", "dataset", ...); `builtins` is called once
+    before the first lookup to import the built-in plugins; `entry_point_group` is where
+    third-party packages declare theirs.
     """
 
-    name: str
-    build: Callable[[Any, Mapping[str, Any]], nn.Module]
-    defaults: Mapping[str, Mapping[str, Any]]
-    description: str = ""
-    paper_name: str = ""
-    tags: tuple[str, ...] = field(default_factory=tuple)
+    def __init__(self, kind: str, *, validate: Callable[[str, T], None] | None = None,
+                 builtins: Callable[[], None] | None = None, entry_point_group: str | None = None) -> None:
+        self.kind = kind
+        self.entry_point_group = entry_point_group
+        self._entries: dict[str, T] = {}
+        self._validate = validate
+        self._builtins = builtins
+        self._discovered = False
+        self.plugin_errors: dict[str, str] = {}  # entry-point name -> why it failed to import
 
-    def hparams(self, dataset: str, overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
-        merged = dict(self.defaults.get("default", {}))
-        merged.update(self.defaults.get(dataset, {}))
-        for key, value in (overrides or {}).items():
-            if key not in merged:
-                raise BenchError(
-                    f"method '{self.name}' has no hyper-parameter '{key}'; "
-                    f"known: {', '.join(sorted(merged))}"
-                )
-            merged[key] = value
-        return merged
+    # -- registration ------------------------------------------------------------------------
+    def add(self, name: str, entry: T) -> T:
+        if not isinstance(name, str) or not name:
+            raise BenchError(f"a {self.kind} needs a non-empty string name, got {name!r}")
+        if self._validate is not None:
+            self._validate(name, entry)
+        existing = self._entries.get(name)
+        if existing is not None and existing is not entry:
+            raise BenchError(f"two plugins register the {self.kind} name '{name}'; rename one of them")
+        self._entries[name] = entry
+        return entry
 
+    def register(self, name: str) -> Callable[[T], T]:
+        """Decorator form: `@REGISTRY.register("name")`."""
 
-_REGISTRY: dict[str, MethodSpec] = {}
-_discovered = False
+        def decorator(entry: T) -> T:
+            return self.add(name, entry)
 
+        return decorator
 
-def register_method(
-    name: str,
-    *,
-    defaults: Mapping[str, Mapping[str, Any]],
-    description: str = "",
-    paper_name: str = "",
-    tags: tuple[str, ...] = (),
-) -> Callable[[Callable[..., nn.Module]], Callable[..., nn.Module]]:
-    """Class or factory decorator: `@register_method("clipclap", defaults={...})`."""
-
-    def decorator(build: Callable[..., nn.Module]) -> Callable[..., nn.Module]:
-        existing = _REGISTRY.get(name)
-        if existing is not None and existing.build is not build:
-            raise BenchError(f"two plugins register the method name '{name}'; rename one of them")
-        _REGISTRY[name] = MethodSpec(name, build, defaults, description, paper_name or name, tags)
-        return build
-
-    return decorator
-
-
-def discover_methods() -> None:
-    """Import the built-in plugins and every module named in the entry-point group, once."""
-    global _discovered
-    if _discovered:
-        return
-    _discovered = True
-    import methods
-
-    for module in pkgutil.iter_modules(methods.__path__):
-        if not module.name.startswith("_"):
-            import_module(f"methods.{module.name}")
-    for entry_point in entry_points(group=ENTRY_POINT_GROUP):
+    @contextmanager
+    def temporary(self, name: str, entry: T) -> Iterator[T]:
+        """Register `entry` for the duration of a `with` block (tests, notebooks), then remove it."""
+        self.discover()
+        if name in self._entries:
+            raise BenchError(f"{self.kind} '{name}' is already registered; pick another temporary name")
+        self.add(name, entry)
         try:
-            entry_point.load()
-        except Exception as error:  # a broken third-party plugin must not hide the others
-            raise BenchError(
-                f"method plugin '{entry_point.name}' ({entry_point.value}) failed to import: {error}"
-            ) from error
+            yield entry
+        finally:
+            self._entries.pop(name, None)
 
+    # -- discovery ---------------------------------------------------------------------------
+    def discover(self) -> None:
+        """Import the built-in plugins and every entry-point module, once.
 
-def list_methods() -> list[str]:
-    discover_methods()
-    return sorted(_REGISTRY)
+        Discovery counts as done only when it ran to the end; a third-party module that raises is
+        recorded in `plugin_errors` (and warned about) while the remaining ones still load.
+        """
+        if self._discovered:
+            return
+        if self._builtins is not None:
+            self._builtins()
+        if self.entry_point_group:
+            for entry_point in entry_points(group=self.entry_point_group):
+                try:
+                    entry_point.load()
+                except Exception as error:  # noqa: BLE001 - one broken plugin must not hide the others
+                    reason = f"{type(error).__name__}: {error}"
+                    self.plugin_errors[entry_point.name] = f"{entry_point.value} failed to import ({reason})"
+                    warnings.warn(f"{self.kind} plugin '{entry_point.name}' ({entry_point.value}) failed to "
+                                  f"import and is skipped: {reason}", RuntimeWarning, stacklevel=2)
+        self._discovered = True
 
+    # -- lookup ------------------------------------------------------------------------------
+    def names(self) -> list[str]:
+        self.discover()
+        return list(self._entries)
 
-def get_method(name: str) -> MethodSpec:
-    discover_methods()
-    try:
-        return _REGISTRY[name]
-    except KeyError:
-        raise BenchError(
-            f"unknown method '{name}'; available: {', '.join(list_methods())} "
-            f"(third-party methods register through the '{ENTRY_POINT_GROUP}' entry point)"
-        ) from None
+    def __contains__(self, name: object) -> bool:
+        self.discover()
+        return name in self._entries
+
+    def get(self, name: str) -> T:
+        self.discover()
+        try:
+            return self._entries[name]
+        except KeyError:
+            pass
+        if name in self.plugin_errors:
+            raise BenchError(f"{self.kind} plugin '{name}': {self.plugin_errors[name]}; fix or uninstall it")
+        hint = f" (third-party {self.kind}s register through the '{self.entry_point_group}' entry point)" \
+            if self.entry_point_group else ""
+        raise BenchError(f"unknown {self.kind} '{name}'; available: {', '.join(self.names())}{hint}")

@@ -1,16 +1,18 @@
-"""Turns a request (methods x data x seeds x overrides) into independent jobs and runs them.
+"""Benchmark jobs: a request (methods x data x seeds x overrides) becomes jobs, jobs become records.
 
-`execute_job` is a self-contained, picklable unit of work: it loads the data, runs the protocol
-and writes every finished stage to the results store at once, so any executor (in-process,
-Ray, SLURM) can run it and an interrupted benchmark resumes where it stopped.
+`execute_job` is a self-contained, picklable unit of work: it applies the job's thread count,
+loads the data (cached per process and data source), runs the protocol and writes every finished
+stage to the results store at once, so any executor (in-process, Ray, SLURM) can run it and an
+interrupted benchmark resumes where it stopped. `run_jobs` maps it over an executor.
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import subprocess
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -19,59 +21,19 @@ from typing import Any
 import torch
 
 import avgzsl_bench
+from avgzsl_bench.api import get_method
 from avgzsl_bench.data import GZSLDataset
+from avgzsl_bench.datasets import DataSource
 from avgzsl_bench.errors import BenchError
+from avgzsl_bench.executors import Executor, Outcome, ProgressHook
 from avgzsl_bench.protocol import EpochCallback, ProtocolResult, run_protocol, run_stage1
-from avgzsl_bench.registry import get_method
+from avgzsl_bench.records import RunRecord
 from avgzsl_bench.store import ResultStore
 
-DATASETS = ("demo", "ucf", "activitynet", "vggsound")
-DEFAULT_DEMO_SAMPLES = 60
-
-
-@dataclass(frozen=True)
-class DataSource:
-    """Where a benchmark's features come from; part of every job's identity."""
-
-    dataset: str
-    root: str | None = None
-    legacy_text_order: bool = False
-    demo_samples_per_class: int = DEFAULT_DEMO_SAMPLES
-    cache_dir: str | None = field(default=None, compare=False)
-
-    def __post_init__(self) -> None:
-        if self.dataset not in DATASETS:
-            raise BenchError(f"unknown dataset '{self.dataset}'; choose one of {', '.join(DATASETS)}")
-        if self.dataset != "demo" and not self.root:
-            raise BenchError(
-                f"dataset '{self.dataset}' needs --root pointing at the released feature bundle's "
-                f"dataset folder (the one holding class-split/ and features/), or use --dataset demo"
-            )
-
-    def identity(self) -> dict[str, Any]:
-        if self.dataset == "demo":
-            return {"dataset": "demo", "samples_per_class": self.demo_samples_per_class}
-        return {"dataset": self.dataset, "root": str(Path(self.root).resolve()),
-                "legacy_text_order": self.legacy_text_order}
-
-    @property
-    def feature_set(self) -> str:
-        if self.dataset == "demo":
-            return "synthetic demo (CLIP/CLAP dims)"
-        return "CLIP ViT-B/32 + CLAP" + (" (legacy text order)" if self.legacy_text_order else "")
-
-    def load(self) -> GZSLDataset:
-        if self.dataset == "demo":
-            from avgzsl_bench.demo import make_demo_dataset
-
-            dataset = make_demo_dataset(self.demo_samples_per_class)
-        else:
-            from avgzsl_bench.bundle import load_bundle
-
-            dataset = load_bundle(self.root, self.dataset, legacy_text_order=self.legacy_text_order,
-                                  cache_dir=self.cache_dir)
-        dataset.validate()
-        return dataset
+# CPU threads of every run, whichever executor runs it. Float reductions are ordered by the thread
+# count, so the same seed gives bit-identical numbers only with the same count; 2 is what these
+# small models use well, and what a laptop has at least.
+DEFAULT_THREADS = 2
 
 
 @dataclass(frozen=True)
@@ -80,6 +42,10 @@ class Job:
     source: DataSource
     seed: int
     overrides: tuple[tuple[str, Any], ...] = ()
+    threads: int = field(default=DEFAULT_THREADS, compare=False)
+
+    def __str__(self) -> str:
+        return f"{self.method} on {self.source.dataset}, seed {self.seed}"
 
     def hparams(self) -> dict[str, Any]:
         return get_method(self.method).hparams(self.source.dataset, dict(self.overrides))
@@ -99,11 +65,14 @@ class Job:
 
 
 def make_jobs(methods: Iterable[str], source: DataSource, seeds: Iterable[int],
-              overrides: Mapping[str, Any] | None = None) -> list[Job]:
+              overrides: Mapping[str, Any] | None = None, threads: int = DEFAULT_THREADS) -> list[Job]:
+    """One job per method and seed; unknown methods and bad hyper-parameter values fail here."""
+    if threads < 1:
+        raise BenchError(f"--threads must be at least 1, got {threads}")
     frozen = tuple(sorted((overrides or {}).items()))
-    jobs = [Job(method, source, seed, frozen) for method in methods for seed in seeds]
+    jobs = [Job(method, source, seed, frozen, threads) for method in methods for seed in seeds]
     for job in jobs:
-        job.hparams()  # fail early on unknown methods or hyper-parameters
+        job.hparams()
     return jobs
 
 
@@ -112,7 +81,10 @@ def resolve_device(device: str) -> torch.device:
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     if device.startswith("cuda") and not torch.cuda.is_available():
         raise BenchError(f"--device {device} asked for, but torch sees no CUDA device; use --device cpu")
-    return torch.device(device)
+    try:
+        return torch.device(device)
+    except RuntimeError as error:
+        raise BenchError(f"--device {device!r} is not a device torch knows ({error}); use auto, cpu or cuda") from None
 
 
 @lru_cache(maxsize=1)
@@ -127,7 +99,8 @@ def git_revision() -> str:
 
 
 @lru_cache(maxsize=4)
-def _loaded(source: DataSource, device: str) -> GZSLDataset:
+def load_data(source: DataSource, device: str) -> GZSLDataset:
+    """The source's data on `device`, loaded and validated once per process."""
     return source.load().to(device)
 
 
@@ -138,36 +111,48 @@ def check_inputs(jobs: Iterable[Job], store_path: str | None, device: str) -> No
     store = ResultStore(store_path) if store_path else None
     pending = [job for job in jobs if store is None or not store.has_run(job.key)]
     for source in dict.fromkeys(job.source for job in pending):
-        _loaded(source, str(torch_device))
+        load_data(source, str(torch_device))
 
 
-def run_record(job: Job, result: ProtocolResult, dataset: GZSLDataset, device: torch.device) -> dict[str, Any]:
+def run_record(job: Job, result: ProtocolResult, dataset: GZSLDataset, device: torch.device) -> RunRecord:
     """The row a finished run leaves in the results store."""
     stage1 = result.stage1
-    return {
-        "key": job.key, "method": job.method, "dataset": job.source.dataset, "seed": job.seed,
-        "config_hash": job.config_hash, "config": job.config(),
-        **{metric: result.test[metric] for metric in ("seen", "unseen", "hm", "zsl", "beta")},
-        "best_epochs": stage1.best_epochs, "val": stage1.val, "val_betas": stage1.val_betas,
-        "val_hm_per_epoch": stage1.val_hm_per_epoch, "val_hm_vs_beta": stage1.val_hm_vs_beta,
-        "per_class": result.test_per_class, "timings": result.timings,
-        "feature_set": job.source.feature_set, "synthetic": int(dataset.synthetic),
-        "version": avgzsl_bench.__version__, "git_revision": git_revision(),
-        "device": torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu",
-    }
+    return RunRecord(
+        key=job.key, method=job.method, dataset=job.source.dataset, seed=job.seed,
+        config_hash=job.config_hash, config=job.config(),
+        seen=result.test["seen"], unseen=result.test["unseen"], hm=result.test["hm"], zsl=result.test["zsl"],
+        beta=result.test["beta"], best_epochs=stage1.best_epochs, val=stage1.val, val_betas=stage1.val_betas,
+        val_hm_per_epoch=stage1.val_hm_per_epoch, val_hm_vs_beta=[list(pair) for pair in stage1.val_hm_vs_beta],
+        per_class=result.test_per_class, timings=result.timings, feature_set=job.source.feature_set,
+        synthetic=dataset.synthetic, version=avgzsl_bench.__version__, git_revision=git_revision(),
+        device=torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu", threads=job.threads,
+    )
+
+
+def _epoch_callback(job: Job, progress: ProgressHook | None) -> EpochCallback | None:
+    if progress is None:
+        return None
+    label = str(job)
+
+    def on_epoch(stage: str, epoch: int, total: int, hm: float) -> None:
+        progress(label, f"{stage} epoch {epoch}/{total}, val HM {hm:.2f}", epoch, total)
+
+    return on_epoch
 
 
 def execute_job(job: Job, store_path: str | None, device: str = "cpu",
-                on_epoch: EpochCallback | None = None) -> dict[str, Any]:
+                progress: ProgressHook | None = None) -> RunRecord:
     """Run one job to the end (resuming a stored stage 1) and persist it; returns its record."""
     store = ResultStore(store_path) if store_path else None
     if store is not None:
         stored = store.runs(key=job.key)
         if stored:
             return stored[0]
+    torch.set_num_threads(job.threads)
     torch_device = resolve_device(device)
-    dataset = _loaded(job.source, str(torch_device))
+    dataset = load_data(job.source, str(torch_device))
     spec, hparams = get_method(job.method), job.hparams()
+    on_epoch = _epoch_callback(job, progress)
     stage1 = store.stage1(job.key) if store is not None else None
     if stage1 is None:
         stage1 = run_stage1(spec, dataset, hparams, job.seed, on_epoch)
@@ -178,3 +163,36 @@ def execute_job(job: Job, store_path: str | None, device: str = "cpu",
     if store is not None:
         store.save_run(record)
     return record
+
+
+@dataclass
+class RunReport:
+    """Records of the finished jobs (in job order) and the outcomes of all of them."""
+
+    outcomes: list[Outcome]
+
+    @property
+    def records(self) -> list[RunRecord]:
+        return [outcome.value for outcome in self.outcomes if outcome.ok]
+
+    @property
+    def failures(self) -> list[Outcome]:
+        return [outcome for outcome in self.outcomes if not outcome.ok]
+
+    @property
+    def retried(self) -> list[Outcome]:
+        return [outcome for outcome in self.outcomes if outcome.ok and outcome.attempts > 1]
+
+    def summary(self) -> str:
+        lines = [f"{len(self.records)}/{len(self.outcomes)} jobs finished"
+                 + (f", {len(self.retried)} after a retry" if self.retried else "")
+                 + (f", {len(self.failures)} failed twice:" if self.failures else ".")]
+        lines += [f"  - {outcome.item}: {outcome.error}" for outcome in self.failures]
+        return "\n".join(lines)
+
+
+def run_jobs(executor: Executor, jobs: Sequence[Job], store_path: str | None, device: str = "cpu") -> RunReport:
+    """Every job through `execute_job` on `executor`; records also land in the store as they finish."""
+    store = str(Path(store_path).resolve()) if store_path else None
+    fn = functools.partial(execute_job, store_path=store, device=device, progress=executor.progress_hook())
+    return RunReport(executor.map(fn, list(jobs), description="runs"))

@@ -1,8 +1,9 @@
-"""Results store: every finished stage-1 and protocol run is written at once to SQLite (WAL).
+"""Results store: every finished stage 1 and every finished run is written at once to SQLite (WAL).
 
 A run is identified by its job key (method, dataset, data source, seed and the fully resolved
 hyper-parameters); a killed benchmark resumes by skipping keys that are already stored, and
-continues at stage 2 when only stage 1 had finished.
+continues at stage 2 when only stage 1 had finished. The `runs` table's columns are `RunRecord`'s
+fields; a store written by an older version gains the newer columns when it is opened.
 """
 
 from __future__ import annotations
@@ -18,32 +19,23 @@ from typing import Any
 
 from avgzsl_bench.errors import BenchError
 from avgzsl_bench.protocol import Stage1Result
+from avgzsl_bench.records import RunRecord, column_names, sql_type
 
-SCHEMA = """
+STAGE1_SCHEMA = """
 CREATE TABLE IF NOT EXISTS stage1 (
     key TEXT PRIMARY KEY,
     payload TEXT NOT NULL,
     created TEXT NOT NULL
 );
-CREATE TABLE IF NOT EXISTS runs (
-    key TEXT PRIMARY KEY,
-    method TEXT NOT NULL,
-    dataset TEXT NOT NULL,
-    seed INTEGER NOT NULL,
-    config_hash TEXT NOT NULL,
-    config TEXT NOT NULL,
-    seen REAL, unseen REAL, hm REAL, zsl REAL, beta REAL,
-    best_epochs INTEGER,
-    val TEXT, val_betas TEXT, val_hm_per_epoch TEXT, val_hm_vs_beta TEXT,
-    per_class TEXT, timings TEXT,
-    feature_set TEXT, synthetic INTEGER,
-    version TEXT, git_revision TEXT, device TEXT,
-    created TEXT NOT NULL
-);
 """
 
 
-JSON_COLUMNS = ("config", "val", "val_betas", "val_hm_per_epoch", "val_hm_vs_beta", "per_class", "timings")
+def _runs_schema() -> str:
+    columns = []
+    for name in column_names():
+        constraint = " PRIMARY KEY" if name == "key" else (" NOT NULL" if name == "created" else "")
+        columns.append(f"    {name} {sql_type(name)}{constraint}")
+    return "CREATE TABLE IF NOT EXISTS runs (\n" + ",\n".join(columns) + "\n);"
 
 
 def _now() -> str:
@@ -58,7 +50,11 @@ class ResultStore:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         try:
             with self._connect() as connection:
-                connection.executescript(SCHEMA)
+                connection.executescript(STAGE1_SCHEMA + _runs_schema())
+                present = {row["name"] for row in connection.execute("PRAGMA table_info(runs)")}
+                for name in column_names():
+                    if name not in present:
+                        connection.execute(f"ALTER TABLE runs ADD COLUMN {name} {sql_type(name)}")
         except sqlite3.DatabaseError as error:
             raise BenchError(
                 f"results store {self.path} is not a readable SQLite database ({error}); "
@@ -97,29 +93,21 @@ class ResultStore:
         with self._connect() as connection:
             return connection.execute("SELECT 1 FROM runs WHERE key = ?", (key,)).fetchone() is not None
 
-    def save_run(self, record: dict[str, Any]) -> None:
-        """Insert one finished run; `record` maps column names to values (JSON columns as objects)."""
-        row = {
-            column: json.dumps(value, sort_keys=True) if column in JSON_COLUMNS else value
-            for column, value in record.items()
-        }
-        row.setdefault("created", _now())
+    def save_run(self, record: RunRecord) -> None:
+        row = record.to_row()
         columns = ", ".join(row)
         placeholders = ", ".join("?" for _ in row)
         with self._connect() as connection:
             connection.execute(f"INSERT OR REPLACE INTO runs ({columns}) VALUES ({placeholders})",
                                tuple(row.values()))
 
-    def runs(self, **filters: Any) -> list[dict[str, Any]]:
-        """Stored runs as dicts (JSON columns decoded), filtered by column equality."""
+    def runs(self, **filters: Any) -> list[RunRecord]:
+        """Stored runs, filtered by column equality, oldest first."""
+        unknown = set(filters) - set(column_names())
+        if unknown:
+            raise ValueError(f"runs() filters on unknown columns {sorted(unknown)}")
         where = " AND ".join(f"{column} = ?" for column in filters)
         query = "SELECT * FROM runs" + (f" WHERE {where}" if where else "") + " ORDER BY created, key"
         with self._connect() as connection:
             rows = connection.execute(query, tuple(filters.values())).fetchall()
-        decoded = []
-        for row in rows:
-            record = dict(row)
-            for column in JSON_COLUMNS:
-                record[column] = json.loads(record[column])
-            decoded.append(record)
-        return decoded
+        return [RunRecord.from_row(dict(row)) for row in rows]

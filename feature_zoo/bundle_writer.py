@@ -25,10 +25,11 @@ from pathlib import Path
 
 import numpy as np
 
-from avgzsl_bench.bundle import DATASET_SPECS, FEATURE_METHOD
+from avgzsl_bench.datasets import get_dataset
+from avgzsl_bench.datasets.spec import RELEASE_FEATURE_DIR
 from feature_zoo.extract import VideoFeatures
 
-FEATURE_DIR = Path("features") / FEATURE_METHOD
+FEATURE_DIR = Path("features") / RELEASE_FEATURE_DIR
 MANIFEST_NAME = "feature_zoo_manifest.json"
 VIDEO_EXTENSIONS = (".mp4", ".avi", ".mkv", ".webm", ".mov", ".m4v", ".flv", ".mpg", ".mpeg")
 
@@ -99,8 +100,8 @@ def write_features(
 
 def text_paths(out_root: Path | str, dataset: str) -> tuple[Path, Path]:
     """(CLIP-side file, CLAP-side file); names as the released bundle has them, whatever the backbone."""
-    text_dir, spec = feature_root(out_root) / "text", DATASET_SPECS[dataset]
-    return text_dir / spec.clip_text_file, text_dir / spec.clap_text_file
+    text_dir, spec = feature_root(out_root) / "text", get_dataset(dataset)
+    return text_dir / spec.text_files["clip"], text_dir / spec.text_files["clap"]
 
 
 def write_text(path: Path, embeddings: Mapping[str, np.ndarray]) -> None:

@@ -17,7 +17,8 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from avgzsl_bench.executors import add_executor_arguments, executor_from_args
+from avgzsl_bench.cli.common import add_executor_arguments, executor_from_args
+from avgzsl_bench.progress import make_reporter
 from feature_zoo.backbones import (
     BackboneConfig,
     AUDIO_BACKBONES,
@@ -127,7 +128,7 @@ def _run_extract(args: argparse.Namespace, console: Console) -> int:
             missing_audio=args.missing_audio, zero_shot_split=args.zero_shot_split, with_text=not args.no_text,
             on_start=lambda total: progress.update(task, total=total), on_progress=on_progress,
             shards=None if args.executor == "local" else ShardedExtraction(
-                config, executor_from_args(args), args.shard_size),
+                config, executor_from_args(args, make_reporter(quiet=True)), args.shard_size),
         )
     report = result.report
     table = Table(title="feature_zoo extraction summary")

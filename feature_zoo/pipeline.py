@@ -9,7 +9,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from feature_zoo import __version__
-from avgzsl_bench.executors import Executor, map_shards
+from avgzsl_bench.executors import Executor
+from feature_zoo.shards import map_shards
 from feature_zoo.backbones import AudioBackbone, BackboneConfig, VisualBackbone
 from feature_zoo.bundle_writer import (
     copy_class_split,

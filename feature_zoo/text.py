@@ -11,11 +11,11 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from avgzsl_bench.bundle import DATASET_SPECS
+from avgzsl_bench.datasets import get_dataset, list_datasets
 
 # Prompt ensemble per dataset (spec 7.3): human actions for UCF and ActivityNet, any sound for VGGSound.
 # The name CSV and its prompt column come from the loader's dataset specs, so both sides agree.
-PROMPT_SETS = {"ucf": "person", "activitynet": "person", "vggsound": "generic"}
+PROMPT_SETS = {name: get_dataset(name).prompt_set for name in list_datasets() if not get_dataset(name).synthetic}
 
 
 def load_templates(encoder: str, prompt_set: str) -> list[str]:
@@ -26,7 +26,7 @@ def load_templates(encoder: str, prompt_set: str) -> list[str]:
 
 def prompt_class_names(splits_dir: Path | str, dataset: str) -> list[str]:
     """Class strings used in the prompts, one per row of the dataset's name CSV (the npy dict keys)."""
-    spec = DATASET_SPECS[dataset]
+    spec = get_dataset(dataset)
     path = Path(splits_dir) / spec.name_csv
     if not path.is_file():
         raise FileNotFoundError(f"{path} not found: the class-split folder must contain {spec.name_csv}")

@@ -1,19 +1,20 @@
-"""AVCA (Mercea et al., CVPR 2022) as implemented in AVCA-GZSL, adapted to CLIP/CLAP (spec §4).
+"""AVCA (Mercea et al., CVPR 2022) as implemented in AVCA-GZSL, adapted to CLIP/CLAP features.
 
 φ_a = A_enc(a), φ_v = V_enc(v) (300-d) go, with position embeddings, through a 1-layer pre-norm
-transformer over the 2 tokens [audio, video]; φ' = φ + Y (a second residual, Q21); θ_a = A_proj(φ_a'),
-θ_v = V_proj(φ_v'), θ_w = W_proj(w) with w = W_enc(CLIP ‖ CLAP) (paper Eq. 9). A shared decoder D
-and the A_rec/V_rec heads give the reconstruction and regularisation terms:
-L = l_rec + l_ct + l_w + l_t + l_reg (spec §4.2). Prediction: ‖θ_v − θ_w‖ only (the reference's
-"both" slot holds this video-head evaluation, so the test β is the val β).
+transformer over the 2 tokens [audio, video]; the reference adds the input once more after the
+transformer's own residuals (φ' = φ + Y). θ_a = A_proj(φ_a'), θ_v = V_proj(φ_v'), θ_w = W_proj(w)
+with w = W_enc(CLIP ‖ CLAP) (the ClipClap paper's Eq. 9). A shared decoder D and the A_rec/V_rec
+heads give the reconstruction and regularisation terms: L = l_rec + l_ct + l_w + l_t + l_reg.
+Prediction: ‖θ_v − θ_w‖ only (the reference's "both" slot holds this video-head evaluation, so the
+test β is the validation β).
 
-`legacy=True` reproduces the reference's position embeddings that never train (Q4: `pos_emb1D`
-is missing from the model's own optimizer, so it stays at its N(0,1) initialisation); by default
-they are trained like every other parameter. Either way they are a parameter of the module
-(2 × 300 = 600 values), so the total count is the same; only `requires_grad` differs.
-BatchNorm momentum 0.99 (PyTorch semantics) on the output BN of the encoders/projectors and the
-reference's train-mode call order (including the unused A_proj(φ̂_a), V_proj(φ̂_v) calls and the
-extra `get_embeddings` pass after each step, Q6) are replicated: they decide the eval BN statistics.
+`legacy=True` reproduces the reference's position embeddings that never train (they are missing
+from the model's own optimiser, so they stay at their N(0,1) initialisation); by default they
+train like every other parameter. Either way they are a parameter of the module (2 × 300 = 600
+values), so the total count is the same; only `requires_grad` differs. BatchNorm momentum 0.99
+(PyTorch semantics) on the output BN of the encoders/projectors and the reference's train-mode
+call order (including the unused A_proj(φ̂_a), V_proj(φ̂_v) calls and the extra embedding pass
+after each step) are replicated: they decide the evaluation-time BatchNorm statistics.
 """
 
 from __future__ import annotations
@@ -25,12 +26,12 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from avgzsl_bench.api import GZSLMethod, SampleBatch, TrainBatch, register_method
 from avgzsl_bench.data import FeatureDims, TextEmbeddings
-from avgzsl_bench.model_api import SampleBatch, TrainBatch
 from avgzsl_bench.nn_blocks import (
-    AVCA_GZSL_RECIPE, dense_stack, embedding_net, reconstruction_mse, select_text, text_encoder, triplet,
+    AVCA_GZSL_SCHEDULE, DEMO_SCHEDULE, TEXT_CHOICES, W_ENC_DEFAULTS, dense_stack, dropout, embedding_net,
+    reconstruction_mse, select_text, text_encoder, triplet,
 )
-from avgzsl_bench.registry import register_method
 
 TOKEN_DIM = 300  # hard-coded internal dimension of the reference
 
@@ -38,11 +39,11 @@ TOKEN_DIM = 300  # hard-coded internal dimension of the reference
 class Attention(nn.Module):
     """Multi-head self-attention with a bias-free qkv projection (vit-pytorch style)."""
 
-    def __init__(self, dim: int, heads: int, dim_head: int, dropout: float) -> None:
+    def __init__(self, dim: int, heads: int, dim_head: int, p: float) -> None:
         super().__init__()
         self.heads, self.scale = heads, dim_head**-0.5
         self.to_qkv = nn.Linear(dim, 3 * heads * dim_head, bias=False)
-        self.to_out = nn.Sequential(nn.Linear(heads * dim_head, dim), nn.Dropout(dropout))
+        self.to_out = nn.Sequential(nn.Linear(heads * dim_head, dim), dropout(p))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         batch, tokens, _ = x.shape
@@ -54,23 +55,23 @@ class Attention(nn.Module):
 class TransformerBlock(nn.Module):
     """One pre-norm layer: x + Attn(LN(x)), then x + FF(LN(x))."""
 
-    def __init__(self, dim: int, heads: int, dim_head: int, mlp_dim: int, dropout: float) -> None:
+    def __init__(self, dim: int, heads: int, dim_head: int, mlp_dim: int, p: float) -> None:
         super().__init__()
-        self.norm_attention, self.attention = nn.LayerNorm(dim), Attention(dim, heads, dim_head, dropout)
+        self.norm_attention, self.attention = nn.LayerNorm(dim), Attention(dim, heads, dim_head, p)
         self.norm_ff = nn.LayerNorm(dim)
-        self.ff = nn.Sequential(nn.Linear(dim, mlp_dim), nn.GELU(), nn.Dropout(dropout),
-                                nn.Linear(mlp_dim, dim), nn.Dropout(dropout))
+        self.ff = nn.Sequential(nn.Linear(dim, mlp_dim), nn.GELU(), dropout(p),
+                                nn.Linear(mlp_dim, dim), dropout(p))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = x + self.attention(self.norm_attention(x))
         return x + self.ff(self.norm_ff(x))
 
 
-class AVCA(nn.Module):
+class AVCA(GZSLMethod):
     needs_negatives = True
 
     def __init__(self, dims: FeatureDims, hparams: Mapping[str, Any]) -> None:
-        super().__init__()
+        super().__init__(dims, hparams)
         self.text, self.legacy, self.margin = hparams["text"], bool(hparams["legacy"]), hparams["margin"]
         r_enc, r_proj, r_dec = hparams["encoder_dropout"], hparams["projector_dropout"], hparams["decoder_dropout"]
         momentum, out = hparams["bn_momentum"], hparams["embedding_dim"]
@@ -79,7 +80,7 @@ class AVCA(nn.Module):
         self.A_enc = dense_stack(dims.audio, enc_hidden, TOKEN_DIM, r_enc, momentum)
         self.V_enc = dense_stack(dims.video, enc_hidden, TOKEN_DIM, r_enc, momentum)
         self.cross_attention = nn.Sequential(*(
-            TransformerBlock(TOKEN_DIM, heads=3, dim_head=100, mlp_dim=64, dropout=r_enc)
+            TransformerBlock(TOKEN_DIM, heads=3, dim_head=100, mlp_dim=64, p=r_enc)
             for _ in range(hparams["transformer_depth"])
         ))
         self.W_proj = embedding_net(TOKEN_DIM, out, r_dec)
@@ -91,7 +92,7 @@ class AVCA(nn.Module):
         self.pos_emb = nn.Parameter(torch.randn(2, TOKEN_DIM), requires_grad=not self.legacy)
 
     def attend(self, phi_a: torch.Tensor, phi_v: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """φ + Transformer([φ_a + p_0, φ_v + p_1]) per token (the double residual of Q21)."""
+        """φ + Transformer([φ_a + p_0, φ_v + p_1]) per token (the reference's double residual)."""
         y = self.cross_attention(torch.stack([phi_a + self.pos_emb[0], phi_v + self.pos_emb[1]], dim=1))
         return phi_a + y[:, 0], phi_v + y[:, 1]
 
@@ -113,7 +114,7 @@ class AVCA(nn.Module):
         f["theta_v"], f["theta_v_neg"] = self.V_proj(attended_v), self.V_proj(attended_v_neg)
         f["theta_a"], f["theta_a_neg"] = self.A_proj(attended_a), self.A_proj(attended_a_neg)
         f["phi_v_rec"], f["phi_a_rec"] = self.V_rec(f["theta_v"]), self.A_rec(f["theta_a"])
-        self.A_proj(f["phi_a_rec"]), self.V_proj(f["phi_v_rec"])  # unused, as in the reference (Q6)
+        self.A_proj(f["phi_a_rec"]), self.V_proj(f["phi_v_rec"])  # unused, as in the reference (BN statistics)
         f["rho_a"], f["rho_a_neg"] = self.D(f["theta_a"]), self.D(f["theta_a_neg"])
         f["rho_v"], f["rho_v_neg"] = self.D(f["theta_v"]), self.D(f["theta_v_neg"])
         return f
@@ -142,8 +143,8 @@ class AVCA(nn.Module):
         return self.A_proj(attended_a), self.V_proj(attended_v)
 
     def after_step(self, batch: TrainBatch) -> None:
-        # The reference calls get_embeddings(a, v, w) in train mode after each step (Q6 ii);
-        # call order A_enc, V_enc, W_proj, transformer, V_proj, A_proj.
+        # The reference calls get_embeddings(a, v, w) in train mode after each step, which moves
+        # the BatchNorm running statistics; call order A_enc, V_enc, W_proj, transformer, V_proj, A_proj.
         sample = batch.positive
         phi_a, phi_v = self.A_enc(sample.audio), self.V_enc(sample.video)
         self.embed_text(sample.text)
@@ -156,9 +157,13 @@ class AVCA(nn.Module):
         return {"both": torch.cdist(theta_v, self.embed_text(class_text))}
 
 
-AVCA_DEFAULTS = {
+AVCA_SCHEDULE = {
+    "default": {**AVCA_GZSL_SCHEDULE, "weight_decay": 1e-5},  # AVCA sets weight decay inside its model
+    "demo": DEMO_SCHEDULE,
+}
+AVCA_MODEL = {
     "default": {
-        **AVCA_GZSL_RECIPE, "weight_decay": 1e-5,  # AVCA sets weight decay inside its model
+        **W_ENC_DEFAULTS,
         "encoder_hidden_dim": 512, "projector_hidden_dim": 512, "embedding_dim": 64,
         "encoder_dropout": 0.2, "projector_dropout": 0.3, "decoder_dropout": 0.5,
         "bn_momentum": 0.99, "transformer_depth": 1, "margin": 1.0,
@@ -166,7 +171,6 @@ AVCA_DEFAULTS = {
     },
     "activitynet": {"projector_dropout": 0.2, "decoder_dropout": 0.1},
     "vggsound": {"encoder_dropout": 0.0, "projector_dropout": 0.0, "decoder_dropout": 0.0},
-    "demo": {"epochs": 3, "batch_size": 64, "batches_per_epoch": 20},
 }
 
 register_method(
@@ -174,5 +178,7 @@ register_method(
     description="AVCA: cross-attention over audio/video tokens, reconstruction + triplet losses",
     paper_name="AVCA",
     tags=("baseline", "triplet"),
-    defaults=AVCA_DEFAULTS,
+    schedule=AVCA_SCHEDULE,
+    model=AVCA_MODEL,
+    choices={"text": TEXT_CHOICES},
 )(AVCA)

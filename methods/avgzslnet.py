@@ -1,10 +1,12 @@
-"""AVGZSLNet (Mazumder et al., WACV 2021) as implemented in AVCA-GZSL, adapted to CLIP/CLAP (spec §3).
+"""AVGZSLNet (Mazumder et al., WACV 2021) as implemented in AVCA-GZSL, adapted to CLIP/CLAP features.
 
-Audio, video and text (W_enc(CLIP ‖ CLAP) → 300-d, paper Eq. 9) are embedded separately into a
+Audio, video and text (W_enc(CLIP ‖ CLAP) → 300-d, ClipClap Eq. 9) are embedded separately into a
 64-d space; a shared cross-modal decoder maps embeddings back to the (L2-normalised) W_enc output.
 L = l_rec + T(D(t), D(a), D(a⁻)) + T(D(t), D(v), D(v⁻)) + T(t,a,a⁻) + T(a,t,t⁻) + T(t,v,v⁻) + T(v,t,t⁻),
 with l_rec the mean non-squared L2 distances of D(t), D(a), D(v) to x_t.
-Prediction ("both"): ‖a−t‖ + ‖v−t‖; the "audio"/"video" views enter the test β mean (Q11).
+Prediction ("both"): ‖a−t‖ + ‖v−t‖; the "audio"/"video" views enter the test β mean (the
+reference's rule). The reconstruction target is L2-normalised: the original target was a unit-norm
+word2vec vector, and W_enc's raw output has no fixed scale.
 """
 
 from __future__ import annotations
@@ -16,19 +18,19 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from avgzsl_bench.api import GZSLMethod, TrainBatch, register_method
 from avgzsl_bench.data import FeatureDims, TextEmbeddings
-from avgzsl_bench.model_api import TrainBatch
 from avgzsl_bench.nn_blocks import (
-    AVCA_GZSL_RECIPE, euclidean_distance, select_text, text_encoder, triplet, two_layer_net,
+    AVCA_GZSL_SCHEDULE, DEMO_SCHEDULE, TEXT_CHOICES, W_ENC_DEFAULTS, euclidean_distance, select_text,
+    text_encoder, triplet, two_layer_net,
 )
-from avgzsl_bench.registry import register_method
 
 
-class AVGZSLNet(nn.Module):
+class AVGZSLNet(GZSLMethod):
     needs_negatives = True
 
     def __init__(self, dims: FeatureDims, hparams: Mapping[str, Any]) -> None:
-        super().__init__()
+        super().__init__(dims, hparams)
         self.text, self.margin = hparams["text"], hparams["margin"]
         hidden, out, w_dim, p = hparams["hidden_dim"], hparams["embedding_dim"], hparams["text_dim"], hparams["dropout"]
         self.W_enc = text_encoder(dims, self.text, w_dim, hparams["text_dropout"])
@@ -51,7 +53,7 @@ class AVGZSLNet(nn.Module):
         t_neg = self.embed_text(neg.text)
         d_a, d_v, d_t = self.decode(a), self.decode(v), self.decode(t)
         d_a_neg, d_v_neg = self.decode(a_neg), self.decode(v_neg)
-        x_t = F.normalize(w, dim=1)  # reconstruction target: unit norm like the original w2v (§3.5)
+        x_t = F.normalize(w, dim=1)  # reconstruction target: unit norm like the original word2vec
         return {
             "rec": sum(euclidean_distance(d, x_t).mean() for d in (d_t, d_a, d_v)),
             "cross_triplet": triplet(d_t, d_a, d_a_neg, m) + triplet(d_t, d_v, d_v_neg, m),
@@ -71,12 +73,12 @@ register_method(
     description="AVGZSLNet: separate embeddings, shared cross-modal decoder, composite triplets",
     paper_name="AVGZSLNet",
     tags=("baseline", "triplet"),
-    defaults={
-        "default": {
-            **AVCA_GZSL_RECIPE,
-            "hidden_dim": 1024, "embedding_dim": 64, "dropout": 0.8,  # default --embedding_dropout (Q9)
-            "decoder_hidden_dim": 64, "decoder_dropout": 0.5, "margin": 1.0,
-        },
-        "demo": {"epochs": 3, "batch_size": 64, "batches_per_epoch": 20},
-    },
+    schedule={"default": AVCA_GZSL_SCHEDULE, "demo": DEMO_SCHEDULE},
+    model={"default": {
+        **W_ENC_DEFAULTS,
+        # 0.8: the AVCA-GZSL default --embedding_dropout, which its AVGZSLNet scripts never override.
+        "hidden_dim": 1024, "embedding_dim": 64, "dropout": 0.8,
+        "decoder_hidden_dim": 64, "decoder_dropout": 0.5, "margin": 1.0,
+    }},
+    choices={"text": TEXT_CHOICES},
 )(AVGZSLNet)

@@ -1,13 +1,13 @@
-"""CJME (Parida et al., WACV 2020) as implemented in AVCA-GZSL, adapted to CLIP/CLAP (spec §2).
+"""CJME (Parida et al., WACV 2020) as implemented in AVCA-GZSL, adapted to CLIP/CLAP features.
 
-Audio, video and text (W_enc(CLIP ‖ CLAP) → 300-d, paper Eq. 9) are embedded separately into a
+Audio, video and text (W_enc(CLIP ‖ CLAP) → 300-d, ClipClap Eq. 9) are embedded separately into a
 64-d space (ReLU outputs). A gate g = σ(Linear(BN([a, v]))) ∈ (0,1) weights the text-anchored
 triplets T(t, a, a⁻) and T(t, v, v⁻); L = gated triplets + MSE(a, v) + MSE(g, s) where the
 entropy-based target s says which modality classifies the sample more confidently.
 Prediction ("both"): (1−ĝ)·‖a−t‖ + ĝ·‖v−t‖ with the hard gate ĝ = 1[g ≥ 0.5]; the "audio" and
-"video" views only contribute their val-optimal β to the test β mean (reference rule, Q11).
+"video" views only contribute their val-optimal β to the test β mean (the reference's rule).
 
-`legacy=True` reproduces the reference's broadcasting bug (Q7): the (B,1) gate times the (B,)
+`legacy=True` reproduces the reference's broadcasting bug: the (B,1) gate times the (B,)
 triplet losses gives a B×B matrix, i.e. mean(1−g)·mean(l_ta) + mean(g)·mean(l_tv). The default
 is the intended per-sample gating mean_i[(1−g_i)·l_ta,i + g_i·l_tv,i].
 """
@@ -21,10 +21,12 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from avgzsl_bench.api import GZSLMethod, TrainBatch, register_method
 from avgzsl_bench.data import FeatureDims, TextEmbeddings
-from avgzsl_bench.model_api import TrainBatch
-from avgzsl_bench.nn_blocks import AVCA_GZSL_RECIPE, select_text, text_encoder, triplet, two_layer_net
-from avgzsl_bench.registry import register_method
+from avgzsl_bench.nn_blocks import (
+    AVCA_GZSL_SCHEDULE, DEMO_SCHEDULE, TEXT_CHOICES, W_ENC_DEFAULTS, select_text, text_encoder, triplet,
+    two_layer_net,
+)
 
 ENTROPY_MARGIN = 0.1
 
@@ -47,11 +49,11 @@ def attention_target(a: torch.Tensor, v: torch.Tensor, class_embeddings: torch.T
     return target.unsqueeze(1)
 
 
-class CJME(nn.Module):
+class CJME(GZSLMethod):
     needs_negatives = True
 
     def __init__(self, dims: FeatureDims, hparams: Mapping[str, Any]) -> None:
-        super().__init__()
+        super().__init__(dims, hparams)
         self.text, self.legacy, self.margin = hparams["text"], bool(hparams["legacy"]), hparams["margin"]
         hidden, out, w_dim, p = hparams["hidden_dim"], hparams["embedding_dim"], hparams["text_dim"], hparams["dropout"]
         self.W_enc = text_encoder(dims, self.text, w_dim, hparams["text_dropout"])
@@ -95,13 +97,11 @@ register_method(
     description="CJME: separate audio/video/text embeddings, entropy-supervised modality gate",
     paper_name="CJME",
     tags=("baseline", "triplet"),
-    defaults={
-        "default": {
-            **AVCA_GZSL_RECIPE,
-            "hidden_dim": 1024, "embedding_dim": 64, "dropout": 0.2, "margin": 1.0,
-            "legacy": False,
-        },
+    schedule={"default": AVCA_GZSL_SCHEDULE, "demo": DEMO_SCHEDULE},
+    model={
+        "default": {**W_ENC_DEFAULTS, "hidden_dim": 1024, "embedding_dim": 64, "dropout": 0.2, "margin": 1.0,
+                    "legacy": False},
         "vggsound": {"dropout": 0.0},
-        "demo": {"epochs": 3, "batch_size": 64, "batches_per_epoch": 20},
     },
+    choices={"text": TEXT_CHOICES},
 )(CJME)

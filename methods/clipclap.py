@@ -14,26 +14,29 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from avgzsl_bench.api import GZSLMethod, TrainBatch, register_method
 from avgzsl_bench.data import FeatureDims, TextEmbeddings
-from avgzsl_bench.model_api import TrainBatch
-from avgzsl_bench.nn_blocks import embedding_net, select_text, text_dim
-from avgzsl_bench.registry import register_method
+from avgzsl_bench.nn_blocks import TEXT_CHOICES, embedding_net, select_text, text_dim
 
 LOSS_TERMS = ("reg", "ce", "rec")
 MODALITIES = ("both", "audio", "video")
 
 
-class ClipClap(nn.Module):
+def loss_terms(spelling: str) -> set[str]:
+    """'reg+ce+rec' -> {'reg', 'ce', 'rec'}; any non-empty '+'-combination of LOSS_TERMS."""
+    terms = {term.strip() for term in spelling.split("+")}
+    if not terms or not terms <= set(LOSS_TERMS):
+        raise ValueError(f"losses must join one or more of {', '.join(LOSS_TERMS)} with '+', got {spelling!r}")
+    return terms
+
+
+class ClipClap(GZSLMethod):
     def __init__(self, dims: FeatureDims, hparams: Mapping[str, Any]) -> None:
-        super().__init__()
+        super().__init__(dims, hparams)
         self.modality = hparams["modality"]
-        if self.modality not in MODALITIES:
-            raise ValueError(f"modality must be one of {MODALITIES}, got {self.modality!r}")
         # Single-modality ablations pair each modality with its own text encoder's embedding.
         self.text = {"both": hparams["text"], "audio": "clap", "video": "clip"}[self.modality]
-        self.losses = set(hparams["losses"].split("+"))
-        if not self.losses <= set(LOSS_TERMS):
-            raise ValueError(f"losses must combine {LOSS_TERMS} with '+', got {hparams['losses']!r}")
+        self.losses = loss_terms(hparams["losses"])
         input_dim = {"both": dims.video + dims.audio, "audio": dims.audio, "video": dims.video}[self.modality]
         hidden, out, d_model = hparams["hidden_dim"], hparams["embedding_dim"], hparams["model_dim"]
         dropout, bn = hparams["dropout"], hparams["hidden_batch_norm"]
@@ -97,19 +100,23 @@ class ClipClap(nn.Module):
         return {"both": torch.cdist(self.embed_inputs(video, audio), self.embed_text(class_text))}
 
 
+    @classmethod
+    def check_hparams(cls, hparams: Mapping[str, Any]) -> None:
+        loss_terms(hparams["losses"])
+
+
 register_method(
     "clipclap",
     description="ClipClap: CLIP+CLAP features, dual text embeddings, CE+regression+reconstruction",
     paper_name="ClipClap",
-    defaults={
-        "default": {
-            "epochs": 15, "lr": 1e-4, "batch_size": 64, "batches_per_epoch": 300,
-            "weight_decay": 1e-5, "lr_patience": 3,
-            "modality": "both", "text": "both", "losses": "reg+ce+rec",
-            "model_dim": 512, "hidden_dim": 512, "embedding_dim": 64,
-            "dropout": 0.1, "hidden_batch_norm": True,
-        },
+    schedule={
+        "default": {"epochs": 15, "lr": 1e-4, "batch_size": 64, "batches_per_epoch": 300,
+                    "weight_decay": 1e-5, "lr_patience": 3},
         "ucf": {"epochs": 20, "lr": 7e-5},
         "demo": {"epochs": 6, "batches_per_epoch": 60},
     },
+    model={"default": {"modality": "both", "text": "both", "losses": "reg+ce+rec",
+                       "model_dim": 512, "hidden_dim": 512, "embedding_dim": 64,
+                       "dropout": 0.1, "hidden_batch_norm": True}},
+    choices={"modality": MODALITIES, "text": TEXT_CHOICES},
 )(ClipClap)

@@ -1,14 +1,14 @@
 """DEVISE (Frome et al., NeurIPS 2013) as implemented in AVCA-GZSL (`DeviseModel`), adapted to CLIP/CLAP.
 
-Shared by `ale` and `sje` (spec §7): x = L2-normalise([v, a]) (`--norm_inputs`, video first),
+Shared by `ale` and `sje`: x = L2-normalise([v, a]) (`--norm_inputs`, video first),
 φ(x) = W·x with W = Linear(1536 → 300, no bias); class rows T = L2-normalise(W_enc(CLIP ‖ CLAP))
-(paper Eq. 9; `normalize_text`, see below).
+(ClipClap Eq. 9; `normalize_text`, see below).
 Training scores s = φ(x)·Tᵀ (dropout on x and on T) against the training classes with the
 reference `ClsContrastiveLoss` (margin 0.1): DEVISE sums the hinge costs, SJE keeps the largest,
-ALE weights them WARP-style. Prediction: Euclidean distance ‖φ(x) − T_c‖ (Q16: trained with dot
+ALE weights them WARP-style. Prediction: Euclidean distance ‖φ(x) − T_c‖ (trained with dot
 products, evaluated with distances, as in the reference).
 
-`normalize_text=True` (adaptation decision, like AVGZSLNet's target, spec §3.5): the reference's
+`normalize_text=True` (adaptation decision, like AVGZSLNet's normalised target): the reference's
 class rows are fixed unit-norm word2vec vectors; with a trainable W_enc the dot-product loss
 instead inflates the seen classes' rows (norm ≈ 11 vs ≈ 9 for unseen after 60 demo steps, with
 ‖φ(x)‖ ≈ 0.7), and the Euclidean evaluation then always predicts the smallest-norm (unseen)
@@ -25,23 +25,27 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from avgzsl_bench.api import GZSLMethod, TrainBatch, register_method
 from avgzsl_bench.data import FeatureDims, TextEmbeddings
-from avgzsl_bench.model_api import TrainBatch
-from avgzsl_bench.nn_blocks import AVCA_GZSL_RECIPE, ranking_hinge, select_text, text_encoder
-from avgzsl_bench.registry import register_method
+from avgzsl_bench.nn_blocks import (
+    AVCA_GZSL_SCHEDULE, DEMO_SCHEDULE, TEXT_CHOICES, W_ENC_DEFAULTS, dropout, ranking_hinge, select_text,
+    text_encoder,
+)
 
 
-class LinearCompatibility(nn.Module):
-    """The DEVISE/ALE/SJE model; `ranking` picks the loss ('devise', 'ale' or 'sje')."""
+class LinearCompatibility(GZSLMethod):
+    """The DEVISE/ALE/SJE model; the subclass's `ranking` picks the loss ('devise', 'ale' or 'sje')."""
 
-    def __init__(self, dims: FeatureDims, hparams: Mapping[str, Any], ranking: str) -> None:
-        super().__init__()
-        self.ranking, self.text = ranking, hparams["text"]
+    ranking = "devise"
+
+    def __init__(self, dims: FeatureDims, hparams: Mapping[str, Any]) -> None:
+        super().__init__(dims, hparams)
+        self.text = hparams["text"]
         self.normalize, self.margin = bool(hparams["normalize_inputs"]), hparams["margin"]
         self.normalize_text = bool(hparams["normalize_text"])
         self.W_enc = text_encoder(dims, self.text, hparams["text_dim"], hparams["text_dropout"])
         self.W = nn.Linear(dims.video + dims.audio, hparams["text_dim"], bias=False)
-        self.dropout = nn.Dropout(hparams["dropout"])
+        self.dropout = dropout(hparams["dropout"])
 
     def project(self, video: torch.Tensor, audio: torch.Tensor) -> torch.Tensor:
         x = torch.cat([video, audio], dim=1)
@@ -61,23 +65,21 @@ class LinearCompatibility(nn.Module):
         return {"both": torch.cdist(self.project(video, audio), self.class_rows(class_text))}
 
 
-COMPATIBILITY_DEFAULTS = {
-    "default": {
-        **AVCA_GZSL_RECIPE,
-        "dropout": 0.2, "normalize_inputs": True, "normalize_text": True,
-        "margin": 0.1,
-    },
-    "vggsound": {"dropout": 0.0},
-    "demo": {"epochs": 3, "batch_size": 64, "batches_per_epoch": 20},
-}
+def register_compatibility(cls: type[LinearCompatibility], name: str, paper_name: str, description: str) -> None:
+    register_method(
+        name, description=description, paper_name=paper_name, tags=("baseline", "extra"),
+        schedule={"default": AVCA_GZSL_SCHEDULE, "demo": DEMO_SCHEDULE},
+        model={
+            "default": {**W_ENC_DEFAULTS, "dropout": 0.2, "normalize_inputs": True, "normalize_text": True,
+                        "margin": 0.1},
+            "vggsound": {"dropout": 0.0},
+        },
+        choices={"text": TEXT_CHOICES},
+    )(cls)
 
 
-def register_compatibility(name: str, paper_name: str, description: str) -> None:
-    def build(dims: FeatureDims, hparams: Mapping[str, Any]) -> LinearCompatibility:
-        return LinearCompatibility(dims, hparams, ranking=name)
-
-    register_method(name, description=description, paper_name=paper_name, tags=("baseline", "extra"),
-                    defaults=COMPATIBILITY_DEFAULTS)(build)
+class DEVISE(LinearCompatibility):
+    ranking = "devise"
 
 
-register_compatibility("devise", "DEVISE", "DEVISE: linear compatibility, summed ranking hinge (margin 0.1)")
+register_compatibility(DEVISE, "devise", "DEVISE", "DEVISE: linear compatibility, summed ranking hinge (margin 0.1)")

@@ -1,4 +1,4 @@
-"""Hyper-multiple (Hong et al., ICCV 2023, Hyper-AVZSL) = AVCA + 1e-3 · hyperbolic alignment (spec §5).
+"""Hyper-multiple (Hong et al., ICCV 2023, Hyper-AVZSL) = AVCA + 1e-3 · hyperbolic alignment.
 
 A curvature net c = c_max · σ(Linear([φ_v, φ_a])) ∈ (0, c_max)^K gives K per-sample curvatures,
 computed separately for the positive and the negative batch. The alignment loss compares the
@@ -13,14 +13,15 @@ Two alignments:
   arcosh(1 + 2c‖x−y‖² / ((1−c‖x‖²)(1−c‖y‖²))) / √c (row i measured in sample i's geometry).
   L = mean_k [MSE(S_k(φ_v), S_k(φ_a)) + MSE(S_k(φ_v⁻), S_k(φ_a⁻))]. The curvature changes the
   distances non-uniformly, so both the loss and the curvature net's gradient depend on it.
-* `legacy=True` (the reference [HY] code): h_c(x) = logmap0_c(project_c(x)) and S is the cosine
+* `legacy=True` (the Hyper-AVZSL code): h_c(x) = logmap0_c(project_c(x)) and S is the cosine
   similarity Gram matrix of h_c(x). Both maps only rescale each vector along its radius, and the
-  cosine ignores that scale, so the loss is the same for every curvature (Q2): Hyper-multiple
-  then behaves as AVCA + 1e-3 · cosine-Gram alignment and the curvature net gets no gradient
-  (only weight decay). An ε = 1e-8 in the cosine avoids 0/0 on all-zero rows (Q18).
+  cosine ignores that scale, so the loss is the same for every curvature: Hyper-multiple then
+  behaves as AVCA + 1e-3 · cosine-Gram alignment and the curvature net gets no gradient (only
+  weight decay). An ε = 1e-8 in the cosine avoids 0/0 on all-zero rows (ReLU + dropout).
 
-K = `num_curvatures` (default 1: the parameter count the issue asserts, 2,417,553; each extra
-curvature adds 601). c_max = `curvature` = 0.01, the only curvature value in the released scripts (Q3).
+K = `num_curvatures` (default 1: 2,417,553 parameters at the paper's dims, as the ClipClap paper's
+≈2.4 M; each extra curvature adds 601). c_max = `curvature` = 0.01, the only curvature value in
+the released Hyper-AVZSL scripts.
 """
 
 from __future__ import annotations
@@ -32,10 +33,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from avgzsl_bench.api import Range, TrainBatch, register_method
 from avgzsl_bench.data import FeatureDims
-from avgzsl_bench.model_api import TrainBatch
-from avgzsl_bench.registry import register_method
-from methods.avca import AVCA, AVCA_DEFAULTS, TOKEN_DIM
+from avgzsl_bench.nn_blocks import TEXT_CHOICES
+from methods.avca import AVCA, AVCA_MODEL, AVCA_SCHEDULE, TOKEN_DIM
 
 BALL_EPS = 1e-3  # hyptorch's boundary margin
 MIN_NORM = 1e-5
@@ -47,7 +48,7 @@ def _artanh(x: torch.Tensor) -> torch.Tensor:
 
 
 def legacy_hyperbolic_features(x: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
-    """[HY] `logmap0(project(x, c), c)` with per-row curvatures c (B,1): a radial rescaling only."""
+    """Hyper-AVZSL's `logmap0(project(x, c), c)` with per-row curvatures c (B,1): a radial rescaling only."""
     sqrt_c = c.sqrt()
     norm = x.norm(dim=-1, keepdim=True).clamp_min(MIN_NORM)
     max_norm = (1 - BALL_EPS) / sqrt_c
@@ -89,7 +90,7 @@ class HyperMultiple(AVCA):
         self.fusenet = nn.Linear(2 * TOKEN_DIM, hparams["num_curvatures"])
 
     def curvatures(self, phi_v: torch.Tensor, phi_a: torch.Tensor) -> torch.Tensor:
-        """(B, K) per-sample curvatures in (0, c_max), from [φ_v, φ_a] (video first, Q20)."""
+        """(B, K) per-sample curvatures in (0, c_max), from [φ_v, φ_a] (video first, as the reference)."""
         return self.max_curvature * torch.sigmoid(self.fusenet(torch.cat([phi_v, phi_a], dim=1)))
 
     def alignment(self, phi_v: torch.Tensor, phi_a: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
@@ -120,9 +121,9 @@ register_method(
     description="Hyper-multiple: AVCA + hyperbolic alignment with learned per-sample curvatures",
     paper_name="Hyper-multiple",
     tags=("baseline", "triplet"),
-    defaults={
-        **AVCA_DEFAULTS,
-        "default": {**AVCA_DEFAULTS["default"], "curvature": 0.01, "num_curvatures": 1,
-                    "alignment_weight": 1e-3},
-    },
+    schedule=AVCA_SCHEDULE,
+    model={**AVCA_MODEL, "default": {**AVCA_MODEL["default"], "curvature": 0.01, "num_curvatures": 1,
+                                     "alignment_weight": 1e-3}},
+    choices={"text": TEXT_CHOICES},
+    ranges={"curvature": Range(0, include_low=False), "num_curvatures": Range(1)},
 )(HyperMultiple)

@@ -8,7 +8,8 @@ learned, and its unseen accuracy shows how much the pre-trained encoders already
 `modality` picks the single view returned ("both", "video", "audio"). Only that view is returned,
 so the test β is the val-optimal β of that view; averaging βs over views with different distance
 scales (the "both" sum spans [0, 4], the single views [0, 2]) would not be meaningful here.
-The module has no trainable parameters, so the protocol evaluates it without training.
+The method is training-free: the protocol evaluates it without training, and its schedule entries
+exist only so that every method's configuration has the same shape.
 """
 
 from __future__ import annotations
@@ -20,9 +21,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from avgzsl_bench.api import GZSLMethod, TrainBatch, register_method
 from avgzsl_bench.data import FeatureDims, TextEmbeddings
-from avgzsl_bench.model_api import TrainBatch
-from avgzsl_bench.registry import register_method
 
 MODALITIES = ("both", "video", "audio")
 
@@ -32,12 +32,12 @@ def cosine_distance(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     return 1 - F.normalize(x.float(), dim=1) @ F.normalize(y.float(), dim=1).T
 
 
-class ZeroShot(nn.Module):
+class ZeroShot(GZSLMethod):
+    training_free = True
+
     def __init__(self, dims: FeatureDims, hparams: Mapping[str, Any]) -> None:
-        super().__init__()
+        super().__init__(dims, hparams)
         self.modality = hparams["modality"]
-        if self.modality not in MODALITIES:
-            raise ValueError(f"modality must be one of {MODALITIES}, got {self.modality!r}")
         if dims.video != dims.clip_text or dims.audio != dims.clap_text:
             raise ValueError(
                 "zeroshot compares features with text in the same encoder space: it needs video dim == "
@@ -61,7 +61,7 @@ register_method(
     description="Zero-shot cosine classifier on raw CLIP/CLAP features (no training; sanity floor)",
     paper_name="Zero-shot CLIP+CLAP",
     tags=("baseline", "no-training"),
-    defaults={
-        "default": {"epochs": 0, "lr": 0.0, "batch_size": 1, "batches_per_epoch": 0, "modality": "both"},
-    },
+    schedule={"default": {"epochs": 0, "lr": 0.0, "batch_size": 1, "batches_per_epoch": 0}},
+    model={"default": {"modality": "both"}},
+    choices={"modality": MODALITIES},
 )(ZeroShot)

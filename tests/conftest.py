@@ -1,3 +1,7 @@
+"""Shared fixtures: the one demo dataset, training batches, and made-up run records."""
+
+from __future__ import annotations
+
 import os
 
 # Offline: a missing hub file would otherwise cost tens of seconds of retries.
@@ -8,14 +12,56 @@ os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
 # parallel Ray / submitit workers of the executor tests from oversubscribing the cores.
 os.environ["OMP_NUM_THREADS"] = "1"
 
+from collections.abc import Callable  # noqa: E402
+
 import pytest  # noqa: E402
 import torch  # noqa: E402
+
+from avgzsl_bench.api import TrainBatch  # noqa: E402
+from avgzsl_bench.data import GZSLDataset  # noqa: E402
+from avgzsl_bench.records import RunRecord  # noqa: E402
+from avgzsl_bench.sampling import ClassBalancedSampler  # noqa: E402
+from avgzsl_bench.training import training_batches  # noqa: E402
 
 torch.set_num_threads(1)
 
 
 @pytest.fixture(scope="session")
-def tiny_demo():
-    from avgzsl_bench.demo import make_demo_dataset
+def tiny_demo() -> GZSLDataset:
+    """The demo benchmark with 12 samples per class: every test that needs data uses this one."""
+    from avgzsl_bench.datasets.demo import make_demo_dataset
 
     return make_demo_dataset(samples_per_class=12)
+
+
+@pytest.fixture(scope="session")
+def make_batch(tiny_demo: GZSLDataset) -> Callable[..., TrainBatch]:
+    """`make_batch(batch_size=16, seed=0)`: a training batch of the demo `train` split, with negatives,
+    drawn the way the protocol draws them."""
+
+    def make(batch_size: int = 16, seed: int = 0) -> TrainBatch:
+        split = tiny_demo.splits["train"]
+        sampler = ClassBalancedSampler(split.labels, torch.Generator().manual_seed(seed))
+        return next(training_batches(split, tiny_demo.text.rows(split.seen), sampler, 1, batch_size, True))
+
+    return make
+
+
+@pytest.fixture(scope="session")
+def fake_record() -> Callable[..., RunRecord]:
+    """`fake_record(key, seed=1, method="clipclap", dataset="demo", hm=50.0)`: a complete record with
+    made-up numbers (S = HM + 10, U = HM - 10, ZSL = HM - 5)."""
+
+    def make(key: str, seed: int = 1, method: str = "clipclap", dataset: str = "demo", hm: float = 50.0) -> RunRecord:
+        return RunRecord(
+            key=key, method=method, dataset=dataset, seed=seed, config_hash="abc123def456",
+            config={"method": method, "data": {"dataset": dataset}, "hparams": {"epochs": 1}},
+            seen=hm + 10, unseen=hm - 10, hm=hm, zsl=hm - 5, beta=0.4, best_epochs=1,
+            val={"seen": 1.0, "unseen": 2.0, "hm": 1.5, "zsl": 2.5}, val_betas={"both": 0.4},
+            val_hm_per_epoch=[hm], val_hm_vs_beta=[[0.0, hm - 1], [0.4, hm], [0.8, hm - 2]],
+            per_class={"class_a": 12.5, "class_b": 80.0}, timings={"stage1_s": 1.0, "stage2_s": 2.0},
+            feature_set="synthetic", synthetic=True, version="0.1.0", git_revision="abc1234", device="cpu",
+            threads=1,
+        )
+
+    return make

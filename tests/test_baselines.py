@@ -7,21 +7,19 @@ import torch
 import torch.nn.functional as F
 
 from avgzsl_bench.data import FeatureDims, FeatureSplit, GZSLDataset, TextEmbeddings
-from avgzsl_bench.demo import make_demo_dataset
 from avgzsl_bench.nn_blocks import ranking_hinge, triplet
 from avgzsl_bench.protocol import run_protocol
-from avgzsl_bench.registry import get_method
+from avgzsl_bench.api import get_method
 from methods.cjme import gated_triplet
 from methods.hyper_multiple import legacy_hyperbolic_features, poincare_distance_matrix
-from test_methods_registry import make_batch
 
 
 PAPER = FeatureDims()  # CLIP 512 video, CLAP 1024 audio, 512 + 1024 text
 
 
 @pytest.fixture(scope="module")
-def dataset():
-    return make_demo_dataset(samples_per_class=12)
+def dataset(tiny_demo):
+    return tiny_demo
 
 
 def build(name: str, dataset: str = "ucf", seed: int = 0, dims: FeatureDims = PAPER, **overrides):
@@ -86,8 +84,8 @@ def test_cjme_gated_triplet_legacy_is_batch_mean_default_is_per_sample():
     assert not torch.allclose(legacy, default)
 
 
-def test_cjme_legacy_switch_changes_only_the_triplet_term(dataset):
-    batch = make_batch(dataset)
+def test_cjme_legacy_switch_changes_only_the_triplet_term(dataset, make_batch):
+    batch = make_batch()
     terms = {}
     for legacy in (False, True):
         model = build("cjme", "demo", dims=dataset.dims, legacy=legacy).train()
@@ -139,8 +137,8 @@ def test_hyper_curvature_net_gradient(legacy):
     assert (gradient < 1e-7) if legacy else (gradient > 1e-5)
 
 
-def test_hyper_loss_term_changes_with_max_curvature_by_default(dataset):
-    batch = make_batch(dataset)
+def test_hyper_loss_term_changes_with_max_curvature_by_default(dataset, make_batch):
+    batch = make_batch()
     values = {}
     for legacy in (False, True):
         for c_max in (0.01, 1.0):

@@ -17,9 +17,9 @@ import numpy as np
 import pytest
 import torch
 
-from avgzsl_bench.bundle import (
-    CACHE_ENV, dataset_spec, legacy_misaligned, load_bundle,
-)
+from avgzsl_bench.datasets import get_dataset, load_bundle
+from avgzsl_bench.datasets.cache import CACHE_ENV
+from avgzsl_bench.datasets.text import legacy_misaligned
 from avgzsl_bench.data import SPLITS
 from avgzsl_bench.errors import BenchError
 from bundle_factory import (
@@ -367,9 +367,9 @@ def test_unwritable_cache_dir_only_warns(small, tmp_path):
 
 def test_error_unknown_dataset(small):
     info, cache = small
-    with pytest.raises(BenchError, match="unknown released dataset 'kinetics'"):
+    with pytest.raises(BenchError, match="unknown dataset 'kinetics'"):
         load_bundle(info.root, "kinetics", cache_dir=cache)
-    assert dataset_spec("ActivityNet").key == "activitynet"
+    assert get_dataset("ActivityNet").name == "activitynet"
 
 
 def test_error_root_missing(tmp_path):

@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from avgzsl_bench.cli import main
+from avgzsl_bench.cli import SUBCOMMANDS, main, normalise_argv
 from avgzsl_bench.errors import BenchError
 
 REPO = Path(__file__).resolve().parents[1]
@@ -37,10 +37,33 @@ def test_bad_input_gives_one_clear_error(capsys, argv, message):
 
 def test_bench_py_help_and_exit_codes():
     help_run = subprocess.run([sys.executable, "bench.py", "--help"], cwd=REPO, capture_output=True, text=True)
-    assert help_run.returncode == 0 and "--methods" in help_run.stdout
+    assert help_run.returncode == 0
+    assert all(name in help_run.stdout for name in SUBCOMMANDS)
     bad = subprocess.run([sys.executable, "bench.py", "--methods", "nope", "--no-store"], cwd=REPO,
                          capture_output=True, text=True)
     assert bad.returncode == 2 and "unknown method" in bad.stderr
+
+
+@pytest.mark.parametrize("subcommand", list(SUBCOMMANDS))
+def test_every_subcommand_has_help_with_an_example(subcommand, capsys):
+    with pytest.raises(SystemExit) as done:
+        main([subcommand, "--help"])
+    out = capsys.readouterr().out
+    assert done.value.code == 0
+    assert "examples:" in out and f"bench.py {subcommand}" in out.split("examples:")[1].replace("bench.py --", "bench.py run --")
+
+
+@pytest.mark.parametrize("argv, subcommand", [
+    (["--methods", "all", "--dataset", "ucf"], ["run", "--methods", "all", "--dataset", "ucf"]),
+    ([], ["run"]),
+    (["--tables", "all", "--dataset", "demo"], ["tables", "all", "--dataset", "demo"]),
+    (["--table", "1", "--table=3", "--quiet"], ["tables", "1", "3", "--quiet"]),
+    (["--figure", "beta", "--dataset", "demo"], ["figure", "beta", "--dataset", "demo"]),
+    (["--leaderboard", "--store", "x.sqlite"], ["leaderboard", "--store", "x.sqlite"]),
+    (["leaderboard", "--store", "x.sqlite"], ["leaderboard", "--store", "x.sqlite"]),
+])
+def test_run_is_inserted_and_first_version_flags_map_to_subcommands(argv, subcommand):
+    assert normalise_argv(argv) == subcommand
 
 
 def test_nan_features_are_refused_with_the_sample_named(tiny_demo):
@@ -56,3 +79,6 @@ def test_nan_features_are_refused_with_the_sample_named(tiny_demo):
 def test_list_methods(capsys):
     assert main(["--list-methods"]) == 0
     assert "clipclap" in capsys.readouterr().out.split()
+    assert main(["methods", "--dataset", "ucf"]) == 0
+    row = next(line for line in capsys.readouterr().out.splitlines() if line.startswith("| clipclap "))
+    assert "2,237,824" in row  # the parameter count at the paper's dims

@@ -10,11 +10,8 @@ import math
 import pytest
 import torch
 
-from avgzsl_bench.demo import make_demo_dataset
-from avgzsl_bench.model_api import TrainBatch
-from avgzsl_bench.protocol import class_text_of, run_protocol, training_batches
-from avgzsl_bench.registry import get_method, list_methods
-from avgzsl_bench.sampling import ClassBalancedSampler
+from avgzsl_bench.api import TrainBatch, get_method, list_methods
+from avgzsl_bench.protocol import run_protocol
 
 
 SHORT = {"epochs": 1, "batches_per_epoch": 3, "batch_size": 32}
@@ -22,21 +19,14 @@ EXPECTED = {"cjme", "avgzslnet", "avca", "hyper-multiple", "ale", "devise", "sje
 
 
 @pytest.fixture(scope="module")
-def dataset():
-    return make_demo_dataset(samples_per_class=12)
+def dataset(tiny_demo):
+    return tiny_demo
 
 
 def short_hparams(name: str) -> dict:
     spec = get_method(name)
     known = spec.hparams("demo")
     return spec.hparams("demo", {key: value for key, value in SHORT.items() if key in known})
-
-
-def make_batch(dataset, batch_size: int = 16, seed: int = 0) -> TrainBatch:
-    """A training batch of the demo `train` split, with negatives, built like the protocol does."""
-    split = dataset.splits["train"]
-    sampler = ClassBalancedSampler(split.labels, torch.Generator().manual_seed(seed))
-    return next(training_batches(split, class_text_of(dataset.text, split.seen), sampler, 1, batch_size, True))
 
 
 def test_all_paper_baselines_are_registered():
@@ -58,7 +48,7 @@ def test_method_runs_through_protocol_deterministically(name, dataset):
 
 
 @pytest.mark.parametrize("name", list_methods())
-def test_method_loss_and_gradients_are_finite(name, dataset):
+def test_method_loss_and_gradients_are_finite(name, dataset, make_batch):
     spec = get_method(name)
     torch.manual_seed(0)
     model = spec.build(dataset.dims, short_hparams(name))
@@ -66,7 +56,7 @@ def test_method_loss_and_gradients_are_finite(name, dataset):
     if not parameters:  # e.g. zeroshot: evaluated without training
         return
     model.train()
-    batch = make_batch(dataset)
+    batch = make_batch()
     assert (batch.negative.labels != batch.positive.labels).all()
     if not getattr(model, "needs_negatives", False):
         batch = TrainBatch(batch.positive, batch.class_ids, batch.class_text)
@@ -79,7 +69,7 @@ def test_method_loss_and_gradients_are_finite(name, dataset):
     model.eval()
     with torch.no_grad():
         split = dataset.splits["val"]
-        text = class_text_of(dataset.text, split.classes)
+        text = dataset.text.rows(split.classes)
         views = model.distances(split.video, split.audio, text)
     assert views
     for view, distances in views.items():
@@ -105,10 +95,10 @@ def one_step_gradients(name: str, dataset, batch: TrainBatch) -> dict[str, torch
 
 
 @pytest.mark.parametrize("name", list_methods())
-def test_gradients_are_bitwise_reproducible_on_two_threads(name, dataset, two_threads):
+def test_gradients_are_bitwise_reproducible_on_two_threads(name, dataset, make_batch, two_threads):
     if not any(p.requires_grad for p in get_method(name).build(dataset.dims, short_hparams(name)).parameters()):
         return
-    batch = make_batch(dataset, batch_size=64)
+    batch = make_batch(batch_size=64)
     reference = one_step_gradients(name, dataset, batch)
     for _ in range(4):
         again = one_step_gradients(name, dataset, batch)

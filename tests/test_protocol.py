@@ -4,8 +4,8 @@ import pytest
 import torch
 from torch import nn
 
+from avgzsl_bench.api import GZSLMethod, MethodSpec, get_method
 from avgzsl_bench.protocol import run_protocol
-from avgzsl_bench.registry import MethodSpec, get_method
 
 QUICK = {"epochs": 3, "batches_per_epoch": 15, "batch_size": 32}
 
@@ -37,8 +37,10 @@ def test_same_seed_same_numbers_different_seed_different_numbers(tiny_demo):
     assert first.stage1.val_hm_per_epoch != other.stage1.val_hm_per_epoch
 
 
-class _TwoViewCosine(nn.Module):
+class _TwoViewCosine(GZSLMethod):
     """Training-free: a video view and an audio view with deliberately different calibrations."""
+
+    training_free = True
 
     def distances(self, video, audio, class_text):
         video_view = 1 - torch.nn.functional.normalize(video, dim=1) @ class_text.clip.T
@@ -50,7 +52,7 @@ class _TwoViewCosine(nn.Module):
 
 
 def test_training_free_model_and_mean_of_view_betas(tiny_demo):
-    spec = MethodSpec("probe", lambda dims, hp: _TwoViewCosine(),
+    spec = MethodSpec("probe", _TwoViewCosine,
                       {"default": {"epochs": 5, "lr": 1e-3, "batch_size": 8, "batches_per_epoch": 2}})
     result = run_protocol(spec, tiny_demo, spec.hparams("demo"), seed=0)
     assert result.stage1.best_epochs == 0 and result.stage1.val_hm_per_epoch == []

@@ -8,15 +8,13 @@ from pathlib import Path
 import pytest
 
 from avgzsl_bench.cli import main
-from avgzsl_bench.figures import figure3, hm_vs_beta_figure, train_figure3_model
-from avgzsl_bench.leaderboard import write_leaderboards
-from avgzsl_bench.runner import DataSource, execute_job, make_jobs
+from avgzsl_bench.datasets import DataSource
+from avgzsl_bench.reports.figures import figure3, hm_vs_beta_figure, train_figure3_model
+from avgzsl_bench.reports.leaderboard import write_leaderboards
+from avgzsl_bench.reports.paper import TABLE_NUMBERS, load_paper_reference, parse_table_numbers
+from avgzsl_bench.reports.tables import format_cell, records_by_key, render_table, table_jobs
+from avgzsl_bench.runner import execute_job, make_jobs
 from avgzsl_bench.store import ResultStore
-from avgzsl_bench.tables import (
-    TABLE_NUMBERS, format_cell, load_paper_reference, parse_table_numbers, records_by_key, render_table,
-    table_jobs,
-)
-from test_store import fake_run  # tests/ is on sys.path (rootdir-less test modules)
 
 SEEDS = (1, 2, 3)
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -27,13 +25,19 @@ def reference():
     return load_paper_reference()
 
 
-def fill_store(store: ResultStore, jobs, hm_of) -> None:
-    """Store a made-up finished run for every job: HM = hm_of(job), S/U/ZSL derived from it."""
-    for job in jobs:
-        record = fake_run(job.key, seed=job.seed, method=job.method, dataset=job.source.dataset, hm=hm_of(job))
-        record.update(config_hash=job.config_hash, config=job.config(), feature_set=job.source.feature_set,
-                      synthetic=int(job.source.dataset == "demo"))
-        store.save_run(record)
+@pytest.fixture
+def fill_store(fake_record):
+    """`fill_store(store, jobs, hm_of)`: a made-up finished run for every job, HM = hm_of(job)."""
+
+    def fill(store: ResultStore, jobs, hm_of) -> None:
+        for job in jobs:
+            record = fake_record(job.key, seed=job.seed, method=job.method, dataset=job.source.dataset,
+                                 hm=hm_of(job))
+            record.config_hash, record.config = job.config_hash, job.config()
+            record.feature_set, record.synthetic = job.source.feature_set, job.source.spec.synthetic
+            store.save_run(record)
+
+    return fill
 
 
 def test_reference_holds_every_table(reference) -> None:
@@ -53,7 +57,7 @@ def test_format_cell() -> None:
     assert format_cell([], 55.0, synthetic=False) == "—"
 
 
-def test_table1_from_store(tmp_path: Path, reference) -> None:
+def test_table1_from_store(tmp_path: Path, reference, fill_store) -> None:
     ucf = DataSource("ucf", root=str(tmp_path / "UCF"))  # never loaded: every run is in the store
     spec = reference.table(1)
     jobs = table_jobs([spec], [ucf], SEEDS)
@@ -82,7 +86,7 @@ def test_table1_from_store(tmp_path: Path, reference) -> None:
     assert code == 0 and out.read_text() == markdown
 
 
-def test_demo_table_is_labelled_synthetic(tmp_path: Path, reference) -> None:
+def test_demo_table_is_labelled_synthetic(tmp_path: Path, reference, fill_store) -> None:
     demo = DataSource("demo", demo_samples_per_class=12)
     spec = reference.table(3)
     store = ResultStore(tmp_path / "store.sqlite")
@@ -91,7 +95,7 @@ def test_demo_table_is_labelled_synthetic(tmp_path: Path, reference) -> None:
     assert "SYNTHETIC" in markdown and "60.00 (paper —)" in markdown and "Δ" not in markdown.split("####")[1]
 
 
-def test_leaderboards(tmp_path: Path) -> None:
+def test_leaderboards(tmp_path: Path, fill_store) -> None:
     store = ResultStore(tmp_path / "store.sqlite")
     ucf, demo = DataSource("ucf", root=str(tmp_path / "UCF")), DataSource("demo", demo_samples_per_class=12)
     ranking = {"avca": 35.0, "clipclap": 50.0, "cjme": 20.0}

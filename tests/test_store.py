@@ -20,33 +20,17 @@ from avgzsl_bench.store import ResultStore
 REPO = Path(__file__).resolve().parent.parent
 
 
-def fake_run(key: str, seed: int = 1, method: str = "clipclap", dataset: str = "demo", hm: float = 50.0) -> dict:
-    """A complete `runs` row as `runner.run_record` writes it, with made-up numbers."""
-    return {
-        "key": key, "method": method, "dataset": dataset, "seed": seed, "config_hash": "abc123def456",
-        "config": {"method": method, "data": {"dataset": dataset}, "hparams": {"epochs": 1}},
-        "seen": hm + 10, "unseen": hm - 10, "hm": hm, "zsl": hm - 5, "beta": 0.4,
-        "best_epochs": 1, "val": {"seen": 1.0, "unseen": 2.0, "hm": 1.5, "zsl": 2.5},
-        "val_betas": {"both": 0.4}, "val_hm_per_epoch": [hm],
-        "val_hm_vs_beta": [[0.0, hm - 1], [0.4, hm], [0.8, hm - 2]],
-        "per_class": {"class_a": 12.5, "class_b": 80.0}, "timings": {"stage1_s": 1.0, "stage2_s": 2.0},
-        "feature_set": "synthetic", "synthetic": 1, "version": "0.1.0", "git_revision": "abc1234",
-        "device": "cpu",
-    }
-
-
-def test_run_round_trip(tmp_path: Path) -> None:
+def test_run_round_trip(tmp_path: Path, fake_record) -> None:
     store = ResultStore(tmp_path / "store.sqlite")
-    record = fake_run("clipclap-demo-x-seed1")
+    record = fake_record("clipclap-demo-x-seed1")
     store.save_run(record)
-    store.save_run(fake_run("cjme-demo-y-seed1", method="cjme", hm=20.0))
+    store.save_run(fake_record("cjme-demo-y-seed1", method="cjme", hm=20.0))
 
     assert store.has_run("clipclap-demo-x-seed1") and not store.has_run("missing")
     (loaded,) = store.runs(method="clipclap")
-    for column, value in record.items():
-        assert loaded[column] == value, column  # JSON columns come back as the objects written
-    assert loaded["created"]
-    assert {run["method"] for run in store.runs(dataset="demo")} == {"clipclap", "cjme"}
+    assert loaded == record  # every field, JSON columns and the bool included, comes back as written
+    assert loaded.created
+    assert {run.method for run in store.runs(dataset="demo")} == {"clipclap", "cjme"}
     with sqlite3.connect(store.path) as connection:
         assert connection.execute("PRAGMA journal_mode").fetchone()[0] == "wal"  # persistent per file
 
@@ -61,24 +45,24 @@ def test_stage1_round_trip(tmp_path: Path) -> None:
     assert store.stage1("other") is None
 
 
-def _write_rows(path: str, writer: int, count: int) -> None:
+def _write_rows(path: str, writer: int, count: int, fake_record) -> None:
     store = ResultStore(path)
     for index in range(count):
-        store.save_run(fake_run(f"w{writer}-r{index}", seed=index))
+        store.save_run(fake_record(f"w{writer}-r{index}", seed=index))
 
 
-def test_concurrent_writers(tmp_path: Path) -> None:
+def test_concurrent_writers(tmp_path: Path, fake_record) -> None:
     """Processes and threads writing different keys at once: every row lands, none is lost."""
     path = str(tmp_path / "store.sqlite")
-    processes = [multiprocessing.get_context("fork").Process(target=_write_rows, args=(path, w, 15))
+    processes = [multiprocessing.get_context("fork").Process(target=_write_rows, args=(path, w, 15, fake_record))
                  for w in range(4)]
-    threads = [threading.Thread(target=_write_rows, args=(path, w, 15)) for w in range(4, 8)]
+    threads = [threading.Thread(target=_write_rows, args=(path, w, 15, fake_record)) for w in range(4, 8)]
     for worker in (*processes, *threads):
         worker.start()
     for worker in (*processes, *threads):
         worker.join(timeout=60)
     assert all(process.exitcode == 0 for process in processes)
-    keys = {run["key"] for run in ResultStore(path).runs()}
+    keys = {run.key for run in ResultStore(path).runs()}
     assert keys == {f"w{w}-r{i}" for w in range(8) for i in range(15)}
 
 
@@ -106,22 +90,22 @@ def test_killed_benchmark_resumes_without_recomputing(tmp_path: Path) -> None:
         if process.poll() is None:
             process.kill()
     store = ResultStore(db)
-    before = {run["key"]: run for run in store.runs()}
+    before = {run.key: run for run in store.runs()}
     with sqlite3.connect(db) as connection:
         stage1_keys = {key for (key,) in connection.execute("SELECT key FROM stage1")}
     assert 1 <= len(before) < 3, "the run should have been killed mid-way"
-    first_key = next(key for key, run in before.items() if run["seed"] == 1)
+    first_key = next(key for key, run in before.items() if run.seed == 1)
 
     # Rerun seeds 1 and 2 only (keeps the test short): seed 1 must be skipped, seed 2 finished.
     rerun = subprocess.run(_bench(db, ["1", "2"]), cwd=REPO, env=env, capture_output=True, text=True,
                            timeout=180)
     assert rerun.returncode == 0, rerun.stderr
-    after = {run["key"]: run for run in store.runs()}
+    after = {run.key: run for run in store.runs()}
     assert set(before) <= set(after)
-    assert {run["seed"] for run in after.values()} >= {1, 2}
+    assert {run.seed for run in after.values()} >= {1, 2}
     # Identical created stamp and timings: the finished run was read back, not recomputed.
-    assert after[first_key]["created"] == before[first_key]["created"]
-    assert after[first_key]["timings"] == before[first_key]["timings"]
+    assert after[first_key].created == before[first_key].created
+    assert after[first_key].timings == before[first_key].timings
     # A run killed after its stage 1 was stored resumes at stage 2 with that stage 1.
     for key in (stage1_keys - set(before)) & set(after):
-        assert after[key]["timings"]["stage1_s"] == store.stage1(key).seconds
+        assert after[key].timings["stage1_s"] == store.stage1(key).seconds

@@ -268,10 +268,10 @@ def test_cli_extract_writes_bundle(media, visual, audio, bundle, monkeypatch, tm
 
 def test_sharded_extraction_fills_the_cache_then_writes_the_same_bundle(bundle, media, visual, audio,
                                                                        monkeypatch, tmp_path):
-    from avgzsl_bench.executors import LocalExecutor
+    from avgzsl_bench.executors.local import LocalExecutor
 
     monkeypatch.setattr(bb.BackboneConfig, "build", lambda self: (visual, audio))  # what each shard builds
-    shards = ShardedExtraction(bb.BackboneConfig(random_init=True), LocalExecutor(show_progress=False), shard_size=2)
+    shards = ShardedExtraction(bb.BackboneConfig(random_init=True), LocalExecutor(), shard_size=2)
     counting_visual, counting_audio = Counting(visual), Counting(audio)
     out = tmp_path / "sharded"
     result = extract_dataset(media["videos"], media["splits"], out, "vggsound", counting_visual, counting_audio,
@@ -289,7 +289,7 @@ def test_sharded_extraction_fills_the_cache_then_writes_the_same_bundle(bundle, 
 
 @pytest.mark.filterwarnings("ignore:bundle .*feature dims:UserWarning")  # 512-d CLAP, warned by design
 def test_core_loader_reads_output(bundle):
-    bundle_module = pytest.importorskip("avgzsl_bench.bundle", reason="core loader not written yet")
+    from avgzsl_bench import datasets as bundle_module
     out, _ = bundle
     load_bundle = bundle_module.load_bundle
     parameters = inspect.signature(load_bundle).parameters

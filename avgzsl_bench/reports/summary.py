@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import statistics
 from collections.abc import Iterable
-from typing import Any
 
 from tabulate import tabulate
 
-# Column name of the paper -> key of a stored run record.
-METRIC_COLUMNS = {"S": "seen", "U": "unseen", "HM": "hm", "ZSL": "zsl"}
+from avgzsl_bench.records import METRICS, RunRecord
+
+# Column name of the paper -> attribute of a run record.
+METRIC_COLUMNS = dict(zip(("S", "U", "HM", "ZSL"), METRICS))
 
 
 def mean_std(values: list[float]) -> tuple[float, float]:
@@ -21,23 +22,23 @@ def format_mean_std(values: list[float]) -> str:
     return f"{mean:.2f} ± {std:.2f}" if len(values) > 1 else f"{mean:.2f}"
 
 
-def group_by_config(records: Iterable[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
+def group_by_config(records: Iterable[RunRecord]) -> dict[str, list[RunRecord]]:
     """Records of the same configuration (all seeds), in first-seen order."""
-    groups: dict[str, list[dict[str, Any]]] = {}
+    groups: dict[str, list[RunRecord]] = {}
     for record in records:
-        groups.setdefault(record["config_hash"], []).append(record)
+        groups.setdefault(record.config_hash, []).append(record)
     return groups
 
 
-def results_table(records: Iterable[dict[str, Any]]) -> str:
+def results_table(records: Iterable[RunRecord]) -> str:
     rows = []
     for group in group_by_config(records).values():
         first = group[0]
         rows.append([
-            first["method"], first["dataset"], len(group),
-            *(format_mean_std([record[metric] for record in group]) for metric in METRIC_COLUMNS.values()),
-            format_mean_std([float(record["best_epochs"]) for record in group]),
-            format_mean_std([sum(record["timings"].values()) for record in group]),
+            first.method, first.dataset, len(group),
+            *(format_mean_std([getattr(record, metric) for record in group]) for metric in METRICS),
+            format_mean_std([float(record.best_epochs) for record in group]),
+            format_mean_std([sum(record.timings.values()) for record in group]),
         ])
     headers = ["method", "dataset", "seeds", *METRIC_COLUMNS, "best epoch", "seconds"]
     return tabulate(rows, headers=headers, tablefmt="github")

@@ -8,23 +8,22 @@ object API (no pyplot), so nothing depends on a display or global backend state.
 from __future__ import annotations
 
 import statistics
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import torch
 from matplotlib.figure import Figure
-from torch import nn
 
+from avgzsl_bench.api import GZSLMethod, get_method
 from avgzsl_bench.data import FeatureSplit, GZSLDataset
 from avgzsl_bench.errors import BenchError
-from avgzsl_bench.leaderboard import settings_label
-from avgzsl_bench.protocol import EpochCallback, class_text_of, run_protocol
-from avgzsl_bench.registry import get_method
-from avgzsl_bench.runner import Job, resolve_device
+from avgzsl_bench.protocol import EpochCallback, run_protocol
+from avgzsl_bench.records import RunRecord
+from avgzsl_bench.reports.leaderboard import settings_label
+from avgzsl_bench.reports.summary import group_by_config
+from avgzsl_bench.runner import Job, load_data, resolve_device
 from avgzsl_bench.store import ResultStore
-from avgzsl_bench.summary import group_by_config
 
 FIGURE3_SEEN, FIGURE3_UNSEEN = 4, 2
 
@@ -32,17 +31,17 @@ LINE_STYLES = ("-", "--", ":", "-.")
 
 
 def train_figure3_model(job: Job, store_path: str | None = None, device: str = "cpu",
-                        on_epoch: EpochCallback | None = None) -> tuple[nn.Module, GZSLDataset]:
+                        on_epoch: EpochCallback | None = None) -> tuple[GZSLMethod, GZSLDataset]:
     """Train `job` through the protocol and return its stage-2 model with the data it saw."""
-    dataset = job.source.load().to(resolve_device(device))
+    spec = get_method(job.method)
+    if not spec.cls.has_embeddings():
+        raise BenchError(f"Figure 3 plots the learned audio-visual and text embeddings; '{job.method}' does not "
+                         "expose them (embed_inputs/embed_text): use --methods clipclap")
+    dataset = load_data(job.source, str(resolve_device(device)))
     stage1 = ResultStore(store_path).stage1(job.key) if store_path else None
-    result = run_protocol(get_method(job.method), dataset, job.hparams(), job.seed, on_epoch,
-                          keep_model=True, stage1=stage1)
-    model = result.model
-    if not (hasattr(model, "embed_inputs") and hasattr(model, "embed_text")):
-        raise BenchError(f"Figure 3 needs a model with embed_inputs/embed_text (ClipClap); "
-                         f"'{job.method}' has none")
-    return model.eval(), dataset
+    result = run_protocol(spec, dataset, job.hparams(), job.seed, on_epoch, keep_model=True, stage1=stage1)
+    assert result.model is not None
+    return result.model.eval(), dataset
 
 
 def _spread(ids: torch.Tensor, count: int) -> list[int]:
@@ -65,7 +64,7 @@ def _tsne(points: np.ndarray, seed: int) -> np.ndarray:
     return TSNE(n_components=2, perplexity=perplexity, init="pca", random_state=seed).fit_transform(points)
 
 
-def figure3(model: nn.Module, dataset: GZSLDataset, path: str | Path, seed: int = 0) -> Path:
+def figure3(model: GZSLMethod, dataset: GZSLDataset, path: str | Path, seed: int = 0) -> Path:
     """Three t-SNE panels over the same test samples of FIGURE3_SEEN seen + FIGURE3_UNSEEN unseen
     classes: input audio (with CLAP text), input visual (with CLIP text), learned embeddings θ_o (with θ_w)."""
     split = dataset.splits["test"]
@@ -73,7 +72,7 @@ def figure3(model: nn.Module, dataset: GZSLDataset, path: str | Path, seed: int 
     class_ids = seen_ids + unseen_ids
     chosen = torch.isin(split.labels, torch.tensor(class_ids, device=split.labels.device))
     video, audio, labels = split.video[chosen].float(), split.audio[chosen].float(), split.labels[chosen].cpu()
-    class_text = class_text_of(dataset.text, torch.tensor(class_ids, device=dataset.text.clip.device))
+    class_text = dataset.text.rows(torch.tensor(class_ids, device=dataset.text.clip.device))
     with torch.no_grad():
         learned = model.embed_inputs(video, audio)
         learned_text = model.embed_text(class_text)
@@ -115,7 +114,7 @@ def figure3(model: nn.Module, dataset: GZSLDataset, path: str | Path, seed: int 
     return _save(figure, path)
 
 
-def hm_vs_beta_figure(records: Sequence[Mapping[str, Any]], path: str | Path, title: str = "") -> Path:
+def hm_vs_beta_figure(records: Sequence[RunRecord], path: str | Path, title: str = "") -> Path:
     """Validation HM against β at the best stage-1 epoch, one line per configuration (mean over
     seeds); the dot marks the β used at test time (mean of the seeds' choices)."""
     if not records:
@@ -123,11 +122,11 @@ def hm_vs_beta_figure(records: Sequence[Mapping[str, Any]], path: str | Path, ti
     figure = Figure(figsize=(8, 5), layout="constrained")
     ax = figure.subplots()
     for index, runs in enumerate(group_by_config(records).values()):
-        curves = [np.asarray(run["val_hm_vs_beta"], dtype=float) for run in runs]
+        curves = [np.asarray(run.val_hm_vs_beta, dtype=float) for run in runs]
         betas = curves[0][:, 0]
         hm = np.mean([curve[:, 1] for curve in curves if np.array_equal(curve[:, 0], betas)], axis=0)
-        chosen = statistics.fmean(run["beta"] for run in runs)
-        label = f"{runs[0]['method']} [{settings_label(runs[0])}] ({len(runs)} seed{'s' * (len(runs) > 1)})"
+        chosen = statistics.fmean(run.beta for run in runs)
+        label = f"{runs[0].method} [{settings_label(runs[0])}] ({len(runs)} seed{'s' * (len(runs) > 1)})"
         # Ten colours, then the next line style, so every configuration stays distinguishable.
         line = ax.plot(betas, hm, color=f"C{index % 10}", linestyle=LINE_STYLES[index // 10 % len(LINE_STYLES)],
                        label=label)[0]

@@ -7,55 +7,54 @@ next time the boards are written. The markdown is meant to be committed or paste
 from __future__ import annotations
 
 import statistics
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Any
 
 from tabulate import tabulate
 
+from avgzsl_bench.api import get_method
+from avgzsl_bench.datasets import get_dataset
 from avgzsl_bench.errors import BenchError
-from avgzsl_bench.registry import get_method
+from avgzsl_bench.records import METRICS, RunRecord
+from avgzsl_bench.reports.summary import METRIC_COLUMNS, format_mean_std, group_by_config
 from avgzsl_bench.store import ResultStore
-from avgzsl_bench.summary import METRIC_COLUMNS, format_mean_std, group_by_config
-from avgzsl_bench.tables import PaperReference
 
 DEFAULT_LEADERBOARD_DIR = "leaderboards"
 
 
-def settings_label(record: Mapping[str, Any]) -> str:
+def settings_label(record: RunRecord) -> str:
     """The hyper-parameters that differ from the method's current defaults, e.g. 'text=clip'.
 
     Distinguishes ablation variants of one method on the board; '?' when the method that made
     the run is no longer registered, 'defaults' when nothing differs.
     """
     try:
-        defaults = get_method(record["method"]).hparams(record["dataset"])
+        defaults = get_method(record.method).defaults(record.dataset)
     except BenchError:
         return "?"
-    used = record["config"]["hparams"]
+    used = record.hparams
     changed = [f"{key}={value}" for key, value in sorted(used.items()) if defaults.get(key) != value]
     return ", ".join(changed) or "defaults"
 
 
-def leaderboard_groups(records: Iterable[Mapping[str, Any]]) -> list[list[Mapping[str, Any]]]:
+def leaderboard_groups(records: Iterable[RunRecord]) -> list[list[RunRecord]]:
     """Runs grouped by configuration (all seeds), best mean test HM first."""
     groups = list(group_by_config(records).values())
-    return sorted(groups, key=lambda runs: statistics.fmean(run["hm"] for run in runs), reverse=True)
+    return sorted(groups, key=lambda runs: statistics.fmean(run.hm for run in runs), reverse=True)
 
 
-def render_leaderboard(dataset: str, records: Sequence[Mapping[str, Any]],
-                       dataset_name: str | None = None) -> str:
-    synthetic = any(record["synthetic"] for record in records)
+def render_leaderboard(dataset: str, records: Sequence[RunRecord], dataset_name: str | None = None) -> str:
+    synthetic = any(record.synthetic for record in records)
     title = f"# Leaderboard: {dataset_name or dataset}" + (" (SYNTHETIC demo data)" if synthetic else "")
     rows = []
     for rank, runs in enumerate(leaderboard_groups(records), start=1):
         first = runs[0]
         rows.append([
-            rank, first["method"], settings_label(first), f"`{first['config_hash']}`", first["feature_set"],
-            ", ".join(str(seed) for seed in sorted({run["seed"] for run in runs})),
-            *(format_mean_std([run[key] for run in runs]) for key in METRIC_COLUMNS.values()),
-            max(run["created"] for run in runs)[:10],
-            ", ".join(sorted({run["git_revision"] for run in runs})),
+            rank, first.method, settings_label(first), f"`{first.config_hash}`", first.feature_set,
+            ", ".join(str(seed) for seed in sorted({run.seed for run in runs})),
+            *(format_mean_std([getattr(run, metric) for run in runs]) for metric in METRICS),
+            max(run.created for run in runs)[:10],
+            ", ".join(sorted({run.git_revision for run in runs})),
         ])
     headers = ["rank", "method", "settings", "config", "features", "seeds", *METRIC_COLUMNS, "date", "git"]
     notes = [
@@ -70,21 +69,26 @@ def render_leaderboard(dataset: str, records: Sequence[Mapping[str, Any]],
     return "\n".join([*notes, "", tabulate(rows, headers=headers, tablefmt="github"), ""])
 
 
-def write_leaderboards(store: ResultStore, out_dir: str | Path = DEFAULT_LEADERBOARD_DIR,
-                       reference: PaperReference | None = None) -> list[Path]:
+def _paper_name(dataset: str) -> str:
+    try:
+        return get_dataset(dataset).paper_name
+    except BenchError:  # a dataset whose plugin is no longer installed
+        return dataset
+
+
+def write_leaderboards(store: ResultStore, out_dir: str | Path = DEFAULT_LEADERBOARD_DIR) -> list[Path]:
     """Write `<out_dir>/<dataset>.md` for every dataset with finished runs; returns the paths."""
     records = store.runs()
     if not records:
         raise BenchError(f"the results store {store.path} holds no finished runs yet; run some first")
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    by_dataset: dict[str, list[dict[str, Any]]] = {}
+    by_dataset: dict[str, list[RunRecord]] = {}
     for record in records:
-        by_dataset.setdefault(record["dataset"], []).append(record)
+        by_dataset.setdefault(record.dataset, []).append(record)
     written = []
     for dataset, runs in sorted(by_dataset.items()):
         path = out_dir / f"{dataset}.md"
-        name = reference.dataset_name(dataset) if reference else None
-        path.write_text(render_leaderboard(dataset, runs, name), encoding="utf-8")
+        path.write_text(render_leaderboard(dataset, runs, _paper_name(dataset)), encoding="utf-8")
         written.append(path)
     return written

@@ -1,0 +1,143 @@
+"""The method registry: `@register_method` turns a `GZSLMethod` subclass into a named `MethodSpec`.
+
+Registration checks the contract (a concrete `GZSLMethod` subclass with a complete schedule), so
+a broken plugin fails with a message naming what is missing. Built-in plugins live in the
+top-level `methods` package; third-party packages expose a module in the entry-point group
+`avgzsl_bench.methods`.
+"""
+
+from __future__ import annotations
+
+import inspect
+import pkgutil
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from importlib import import_module
+from typing import Any
+
+from avgzsl_bench.api.hparams import (
+    REQUIRED_SCHEDULE, SCHEDULE_RANGES, Range, Schedule, check_value, coerce,
+)
+from avgzsl_bench.api.method import GZSLMethod
+from avgzsl_bench.data import FeatureDims
+from avgzsl_bench.errors import BenchError
+from avgzsl_bench.registry import Registry
+
+ENTRY_POINT_GROUP = "avgzsl_bench.methods"
+PerDataset = Mapping[str, Mapping[str, Any]]
+
+
+@dataclass(frozen=True)
+class MethodSpec:
+    """What the protocol needs to know about a method, and nothing about its internals.
+
+    `schedule` and `model` map a dataset name (or "default") to defaults; a dataset's entry
+    overrides the "default" entry key by key. `choices`/`ranges` constrain values users supply.
+    """
+
+    name: str
+    cls: type[GZSLMethod]
+    schedule: PerDataset
+    model: PerDataset = field(default_factory=dict)
+    choices: Mapping[str, tuple[Any, ...]] = field(default_factory=dict)
+    ranges: Mapping[str, Range] = field(default_factory=dict)
+    description: str = ""
+    paper_name: str = ""
+    tags: tuple[str, ...] = ()
+
+    @property
+    def training_free(self) -> bool:
+        return bool(self.cls.training_free)
+
+    def build(self, dims: FeatureDims, hparams: Mapping[str, Any]) -> GZSLMethod:
+        return self.cls(dims, hparams)
+
+    def defaults(self, dataset: str) -> dict[str, Any]:
+        """Schedule and model defaults for `dataset`, as one flat dict."""
+        merged: dict[str, Any] = {}
+        for table in (self.schedule, self.model):
+            merged.update(table.get("default", {}))
+            merged.update(table.get(dataset, {}))
+        return merged
+
+    def hparams(self, dataset: str, overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
+        """The resolved hyper-parameters; every override is type-, choice- and range-checked."""
+        merged = self.defaults(dataset)
+        owner = f"method '{self.name}'"
+        for key, value in (overrides or {}).items():
+            if key not in merged:
+                raise BenchError(f"{owner} has no hyper-parameter '{key}'; known: {', '.join(sorted(merged))}")
+            value = coerce(key, value, merged[key], owner)
+            check_value(key, value, owner, self.choices, self._ranges())
+            merged[key] = value
+        try:
+            self.cls.check_hparams(merged)
+        except ValueError as error:
+            raise BenchError(f"{owner}: {error}") from None
+        return merged
+
+    def _ranges(self) -> dict[str, Range]:
+        return dict(self.ranges) if self.training_free else {**SCHEDULE_RANGES, **self.ranges}
+
+
+def _validate(name: str, spec: MethodSpec) -> None:
+    cls = spec.cls
+    if not (inspect.isclass(cls) and issubclass(cls, GZSLMethod)):
+        raise BenchError(f"method '{name}': {cls!r} is not a subclass of avgzsl_bench.api.GZSLMethod; "
+                         "subclass it and implement loss() and distances()")
+    if inspect.isabstract(cls):
+        missing = ", ".join(sorted(cls.__abstractmethods__))
+        raise BenchError(f"method '{name}': {cls.__name__} does not implement {missing}")
+    defaults = {**spec.schedule.get("default", {})}
+    absent = [key for key in REQUIRED_SCHEDULE if key not in defaults]
+    if absent:
+        raise BenchError(f"method '{name}': its schedule defaults lack {', '.join(absent)} "
+                         f"(the protocol needs {', '.join(REQUIRED_SCHEDULE)})")
+    unknown = set(defaults) - set(Schedule.keys())
+    if unknown:
+        raise BenchError(f"method '{name}': {', '.join(sorted(unknown))} are not schedule keys "
+                         f"({', '.join(Schedule.keys())}); put model hyper-parameters under model=")
+    clash = set(defaults) & set(spec.model.get("default", {}))
+    if clash:
+        raise BenchError(f"method '{name}': {', '.join(sorted(clash))} appear in both schedule and model defaults")
+
+
+def _import_builtin_methods() -> None:
+    import methods
+
+    for module in pkgutil.iter_modules(methods.__path__):
+        if not module.name.startswith("_"):
+            import_module(f"methods.{module.name}")
+
+
+METHODS: Registry[MethodSpec] = Registry(
+    "method", validate=_validate, builtins=_import_builtin_methods, entry_point_group=ENTRY_POINT_GROUP)
+
+
+def register_method(
+    name: str,
+    *,
+    schedule: PerDataset,
+    model: PerDataset | None = None,
+    choices: Mapping[str, tuple[Any, ...]] | None = None,
+    ranges: Mapping[str, Range] | None = None,
+    description: str = "",
+    paper_name: str = "",
+    tags: tuple[str, ...] = (),
+) -> Callable[[type[GZSLMethod]], type[GZSLMethod]]:
+    """Class decorator: `@register_method("clipclap", schedule={...}, model={...})`."""
+
+    def decorator(cls: type[GZSLMethod]) -> type[GZSLMethod]:
+        METHODS.add(name, MethodSpec(name, cls, schedule, model or {}, choices or {}, ranges or {},
+                                     description, paper_name or name, tags))
+        return cls
+
+    return decorator
+
+
+def get_method(name: str) -> MethodSpec:
+    return METHODS.get(name)
+
+
+def list_methods() -> list[str]:
+    return sorted(METHODS.names())

@@ -1,0 +1,40 @@
+"""`bench.py run`: methods through the two-stage protocol on one dataset; a markdown results table."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from avgzsl_bench.cli import common
+from avgzsl_bench.progress import make_reporter
+from avgzsl_bench.reports.summary import results_table
+from avgzsl_bench.runner import make_jobs
+
+EXAMPLES = """\
+  python bench.py run --methods all --dataset demo            # every method on synthetic data
+  python bench.py --methods clipclap --dataset ucf --root /data/UCF --seeds 42 43 44
+  python bench.py run --methods clipclap --set modality=audio --set lr=1e-3 --epochs 5
+  python bench.py run --methods avca,cjme --executor ray --device cuda --gpus-per-job 0.2
+(`run` is the default subcommand: `python bench.py --methods ...` is the same command.)"""
+
+
+def add_parser(subparsers: Any) -> None:
+    parser = common.subparser(subparsers, "run", "run methods through the two-stage GZSL protocol "
+                              "(stage 1: train, choose epoch and calibration on val; stage 2: retrain on "
+                              "train+val, test) and print a results table", EXAMPLES)
+    parser.add_argument("--methods", default="clipclap", help="comma-separated method names, or 'all' "
+                                                              "(see `bench.py methods`)")
+    common.add_data_arguments(parser)
+    common.add_training_arguments(parser, default_seeds=[42])
+    common.add_store_arguments(parser)
+    common.add_executor_arguments(parser)
+    parser.set_defaults(handler=main)
+
+
+def main(args: argparse.Namespace) -> int:
+    jobs = make_jobs(common.method_names(args.methods), common.data_source(args), args.seeds,
+                     common.overrides(args), args.threads)
+    with make_reporter(args.quiet) as reporter:
+        report = common.execute(args, jobs, reporter)
+    print(results_table(report.records))
+    return 1 if report.failures else 0  # the table still shows the jobs that finished

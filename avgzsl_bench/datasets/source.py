@@ -1,0 +1,100 @@
+"""`DataSource`: where one benchmark's features come from, resolved once; and the reader registry.
+
+A data source is part of every job's identity (it goes into the configuration hash), so it is
+resolved when it is made: the dataset name is checked against the registry and the root becomes
+an absolute path. A job shipped to another process or machine therefore names the same files, and
+the per-process data cache, keyed by the source, hits for every job that shares it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from avgzsl_bench.data import GZSLDataset
+from avgzsl_bench.datasets.layout import MANIFEST_NAME, read_manifest
+from avgzsl_bench.datasets.spec import DEFAULT_FEATURES, DatasetSpec, get_dataset
+from avgzsl_bench.errors import BenchError
+from avgzsl_bench.registry import Registry
+
+DEFAULT_DEMO_SAMPLES = 60
+
+Reader = Callable[[DatasetSpec, "DataSource"], GZSLDataset]
+READERS: Registry[Reader] = Registry("dataset reader")
+
+
+@dataclass(frozen=True)
+class DataSource:
+    """Which dataset and feature set, where on disk, and the load options that change the data."""
+
+    dataset: str
+    root: str | None = None
+    legacy_text_order: bool = False
+    demo_samples_per_class: int = DEFAULT_DEMO_SAMPLES
+    cache_dir: str | None = field(default=None, compare=False)
+    features: str = DEFAULT_FEATURES
+
+    def __post_init__(self) -> None:
+        spec = get_dataset(self.dataset, self.features)
+        object.__setattr__(self, "dataset", spec.name)
+        if spec.synthetic:
+            object.__setattr__(self, "root", None)
+        else:
+            object.__setattr__(self, "root", resolve_root(spec, self.root))
+
+    @property
+    def spec(self) -> DatasetSpec:
+        return get_dataset(self.dataset, self.features)
+
+    def identity(self) -> dict[str, Any]:
+        """What determines the data (part of every job's configuration hash)."""
+        if self.spec.synthetic:
+            identity: dict[str, Any] = {"dataset": self.dataset, "samples_per_class": self.demo_samples_per_class}
+        else:
+            identity = {"dataset": self.dataset, "root": self.root, "legacy_text_order": self.legacy_text_order}
+        if self.features != DEFAULT_FEATURES:
+            identity["features"] = self.features
+        return identity
+
+    @property
+    def feature_set(self) -> str:
+        """How tables and leaderboards name the features: the feature zoo's recipe, else the release's."""
+        spec = self.spec
+        label = spec.feature_label
+        if self.root is not None:
+            manifest = read_manifest(Path(self.root) / "features" / spec.feature_dir / MANIFEST_NAME)
+            label = str(manifest.get("feature_recipe") or label)
+        return label + (" (legacy text order)" if self.legacy_text_order else "")
+
+    def load(self) -> GZSLDataset:
+        """Read the data and refuse anything the protocol could not score honestly."""
+        spec = self.spec
+        dataset = READERS.get(spec.reader)(spec, self)
+        dataset.validate()
+        return dataset
+
+
+def resolve_root(spec: DatasetSpec, root: str | None) -> str:
+    """The absolute dataset folder of a released dataset."""
+    if not root:
+        raise BenchError(
+            f"dataset '{spec.name}' needs --root pointing at the released feature bundle's dataset folder "
+            f"(the {spec.folder} folder holding class-split/ and features/), or use --dataset demo")
+    return str(Path(root).expanduser().resolve())
+
+
+@READERS.register("pickle-bundle")
+def _read_pickle_bundle(spec: DatasetSpec, source: DataSource) -> GZSLDataset:
+    from avgzsl_bench.datasets.loader import load_bundle
+
+    assert source.root is not None  # resolved in DataSource.__post_init__
+    return load_bundle(source.root, spec, legacy_text_order=source.legacy_text_order, cache_dir=source.cache_dir)
+
+
+@READERS.register("synthetic")
+def _read_synthetic(spec: DatasetSpec, source: DataSource) -> GZSLDataset:
+    from avgzsl_bench.datasets.demo import make_demo_dataset
+
+    return make_demo_dataset(source.demo_samples_per_class)

@@ -1,0 +1,132 @@
+"""Feedback for long work: a live display in a terminal, timestamped log lines everywhere else.
+
+Work is a list of *items* (benchmark runs, video shards, ...), each known by a label. Whoever runs
+the items reports `item_started`, sub-progress of the running item (`item_progress`: "stage 1
+epoch 3/20, val HM 41.2"), and `item_finished`. In a terminal this drives a `rich` display with
+an overall bar and ETA plus a line for the running item; when output is piped to a file (cluster
+logs), every finished sub-step and item becomes one timestamped line, so a log is never silent.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from rich.console import Console
+from rich.markup import escape
+from rich.progress import (
+    BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn,
+)
+
+
+class Reporter:
+    """Silent base: every hook is a no-op."""
+
+    def __init__(self, console: Console | None = None) -> None:
+        self.console = console or Console(stderr=True)
+
+    def __enter__(self) -> Reporter:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def start(self, description: str, total: int) -> None:
+        """A batch of `total` items begins."""
+
+    def item_started(self, label: str) -> None:
+        """An item begins (where the executor knows it; remote backends may not)."""
+
+    def item_progress(self, label: str, description: str, completed: float | None = None,
+                      total: float | None = None) -> None:
+        """A running item reports a finished sub-step."""
+
+    def item_finished(self, label: str, outcome: str, ok: bool = True) -> None:
+        """An item ended: `outcome` says how ("done", "failed: ...", "retrying: ...")."""
+
+    def note(self, text: str, style: str = "") -> None:
+        """A message that must be seen whatever the display mode."""
+        self.console.print(escape(text), style=style or None, highlight=False)
+
+    def close(self) -> None:
+        """End the display."""
+
+
+class LogReporter(Reporter):
+    """One timestamped line per finished sub-step and per finished item (for non-terminals)."""
+
+    def __init__(self, console: Console | None = None) -> None:
+        super().__init__(console)
+        self._done, self._total, self._description = 0, 0, ""
+
+    def _line(self, text: str) -> None:
+        stamp = time.strftime("%Y-%m-%d %H:%M:%S")
+        self.console.print(f"{stamp} {escape(text)}", highlight=False, soft_wrap=True)
+        self.console.file.flush()
+
+    def start(self, description: str, total: int) -> None:
+        self._done, self._total, self._description = 0, total, description
+        self._line(f"{description}: {total} to run")
+
+    def item_progress(self, label: str, description: str, completed: float | None = None,
+                      total: float | None = None) -> None:
+        self._line(f"[{self._done}/{self._total}] {label}: {description}")
+
+    def item_finished(self, label: str, outcome: str, ok: bool = True) -> None:
+        if ok:
+            self._done += 1
+        self._line(f"[{self._done}/{self._total}] {label}: {outcome}")
+
+
+class LiveReporter(Reporter):
+    """A `rich` display: overall bar with ETA, and the running item's description and sub-bar."""
+
+    def __init__(self, console: Console | None = None) -> None:
+        super().__init__(console)
+        self._progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                                  TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(),
+                                  console=self.console, transient=True)
+        self._progress.start()
+        self._overall: Any = None
+        self._items: dict[str, Any] = {}
+        self._description = ""
+
+    def start(self, description: str, total: int) -> None:
+        self._description = description
+        self._overall = self._progress.add_task(escape(description), total=total)
+
+    def item_started(self, label: str) -> None:
+        if label not in self._items:
+            self._items[label] = self._progress.add_task(f"  {escape(label)}", total=None)
+
+    def item_progress(self, label: str, description: str, completed: float | None = None,
+                      total: float | None = None) -> None:
+        self.item_started(label)
+        self._progress.update(self._items[label], completed=completed, total=total,
+                              description=f"  {escape(label)}: {escape(description)}")
+
+    def item_finished(self, label: str, outcome: str, ok: bool = True) -> None:
+        task = self._items.pop(label, None)
+        if task is not None:
+            self._progress.remove_task(task)
+        if ok and self._overall is not None:
+            self._progress.advance(self._overall)
+        if not ok or outcome != "done":
+            self._progress.console.print(f"{escape(label)}: {escape(outcome)}", style=None if ok else "yellow",
+                                         highlight=False)
+
+    def note(self, text: str, style: str = "") -> None:
+        self._progress.console.print(escape(text), style=style or None, highlight=False)
+
+    def close(self) -> None:
+        self._progress.stop()
+
+
+def make_reporter(quiet: bool = False, console: Console | None = None) -> Reporter:
+    """Live display on a terminal, log lines otherwise, nothing with `quiet`."""
+    console = console or Console(stderr=True)
+    if quiet:
+        return Reporter(console)
+    if console.is_terminal:
+        return LiveReporter(console)
+    return LogReporter(console)

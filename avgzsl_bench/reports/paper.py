@@ -1,0 +1,102 @@
+"""The paper's reported numbers and the layout of its tables, read from a TOML data file.
+
+`leaderboards/paper_reference.toml` holds, for each result id, the paper's S/U/HM/ZSL per dataset,
+and for each table the rows to run (label, method, overrides, result id). Loading cross-checks it
+against the method and dataset registries, so a typo fails here and not mid-benchmark.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from avgzsl_bench.api import METHODS
+from avgzsl_bench.datasets import list_datasets
+from avgzsl_bench.errors import BenchError
+
+PAPER_REFERENCE = Path(__file__).resolve().parents[2] / "leaderboards" / "paper_reference.toml"
+TABLE_NUMBERS = (1, 2, 3, 4)
+
+
+@dataclass(frozen=True)
+class TableRow:
+    label: str
+    method: str
+    overrides: tuple[tuple[str, Any], ...] = ()
+    paper: str | None = None  # id under [results] in the reference file
+
+
+@dataclass(frozen=True)
+class TableSpec:
+    number: int
+    title: str
+    rows: tuple[TableRow, ...]
+
+
+@dataclass(frozen=True)
+class PaperReference:
+    citation: str
+    protocol: str
+    results: Mapping[str, Mapping[str, Mapping[str, float]]]  # id -> dataset -> metric -> value
+    tables: Mapping[int, TableSpec]
+
+    def value(self, result_id: str | None, dataset: str, metric: str) -> float | None:
+        if result_id is None:
+            return None
+        return self.results[result_id].get(dataset, {}).get(metric)
+
+    def table(self, number: int) -> TableSpec:
+        try:
+            return self.tables[number]
+        except KeyError:
+            raise BenchError(f"no Table {number} in the paper reference; known: "
+                             f"{', '.join(map(str, sorted(self.tables)))}") from None
+
+
+def _check(path: Path, results: Mapping[str, Any], tables: Mapping[int, TableSpec]) -> None:
+    datasets = set(list_datasets())
+    for result_id, per_dataset in results.items():
+        unknown = set(per_dataset) - datasets
+        if unknown:
+            raise BenchError(f"{path}: result '{result_id}' names unregistered dataset(s) {sorted(unknown)}")
+    for table in tables.values():
+        for row in table.rows:
+            if row.paper is not None and row.paper not in results:
+                raise BenchError(f"{path}: Table {table.number} row '{row.label}' cites unknown result id '{row.paper}'")
+            if row.method not in METHODS:
+                raise BenchError(f"{path}: Table {table.number} row '{row.label}' uses unregistered method "
+                                 f"'{row.method}'")
+
+
+def load_paper_reference(path: str | Path = PAPER_REFERENCE) -> PaperReference:
+    """Parse and cross-check the reference file."""
+    path = Path(path)
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, tomllib.TOMLDecodeError) as error:
+        raise BenchError(f"cannot read the paper reference {path}: {error}") from error
+    meta, results = data.get("meta", {}), data.get("results", {})
+    tables = {}
+    for table in data.get("tables", []):
+        rows = tuple(TableRow(row["label"], row["method"], tuple(sorted(row.get("overrides", {}).items())),
+                              row.get("paper")) for row in table["rows"])
+        tables[int(table["number"])] = TableSpec(int(table["number"]), table["title"], rows)
+    _check(path, results, tables)
+    return PaperReference(citation=meta.get("citation", ""), protocol=meta.get("protocol", ""),
+                          results=results, tables=tables)
+
+
+def parse_table_numbers(values: Iterable[str]) -> list[int]:
+    """'1', '3' or 'all' (repeatable) -> sorted unique table numbers."""
+    numbers: set[int] = set()
+    for value in values:
+        if value == "all":
+            numbers.update(TABLE_NUMBERS)
+        elif value.isdigit() and int(value) in TABLE_NUMBERS:
+            numbers.add(int(value))
+        else:
+            raise BenchError(f"unknown table '{value}'; choose {', '.join(map(str, TABLE_NUMBERS))} or all")
+    return sorted(numbers)

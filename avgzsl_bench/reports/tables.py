@@ -1,0 +1,91 @@
+"""The paper's Tables 1-4: which runs they need, and our numbers beside the paper's as markdown.
+
+A table is data (`reports.paper`): rows of (label, method, overrides, paper result id).
+`table_jobs` turns it into runner jobs for the chosen data sources and seeds; the caller runs them
+through any executor (stored runs are skipped) and `render_table` reads the finished records back
+by job key.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+from tabulate import tabulate
+
+from avgzsl_bench.datasets import DataSource, list_datasets
+from avgzsl_bench.records import RunRecord
+from avgzsl_bench.reports.paper import PaperReference, TableRow, TableSpec
+from avgzsl_bench.reports.summary import METRIC_COLUMNS, format_mean_std, mean_std
+from avgzsl_bench.runner import DEFAULT_THREADS, Job, make_jobs
+
+DEFAULT_TABLE_SEEDS = (42, 43, 44)
+MISSING = "—"
+
+
+def order_sources(sources: Iterable[DataSource]) -> list[DataSource]:
+    """The registry's order: the ClipClap paper's columns (VGGSound, UCF, ActivityNet), then the rest."""
+    rank = {name: index for index, name in enumerate(list_datasets())}
+    return sorted(sources, key=lambda source: rank.get(source.dataset, len(rank)))
+
+
+def row_jobs(row: TableRow, source: DataSource, seeds: Sequence[int],
+             overrides: Mapping[str, Any] | None = None, threads: int = DEFAULT_THREADS) -> list[Job]:
+    # The row's overrides define the table, so they win over the user's (--epochs, --set).
+    return make_jobs([row.method], source, seeds, {**(overrides or {}), **dict(row.overrides)}, threads)
+
+
+def table_jobs(specs: Iterable[TableSpec], sources: Sequence[DataSource], seeds: Sequence[int],
+               overrides: Mapping[str, Any] | None = None, threads: int = DEFAULT_THREADS) -> list[Job]:
+    """Every job the tables need, once: rows shared between tables (the full model) run once."""
+    unique: dict[str, Job] = {}
+    for spec in specs:
+        for source in sources:
+            for row in spec.rows:
+                for job in row_jobs(row, source, seeds, overrides, threads):
+                    unique.setdefault(job.key, job)
+    return list(unique.values())
+
+
+def format_cell(values: list[float], paper: float | None, synthetic: bool) -> str:
+    """'ours mean ± std (paper P, Δ ours−P)'; the paper part is '—' where there is none."""
+    if not values:
+        return MISSING
+    ours = format_mean_std(values)
+    if paper is None or synthetic:
+        return f"{ours} (paper {MISSING})"
+    return f"{ours} ({paper:.2f}, Δ {mean_std(values)[0] - paper:+.2f})"
+
+
+def render_table(spec: TableSpec, reference: PaperReference, sources: Sequence[DataSource],
+                 seeds: Sequence[int], records: Mapping[str, RunRecord],
+                 overrides: Mapping[str, Any] | None = None) -> str:
+    """Markdown for one table, one block per dataset; `records` maps job keys to stored runs."""
+    seed_text = ", ".join(map(str, seeds))
+    lines = [f"### Table {spec.number}: {spec.title}", ""]
+    if any(source.spec.synthetic for source in sources):
+        lines += ["**SYNTHETIC demo data: these numbers test the harness, not the methods; "
+                  "the paper has no numbers for it.**", ""]
+    lines.append(f"Cell: ours, mean ± std over seeds {seed_text} (the paper's number, "
+                 f"Δ = ours − paper). Paper: {reference.citation}, {reference.protocol}.")
+    if overrides:
+        settings = ", ".join(f"{key}={value}" for key, value in sorted(overrides.items()))
+        lines.append(f"Run with non-default settings: {settings} (the paper used the method defaults).")
+    for source in order_sources(sources):
+        synthetic = source.spec.synthetic
+        rows = []
+        for row in spec.rows:
+            found = [records[job.key] for job in row_jobs(row, source, seeds, overrides) if job.key in records]
+            cells = [
+                format_cell([float(getattr(run, key)) for run in found], reference.value(row.paper, source.dataset, column),
+                            synthetic)
+                for column, key in METRIC_COLUMNS.items()
+            ]
+            rows.append([row.label, f"{len(found)}/{len(seeds)}", *cells])
+        lines += ["", f"#### {source.spec.paper_name} (features: {source.feature_set})", "",
+                  tabulate(rows, headers=["method", "seeds", *METRIC_COLUMNS], tablefmt="github")]
+    return "\n".join(lines) + "\n"
+
+
+def records_by_key(records: Iterable[RunRecord]) -> dict[str, RunRecord]:
+    return {record.key: record for record in records}
