@@ -41,8 +41,13 @@ class GZSLScores:
 
     def at(self, index: int) -> GZSLScores:
         return GZSLScores(
-            self.seen[index], self.unseen[index], self.hm[index], self.zsl, self.betas[index],
-            self.per_class[index], self.classes,
+            self.seen[index],
+            self.unseen[index],
+            self.hm[index],
+            self.zsl,
+            self.betas[index],
+            self.per_class[index],
+            self.classes,
         )
 
     def as_dict(self) -> dict[str, float]:

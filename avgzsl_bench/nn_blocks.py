@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import cast
+
 import torch
 from torch import nn
 
@@ -15,8 +17,9 @@ def dropout(p: float) -> nn.Module:
     return nn.Dropout(p)
 
 
-def dense_block(in_dim: int, out_dim: int, p: float, batch_norm: bool = True,
-                bn_momentum: float = 0.1) -> list[nn.Module]:
+def dense_block(
+    in_dim: int, out_dim: int, p: float, batch_norm: bool = True, bn_momentum: float = 0.1
+) -> list[nn.Module]:
     """Linear -> [BatchNorm] -> ReLU -> Dropout, the unit every reference model stacks."""
     layers: list[nn.Module] = [nn.Linear(in_dim, out_dim)]
     if batch_norm:
@@ -25,8 +28,9 @@ def dense_block(in_dim: int, out_dim: int, p: float, batch_norm: bool = True,
     return layers
 
 
-def embedding_net(in_dim: int, out_dim: int, p: float, hidden: int | None = None,
-                  hidden_batch_norm: bool = True) -> nn.Sequential:
+def embedding_net(
+    in_dim: int, out_dim: int, p: float, hidden: int | None = None, hidden_batch_norm: bool = True
+) -> nn.Sequential:
     """ClipClap/AVCA `EmbeddingNet`: one dense block, or two with a hidden layer.
 
     The output block always has BatchNorm; `hidden_batch_norm` only affects the hidden one.
@@ -63,8 +67,9 @@ def text_encoder(dims: FeatureDims, which: str = "both", out_dim: int = 300, p: 
 # --- Shared pieces of the baseline re-implementations (CJME, AVGZSLNet, AVCA, Hyper, DEVISE...) ---
 
 
-def two_layer_net(in_dim: int, hidden: int, out_dim: int, p: float, batch_norm: bool = True,
-                  output_relu: bool = False) -> nn.Sequential:
+def two_layer_net(
+    in_dim: int, hidden: int, out_dim: int, p: float, batch_norm: bool = True, output_relu: bool = False
+) -> nn.Sequential:
     """AVCA-GZSL `EmbeddingNet` of CJME/AVGZSLNet: Linear→[BN]→ReLU→Dropout→Linear[→ReLU].
 
     Unlike `embedding_net`, the output layer is a bare Linear (CJME adds a final ReLU).
@@ -75,8 +80,7 @@ def two_layer_net(in_dim: int, hidden: int, out_dim: int, p: float, batch_norm: 
     return nn.Sequential(*layers)
 
 
-def dense_stack(in_dim: int, hidden: int, out_dim: int, p: float,
-                out_bn_momentum: float = 0.1) -> nn.Sequential:
+def dense_stack(in_dim: int, hidden: int, out_dim: int, p: float, out_bn_momentum: float = 0.1) -> nn.Sequential:
     """AVCA encoder/projector: two dense blocks; only the output BatchNorm uses `out_bn_momentum`
     (AVCA-GZSL sets 0.99 there, which in PyTorch's convention makes the running statistics follow
     the last batch almost entirely)."""
@@ -86,18 +90,18 @@ def dense_stack(in_dim: int, hidden: int, out_dim: int, p: float,
     )
 
 
-def triplet(anchor: torch.Tensor, positive: torch.Tensor, negative: torch.Tensor,
-            margin: float = 1.0, reduction: str = "mean") -> torch.Tensor:
+def triplet(
+    anchor: torch.Tensor, positive: torch.Tensor, negative: torch.Tensor, margin: float = 1.0, reduction: str = "mean"
+) -> torch.Tensor:
     """`nn.TripletMarginLoss(margin, p=2, eps=1e-6)`: the eps is added inside the difference."""
     return torch.nn.functional.triplet_margin_loss(
         anchor, positive, negative, margin=margin, p=2, eps=1e-6, reduction=reduction
     )
 
 
-def reconstruction_mse(decoded: list[torch.Tensor] | tuple[torch.Tensor, ...],
-                       target: torch.Tensor) -> torch.Tensor:
+def reconstruction_mse(decoded: list[torch.Tensor] | tuple[torch.Tensor, ...], target: torch.Tensor) -> torch.Tensor:
     """Sum of element-mean MSEs of several decodings against one (non-detached) target."""
-    return sum(torch.nn.functional.mse_loss(x, target) for x in decoded)
+    return cast(torch.Tensor, sum(torch.nn.functional.mse_loss(x, target) for x in decoded))
 
 
 def euclidean_distance(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
@@ -120,8 +124,12 @@ def ranking_hinge(scores: torch.Tensor, targets: torch.Tensor, kind: str, margin
         cost = cost.max(dim=1).values
     elif kind == "ale":
         ranks = (cost > 0).sum(1, keepdim=True)
-        harmonic = torch.cat([scores.new_zeros(1), torch.cumsum(1 / torch.arange(
-            1, num_classes + 1, device=scores.device, dtype=scores.dtype), 0)])
+        harmonic = torch.cat(
+            [
+                scores.new_zeros(1),
+                torch.cumsum(1 / torch.arange(1, num_classes + 1, device=scores.device, dtype=scores.dtype), 0),
+            ]
+        )
         cost = cost * harmonic[ranks] / (ranks + 1e-8)
     elif kind != "devise":
         raise ValueError(f"ranking loss kind must be 'devise', 'sje' or 'ale', got {kind!r}")
@@ -129,8 +137,14 @@ def ranking_hinge(scores: torch.Tensor, targets: torch.Tensor, kind: str, margin
 
 
 # The AVCA-GZSL code base trains every baseline with the same schedule (its run scripts, cls split).
-AVCA_GZSL_SCHEDULE = {"epochs": 50, "lr": 1e-3, "batch_size": 256, "batches_per_epoch": 500,
-                      "weight_decay": 0.0, "lr_patience": 3}
+AVCA_GZSL_SCHEDULE = {
+    "epochs": 50,
+    "lr": 1e-3,
+    "batch_size": 256,
+    "batches_per_epoch": 500,
+    "weight_decay": 0.0,
+    "lr_patience": 3,
+}
 # The short schedule every baseline uses on the synthetic demo data.
 DEMO_SCHEDULE = {"epochs": 3, "batch_size": 64, "batches_per_epoch": 20}
 # W_enc in front of a baseline's text branch: CLIP ‖ CLAP -> the 300-d slot word2vec used to fill.

@@ -15,7 +15,12 @@ from typing import Any
 from rich.console import Console
 from rich.markup import escape
 from rich.progress import (
-    BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn,
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
 )
 
 
@@ -37,8 +42,9 @@ class Reporter:
     def item_started(self, label: str) -> None:
         """An item begins (where the executor knows it; remote backends may not)."""
 
-    def item_progress(self, label: str, description: str, completed: float | None = None,
-                      total: float | None = None) -> None:
+    def item_progress(
+        self, label: str, description: str, completed: float | None = None, total: float | None = None
+    ) -> None:
         """A running item reports a finished sub-step."""
 
     def item_finished(self, label: str, outcome: str, ok: bool = True) -> None:
@@ -68,8 +74,9 @@ class LogReporter(Reporter):
         self._done, self._total, self._description = 0, total, description
         self._line(f"{description}: {total} to run")
 
-    def item_progress(self, label: str, description: str, completed: float | None = None,
-                      total: float | None = None) -> None:
+    def item_progress(
+        self, label: str, description: str, completed: float | None = None, total: float | None = None
+    ) -> None:
         self._line(f"[{self._done}/{self._total}] {label}: {description}")
 
     def item_finished(self, label: str, outcome: str, ok: bool = True) -> None:
@@ -83,9 +90,16 @@ class LiveReporter(Reporter):
 
     def __init__(self, console: Console | None = None) -> None:
         super().__init__(console)
-        self._progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                                  TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(),
-                                  console=self.console, transient=True)
+        self._progress = Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            TextColumn("ETA"),
+            TimeRemainingColumn(),
+            console=self.console,
+            transient=True,
+        )
         self._progress.start()
         self._overall: Any = None
         self._items: dict[str, Any] = {}
@@ -99,11 +113,16 @@ class LiveReporter(Reporter):
         if label not in self._items:
             self._items[label] = self._progress.add_task(f"  {escape(label)}", total=None)
 
-    def item_progress(self, label: str, description: str, completed: float | None = None,
-                      total: float | None = None) -> None:
+    def item_progress(
+        self, label: str, description: str, completed: float | None = None, total: float | None = None
+    ) -> None:
         self.item_started(label)
-        self._progress.update(self._items[label], completed=completed, total=total,
-                              description=f"  {escape(label)}: {escape(description)}")
+        self._progress.update(
+            self._items[label],
+            completed=completed,
+            total=total,
+            description=f"  {escape(label)}: {escape(description)}",
+        )
 
     def item_finished(self, label: str, outcome: str, ok: bool = True) -> None:
         task = self._items.pop(label, None)
@@ -112,8 +131,9 @@ class LiveReporter(Reporter):
         if ok and self._overall is not None:
             self._progress.advance(self._overall)
         if not ok or outcome != "done":
-            self._progress.console.print(f"{escape(label)}: {escape(outcome)}", style=None if ok else "yellow",
-                                         highlight=False)
+            self._progress.console.print(
+                f"{escape(label)}: {escape(outcome)}", style=None if ok else "yellow", highlight=False
+            )
 
     def note(self, text: str, style: str = "") -> None:
         self._progress.console.print(escape(text), style=style or None, highlight=False)

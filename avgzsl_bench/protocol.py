@@ -61,8 +61,9 @@ class ProtocolResult:
     model: GZSLMethod | None = None  # the stage-2 model, when asked for
 
 
-def evaluate(model: GZSLMethod, split: FeatureSplit, text: TextEmbeddings,
-             beta: float | None = None) -> dict[str, ViewEvaluation]:
+def evaluate(
+    model: GZSLMethod, split: FeatureSplit, text: TextEmbeddings, beta: float | None = None
+) -> dict[str, ViewEvaluation]:
     """Evaluate every view of `model` on `split`; search the grid unless `beta` is given."""
     model.eval()
     classes = split.classes
@@ -80,8 +81,9 @@ def _primary(views: dict[str, ViewEvaluation]) -> ViewEvaluation:
     return next(iter(views.values()))
 
 
-def run_stage1(spec: MethodSpec, dataset: GZSLDataset, hparams: Mapping[str, Any], seed: int,
-               on_epoch: EpochCallback | None = None) -> Stage1Result:
+def run_stage1(
+    spec: MethodSpec, dataset: GZSLDataset, hparams: Mapping[str, Any], seed: int, on_epoch: EpochCallback | None = None
+) -> Stage1Result:
     """Train on `train`, evaluate `val` each epoch, keep the first epoch with the best val HM."""
     notify = on_epoch or (lambda stage, epoch, total, hm: None)
     started = time.perf_counter()
@@ -111,9 +113,15 @@ def run_stage1(spec: MethodSpec, dataset: GZSLDataset, hparams: Mapping[str, Any
     )
 
 
-def run_protocol(spec: MethodSpec, dataset: GZSLDataset, hparams: Mapping[str, Any], seed: int,
-                 on_epoch: EpochCallback | None = None, keep_model: bool = False,
-                 stage1: Stage1Result | None = None) -> ProtocolResult:
+def run_protocol(
+    spec: MethodSpec,
+    dataset: GZSLDataset,
+    hparams: Mapping[str, Any],
+    seed: int,
+    on_epoch: EpochCallback | None = None,
+    keep_model: bool = False,
+    stage1: Stage1Result | None = None,
+) -> ProtocolResult:
     """Stage 1 (unless its result is given), stage 2, and the single test evaluation."""
     notify = on_epoch or (lambda stage, epoch, total, hm: None)
     if stage1 is None:
@@ -141,7 +149,6 @@ def run_protocol(spec: MethodSpec, dataset: GZSLDataset, hparams: Mapping[str, A
         test_per_class={
             dataset.class_names[int(c)]: 100 * float(r) for c, r in zip(test.classes.tolist(), test.per_class)
         },
-        timings={"stage1_s": stage1.seconds, "stage2_s": stage2_seconds,
-                 "test_s": time.perf_counter() - started},
+        timings={"stage1_s": stage1.seconds, "stage2_s": stage2_seconds, "test_s": time.perf_counter() - started},
         model=trainer.model if keep_model else None,
     )

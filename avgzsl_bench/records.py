@@ -64,7 +64,7 @@ class RunRecord:
 
     @classmethod
     def from_row(cls, row: dict[str, Any]) -> RunRecord:
-        values = {name: row.get(name) for name in column_names() if name in row}
+        values: dict[str, Any] = {name: row.get(name) for name in column_names() if name in row}
         for name in json_columns():
             if isinstance(values.get(name), str):
                 values[name] = json.loads(values[name])

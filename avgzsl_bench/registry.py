@@ -29,8 +29,14 @@ class Registry(Generic[T]):
     third-party packages declare theirs.
     """
 
-    def __init__(self, kind: str, *, validate: Callable[[str, T], None] | None = None,
-                 builtins: Callable[[], None] | None = None, entry_point_group: str | None = None) -> None:
+    def __init__(
+        self,
+        kind: str,
+        *,
+        validate: Callable[[str, T], None] | None = None,
+        builtins: Callable[[], None] | None = None,
+        entry_point_group: str | None = None,
+    ) -> None:
         self.kind = kind
         self.entry_point_group = entry_point_group
         self._entries: dict[str, T] = {}
@@ -89,8 +95,12 @@ class Registry(Generic[T]):
                 except Exception as error:  # noqa: BLE001 - one broken plugin must not hide the others
                     reason = f"{type(error).__name__}: {error}"
                     self.plugin_errors[entry_point.name] = f"{entry_point.value} failed to import ({reason})"
-                    warnings.warn(f"{self.kind} plugin '{entry_point.name}' ({entry_point.value}) failed to "
-                                  f"import and is skipped: {reason}", RuntimeWarning, stacklevel=2)
+                    warnings.warn(
+                        f"{self.kind} plugin '{entry_point.name}' ({entry_point.value}) failed to "
+                        f"import and is skipped: {reason}",
+                        RuntimeWarning,
+                        stacklevel=2,
+                    )
         self._discovered = True
 
     # -- lookup ------------------------------------------------------------------------------
@@ -110,6 +120,9 @@ class Registry(Generic[T]):
             pass
         if name in self.plugin_errors:
             raise BenchError(f"{self.kind} plugin '{name}': {self.plugin_errors[name]}; fix or uninstall it")
-        hint = f" (third-party {self.kind}s register through the '{self.entry_point_group}' entry point)" \
-            if self.entry_point_group else ""
+        hint = (
+            f" (third-party {self.kind}s register through the '{self.entry_point_group}' entry point)"
+            if self.entry_point_group
+            else ""
+        )
         raise BenchError(f"unknown {self.kind} '{name}'; available: {', '.join(self.names())}{hint}")

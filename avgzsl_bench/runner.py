@@ -64,8 +64,13 @@ class Job:
         return f"{self.method}-{self.source.dataset}-{self.config_hash}-seed{self.seed}"
 
 
-def make_jobs(methods: Iterable[str], source: DataSource, seeds: Iterable[int],
-              overrides: Mapping[str, Any] | None = None, threads: int = DEFAULT_THREADS) -> list[Job]:
+def make_jobs(
+    methods: Iterable[str],
+    source: DataSource,
+    seeds: Iterable[int],
+    overrides: Mapping[str, Any] | None = None,
+    threads: int = DEFAULT_THREADS,
+) -> list[Job]:
     """One job per method and seed; unknown methods and bad hyper-parameter values fail here."""
     if threads < 1:
         raise BenchError(f"--threads must be at least 1, got {threads}")
@@ -91,8 +96,12 @@ def resolve_device(device: str) -> torch.device:
 def git_revision() -> str:
     try:
         return subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"], cwd=Path(avgzsl_bench.__file__).parent,
-            capture_output=True, text=True, timeout=5, check=True,
+            ["git", "rev-parse", "--short", "HEAD"],
+            cwd=Path(avgzsl_bench.__file__).parent,
+            capture_output=True,
+            text=True,
+            timeout=5,
+            check=True,
         ).stdout.strip()
     except (OSError, subprocess.SubprocessError):
         return "unknown"
@@ -118,14 +127,30 @@ def run_record(job: Job, result: ProtocolResult, dataset: GZSLDataset, device: t
     """The row a finished run leaves in the results store."""
     stage1 = result.stage1
     return RunRecord(
-        key=job.key, method=job.method, dataset=job.source.dataset, seed=job.seed,
-        config_hash=job.config_hash, config=job.config(),
-        seen=result.test["seen"], unseen=result.test["unseen"], hm=result.test["hm"], zsl=result.test["zsl"],
-        beta=result.test["beta"], best_epochs=stage1.best_epochs, val=stage1.val, val_betas=stage1.val_betas,
-        val_hm_per_epoch=stage1.val_hm_per_epoch, val_hm_vs_beta=[list(pair) for pair in stage1.val_hm_vs_beta],
-        per_class=result.test_per_class, timings=result.timings, feature_set=job.source.feature_set,
-        synthetic=dataset.synthetic, version=avgzsl_bench.__version__, git_revision=git_revision(),
-        device=torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu", threads=job.threads,
+        key=job.key,
+        method=job.method,
+        dataset=job.source.dataset,
+        seed=job.seed,
+        config_hash=job.config_hash,
+        config=job.config(),
+        seen=result.test["seen"],
+        unseen=result.test["unseen"],
+        hm=result.test["hm"],
+        zsl=result.test["zsl"],
+        beta=result.test["beta"],
+        best_epochs=stage1.best_epochs,
+        val=stage1.val,
+        val_betas=stage1.val_betas,
+        val_hm_per_epoch=stage1.val_hm_per_epoch,
+        val_hm_vs_beta=[list(pair) for pair in stage1.val_hm_vs_beta],
+        per_class=result.test_per_class,
+        timings=result.timings,
+        feature_set=job.source.feature_set,
+        synthetic=dataset.synthetic,
+        version=avgzsl_bench.__version__,
+        git_revision=git_revision(),
+        device=torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu",
+        threads=job.threads,
     )
 
 
@@ -140,8 +165,9 @@ def _epoch_callback(job: Job, progress: ProgressHook | None) -> EpochCallback | 
     return on_epoch
 
 
-def execute_job(job: Job, store_path: str | None, device: str = "cpu",
-                progress: ProgressHook | None = None) -> RunRecord:
+def execute_job(
+    job: Job, store_path: str | None, device: str = "cpu", progress: ProgressHook | None = None
+) -> RunRecord:
     """Run one job to the end (resuming a stored stage 1) and persist it; returns its record."""
     store = ResultStore(store_path) if store_path else None
     if store is not None:
@@ -184,9 +210,11 @@ class RunReport:
         return [outcome for outcome in self.outcomes if outcome.ok and outcome.attempts > 1]
 
     def summary(self) -> str:
-        lines = [f"{len(self.records)}/{len(self.outcomes)} jobs finished"
-                 + (f", {len(self.retried)} after a retry" if self.retried else "")
-                 + (f", {len(self.failures)} failed twice:" if self.failures else ".")]
+        lines = [
+            f"{len(self.records)}/{len(self.outcomes)} jobs finished"
+            + (f", {len(self.retried)} after a retry" if self.retried else "")
+            + (f", {len(self.failures)} failed twice:" if self.failures else ".")
+        ]
         lines += [f"  - {outcome.item}: {outcome.error}" for outcome in self.failures]
         return "\n".join(lines)
 

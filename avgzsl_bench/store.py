@@ -98,8 +98,7 @@ class ResultStore:
         columns = ", ".join(row)
         placeholders = ", ".join("?" for _ in row)
         with self._connect() as connection:
-            connection.execute(f"INSERT OR REPLACE INTO runs ({columns}) VALUES ({placeholders})",
-                               tuple(row.values()))
+            connection.execute(f"INSERT OR REPLACE INTO runs ({columns}) VALUES ({placeholders})", tuple(row.values()))
 
     def runs(self, **filters: Any) -> list[RunRecord]:
         """Stored runs, filtered by column equality, oldest first."""

@@ -23,14 +23,14 @@ from pathlib import Path
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
-import numpy as np  # noqa: E402
-import torch  # noqa: E402
+import numpy as np
+import torch
 
-from feature_zoo.backbones import build_audio, build_visual  # noqa: E402
-from feature_zoo.cache import FeatureCache  # noqa: E402
-from feature_zoo.decode import decode_video  # noqa: E402
-from feature_zoo.extract import Extractor  # noqa: E402
-from feature_zoo.synthetic import sine, write_video  # noqa: E402
+from feature_zoo.backbones import build_audio, build_visual
+from feature_zoo.cache import FeatureCache
+from feature_zoo.decode import decode_video
+from feature_zoo.extract import Extractor
+from feature_zoo.synthetic import sine, write_video
 
 
 def main() -> None:
@@ -46,8 +46,10 @@ def main() -> None:
     if args.threads:
         torch.set_num_threads(args.threads)
 
-    print(f"device={args.device} torch threads={torch.get_num_threads()} cpus={os.cpu_count()} "
-          f"videos={args.videos} ({args.size}, {args.seconds:g} s) batch={args.batch_size} workers={args.workers}")
+    print(
+        f"device={args.device} torch threads={torch.get_num_threads()} cpus={os.cpu_count()} "
+        f"videos={args.videos} ({args.size}, {args.seconds:g} s) batch={args.batch_size} workers={args.workers}"
+    )
     started = time.perf_counter()
     visual = build_visual(random_init=True, device=args.device)
     audio = build_audio(random_init=True, device=args.device)
@@ -59,7 +61,9 @@ def main() -> None:
         width, height = (int(v) for v in args.size.lower().split("x"))
         videos = {
             f"clip{i:04d}": write_video(
-                folder / f"clip{i:04d}.mp4", num_frames=int(args.seconds * 25), size=(width, height),
+                folder / f"clip{i:04d}.mp4",
+                num_frames=int(args.seconds * 25),
+                size=(width, height),
                 audio=sine(args.seconds, freq=200.0 + i),
             )
             for i in range(args.videos)
@@ -99,8 +103,10 @@ def main() -> None:
     print(f"CLIP image enc : {n / visual_s:8.2f} videos/s  ({visual_s:.2f}s)")
     print(f"CLAP audio enc : {n / audio_s:8.2f} videos/s  ({audio_s:.2f}s)")
     print(f"encode total   : {n / (visual_s + audio_s):8.2f} videos/s")
-    print(f"end-to-end cold: {n / cold.wall_seconds:8.2f} videos/s  ({cold.wall_seconds:.2f}s; "
-          f"encode {cold.encode_seconds:.2f}s, decode thread-time {cold.decode_seconds:.2f}s)")
+    print(
+        f"end-to-end cold: {n / cold.wall_seconds:8.2f} videos/s  ({cold.wall_seconds:.2f}s; "
+        f"encode {cold.encode_seconds:.2f}s, decode thread-time {cold.decode_seconds:.2f}s)"
+    )
     print(f"end-to-end warm: {n / warm.wall_seconds:8.2f} videos/s  (cache hits {warm.cached}/{n})")
 
 

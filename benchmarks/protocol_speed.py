@@ -47,10 +47,18 @@ def measure(method: str, device: torch.device, epochs: int | None, seed: int = 4
     _synchronize(device)
     total = time.perf_counter() - started
     steps = hparams["batches_per_epoch"] * (hparams["epochs"] + result.stage1.best_epochs)
-    return [method, str(device), len(dataset.splits["train_val"]) + len(dataset.splits["test"]),
-            hparams["epochs"], result.stage1.best_epochs, f"{epoch_seconds:.2f}",
-            f"{1000 * epoch_seconds / hparams['batches_per_epoch']:.1f}", f"{eval_seconds * 1000:.0f}",
-            f"{total:.1f}", steps]
+    return [
+        method,
+        str(device),
+        len(dataset.splits["train_val"]) + len(dataset.splits["test"]),
+        hparams["epochs"],
+        result.stage1.best_epochs,
+        f"{epoch_seconds:.2f}",
+        f"{1000 * epoch_seconds / hparams['batches_per_epoch']:.1f}",
+        f"{eval_seconds * 1000:.0f}",
+        f"{total:.1f}",
+        steps,
+    ]
 
 
 def main() -> None:
@@ -64,8 +72,18 @@ def main() -> None:
         torch.set_num_threads(args.threads)
     device = resolve_device(args.device)
     rows = [measure(method, device, args.epochs) for method in args.methods.split(",")]
-    headers = ["method", "device", "videos", "stage-1 epochs", "stage-2 epochs", "s / epoch",
-               "ms / step", "ms / val eval", "protocol s", "train steps"]
+    headers = [
+        "method",
+        "device",
+        "videos",
+        "stage-1 epochs",
+        "stage-2 epochs",
+        "s / epoch",
+        "ms / step",
+        "ms / val eval",
+        "protocol s",
+        "train steps",
+    ]
     print(tabulate(rows, headers=headers, tablefmt="github"))
 
 

@@ -29,8 +29,17 @@ from torch import nn
 from avgzsl_bench.api import GZSLMethod, SampleBatch, TrainBatch, register_method
 from avgzsl_bench.data import FeatureDims, TextEmbeddings
 from avgzsl_bench.nn_blocks import (
-    AVCA_GZSL_SCHEDULE, DEMO_SCHEDULE, TEXT_CHOICES, W_ENC_DEFAULTS, dense_stack, dropout, embedding_net,
-    reconstruction_mse, select_text, text_encoder, triplet,
+    AVCA_GZSL_SCHEDULE,
+    DEMO_SCHEDULE,
+    TEXT_CHOICES,
+    W_ENC_DEFAULTS,
+    dense_stack,
+    dropout,
+    embedding_net,
+    reconstruction_mse,
+    select_text,
+    text_encoder,
+    triplet,
 )
 
 TOKEN_DIM = 300  # hard-coded internal dimension of the reference
@@ -59,8 +68,7 @@ class TransformerBlock(nn.Module):
         super().__init__()
         self.norm_attention, self.attention = nn.LayerNorm(dim), Attention(dim, heads, dim_head, p)
         self.norm_ff = nn.LayerNorm(dim)
-        self.ff = nn.Sequential(nn.Linear(dim, mlp_dim), nn.GELU(), dropout(p),
-                                nn.Linear(mlp_dim, dim), dropout(p))
+        self.ff = nn.Sequential(nn.Linear(dim, mlp_dim), nn.GELU(), dropout(p), nn.Linear(mlp_dim, dim), dropout(p))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = x + self.attention(self.norm_attention(x))
@@ -79,10 +87,12 @@ class AVCA(GZSLMethod):
         self.W_enc = text_encoder(dims, self.text, TOKEN_DIM, hparams["text_dropout"])
         self.A_enc = dense_stack(dims.audio, enc_hidden, TOKEN_DIM, r_enc, momentum)
         self.V_enc = dense_stack(dims.video, enc_hidden, TOKEN_DIM, r_enc, momentum)
-        self.cross_attention = nn.Sequential(*(
-            TransformerBlock(TOKEN_DIM, heads=3, dim_head=100, mlp_dim=64, p=r_enc)
-            for _ in range(hparams["transformer_depth"])
-        ))
+        self.cross_attention = nn.Sequential(
+            *(
+                TransformerBlock(TOKEN_DIM, heads=3, dim_head=100, mlp_dim=64, p=r_enc)
+                for _ in range(hparams["transformer_depth"])
+            )
+        )
         self.W_proj = embedding_net(TOKEN_DIM, out, r_dec)
         self.D = embedding_net(out, TOKEN_DIM, r_dec)
         self.A_proj = dense_stack(TOKEN_DIM, proj_hidden, out, r_proj, momentum)
@@ -125,17 +135,24 @@ class AVCA(GZSLMethod):
         t_a_neg, t_v_neg, t_w_neg = f["theta_a_neg"], f["theta_v_neg"], f["theta_w_neg"]
         return {
             "rec": reconstruction_mse((f["rho_v"], f["rho_a"], f["rho_w"]), f["w"]),
-            "ct": triplet(f["rho_w"], f["rho_a"], f["rho_a_neg"], m) + triplet(f["rho_w"], f["rho_v"], f["rho_v_neg"], m),
-            "w": triplet(t_w, t_a, t_a_neg, m) + triplet(t_w, t_v, t_v_neg, m)
-            + triplet(t_a, t_w, t_w_neg, m) + triplet(t_v, t_w, t_w_neg, m),
-            "t": triplet(t_a, t_w, t_a_neg, m) + triplet(t_v, t_w, t_v_neg, m)
-            + triplet(t_w, t_a, t_w_neg, m) + triplet(t_w, t_v, t_w_neg, m),
-            "reg": F.mse_loss(f["phi_v_rec"], f["phi_v"]) + F.mse_loss(f["phi_a_rec"], f["phi_a"])
-            + F.mse_loss(t_v, t_w) + F.mse_loss(t_a, t_w),
+            "ct": triplet(f["rho_w"], f["rho_a"], f["rho_a_neg"], m)
+            + triplet(f["rho_w"], f["rho_v"], f["rho_v_neg"], m),
+            "w": triplet(t_w, t_a, t_a_neg, m)
+            + triplet(t_w, t_v, t_v_neg, m)
+            + triplet(t_a, t_w, t_w_neg, m)
+            + triplet(t_v, t_w, t_w_neg, m),
+            "t": triplet(t_a, t_w, t_a_neg, m)
+            + triplet(t_v, t_w, t_v_neg, m)
+            + triplet(t_w, t_a, t_w_neg, m)
+            + triplet(t_w, t_v, t_w_neg, m),
+            "reg": F.mse_loss(f["phi_v_rec"], f["phi_v"])
+            + F.mse_loss(f["phi_a_rec"], f["phi_a"])
+            + F.mse_loss(t_v, t_w)
+            + F.mse_loss(t_a, t_w),
         }
 
     def loss(self, batch: TrainBatch) -> dict[str, torch.Tensor]:
-        return self.avca_terms(self.forward_pair(batch.positive, batch.negative))
+        return self.avca_terms(self.forward_pair(batch.positive, batch.negatives))
 
     def embeddings(self, video: torch.Tensor, audio: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """(θ_a, θ_v): the reference `get_embeddings` without the text."""
@@ -151,22 +168,29 @@ class AVCA(GZSLMethod):
         attended_a, attended_v = self.attend(phi_a, phi_v)
         self.V_proj(attended_v), self.A_proj(attended_a)
 
-    def distances(self, video: torch.Tensor, audio: torch.Tensor,
-                  class_text: TextEmbeddings) -> dict[str, torch.Tensor]:
+    def distances(
+        self, video: torch.Tensor, audio: torch.Tensor, class_text: TextEmbeddings
+    ) -> dict[str, torch.Tensor]:
         _, theta_v = self.embeddings(video, audio)
         return {"both": torch.cdist(theta_v, self.embed_text(class_text))}
 
 
-AVCA_SCHEDULE = {
+AVCA_SCHEDULE: dict[str, dict[str, Any]] = {
     "default": {**AVCA_GZSL_SCHEDULE, "weight_decay": 1e-5},  # AVCA sets weight decay inside its model
     "demo": DEMO_SCHEDULE,
 }
-AVCA_MODEL = {
+AVCA_MODEL: dict[str, dict[str, Any]] = {
     "default": {
         **W_ENC_DEFAULTS,
-        "encoder_hidden_dim": 512, "projector_hidden_dim": 512, "embedding_dim": 64,
-        "encoder_dropout": 0.2, "projector_dropout": 0.3, "decoder_dropout": 0.5,
-        "bn_momentum": 0.99, "transformer_depth": 1, "margin": 1.0,
+        "encoder_hidden_dim": 512,
+        "projector_hidden_dim": 512,
+        "embedding_dim": 64,
+        "encoder_dropout": 0.2,
+        "projector_dropout": 0.3,
+        "decoder_dropout": 0.5,
+        "bn_momentum": 0.99,
+        "transformer_depth": 1,
+        "margin": 1.0,
         "legacy": False,
     },
     "activitynet": {"projector_dropout": 0.2, "decoder_dropout": 0.1},

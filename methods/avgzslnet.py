@@ -16,13 +16,19 @@ from typing import Any
 
 import torch
 import torch.nn.functional as F
-from torch import nn
 
 from avgzsl_bench.api import GZSLMethod, TrainBatch, register_method
 from avgzsl_bench.data import FeatureDims, TextEmbeddings
 from avgzsl_bench.nn_blocks import (
-    AVCA_GZSL_SCHEDULE, DEMO_SCHEDULE, TEXT_CHOICES, W_ENC_DEFAULTS, euclidean_distance, select_text,
-    text_encoder, triplet, two_layer_net,
+    AVCA_GZSL_SCHEDULE,
+    DEMO_SCHEDULE,
+    TEXT_CHOICES,
+    W_ENC_DEFAULTS,
+    euclidean_distance,
+    select_text,
+    text_encoder,
+    triplet,
+    two_layer_net,
 )
 
 
@@ -46,7 +52,7 @@ class AVGZSLNet(GZSLMethod):
         return F.normalize(self.decoder(x), dim=1)  # --normalize_decoder_outputs
 
     def loss(self, batch: TrainBatch) -> dict[str, torch.Tensor]:
-        pos, neg, m = batch.positive, batch.negative, self.margin
+        pos, neg, m = batch.positive, batch.negatives, self.margin
         w = self.W_enc(select_text(pos.text, self.text))
         a, v, t = self.f_a(pos.audio), self.f_v(pos.video), self.f_t(w)
         a_neg, v_neg = self.f_a(neg.audio), self.f_v(neg.video)
@@ -55,14 +61,19 @@ class AVGZSLNet(GZSLMethod):
         d_a_neg, d_v_neg = self.decode(a_neg), self.decode(v_neg)
         x_t = F.normalize(w, dim=1)  # reconstruction target: unit norm like the original word2vec
         return {
-            "rec": sum(euclidean_distance(d, x_t).mean() for d in (d_t, d_a, d_v)),
+            "rec": euclidean_distance(d_t, x_t).mean()
+            + euclidean_distance(d_a, x_t).mean()
+            + euclidean_distance(d_v, x_t).mean(),
             "cross_triplet": triplet(d_t, d_a, d_a_neg, m) + triplet(d_t, d_v, d_v_neg, m),
-            "triplet": triplet(t, a, a_neg, m) + triplet(a, t, t_neg, m)
-            + triplet(t, v, v_neg, m) + triplet(v, t, t_neg, m),
+            "triplet": triplet(t, a, a_neg, m)
+            + triplet(a, t, t_neg, m)
+            + triplet(t, v, v_neg, m)
+            + triplet(v, t, t_neg, m),
         }
 
-    def distances(self, video: torch.Tensor, audio: torch.Tensor,
-                  class_text: TextEmbeddings) -> dict[str, torch.Tensor]:
+    def distances(
+        self, video: torch.Tensor, audio: torch.Tensor, class_text: TextEmbeddings
+    ) -> dict[str, torch.Tensor]:
         t = self.embed_text(class_text)
         d_audio, d_video = torch.cdist(self.f_a(audio), t), torch.cdist(self.f_v(video), t)
         return {"both": d_audio + d_video, "audio": d_audio, "video": d_video}
@@ -74,11 +85,17 @@ register_method(
     paper_name="AVGZSLNet",
     tags=("baseline", "triplet"),
     schedule={"default": AVCA_GZSL_SCHEDULE, "demo": DEMO_SCHEDULE},
-    model={"default": {
-        **W_ENC_DEFAULTS,
-        # 0.8: the AVCA-GZSL default --embedding_dropout, which its AVGZSLNet scripts never override.
-        "hidden_dim": 1024, "embedding_dim": 64, "dropout": 0.8,
-        "decoder_hidden_dim": 64, "decoder_dropout": 0.5, "margin": 1.0,
-    }},
+    model={
+        "default": {
+            **W_ENC_DEFAULTS,
+            # 0.8: the AVCA-GZSL default --embedding_dropout, which its AVGZSLNet scripts never override.
+            "hidden_dim": 1024,
+            "embedding_dim": 64,
+            "dropout": 0.8,
+            "decoder_hidden_dim": 64,
+            "decoder_dropout": 0.5,
+            "margin": 1.0,
+        }
+    },
     choices={"text": TEXT_CHOICES},
 )(AVGZSLNet)

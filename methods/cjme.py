@@ -24,7 +24,13 @@ from torch import nn
 from avgzsl_bench.api import GZSLMethod, TrainBatch, register_method
 from avgzsl_bench.data import FeatureDims, TextEmbeddings
 from avgzsl_bench.nn_blocks import (
-    AVCA_GZSL_SCHEDULE, DEMO_SCHEDULE, TEXT_CHOICES, W_ENC_DEFAULTS, select_text, text_encoder, triplet,
+    AVCA_GZSL_SCHEDULE,
+    DEMO_SCHEDULE,
+    TEXT_CHOICES,
+    W_ENC_DEFAULTS,
+    select_text,
+    text_encoder,
+    triplet,
     two_layer_net,
 )
 
@@ -60,14 +66,15 @@ class CJME(GZSLMethod):
         self.f_a = two_layer_net(dims.audio, hidden, out, p, output_relu=True)
         self.f_v = two_layer_net(dims.video, hidden, out, p, output_relu=True)
         self.f_t = two_layer_net(w_dim, w_dim, out, p, output_relu=True)
-        self.gate = nn.Sequential(nn.BatchNorm1d(dims.audio + dims.video), nn.Linear(dims.audio + dims.video, 1),
-                                  nn.Sigmoid())
+        self.gate = nn.Sequential(
+            nn.BatchNorm1d(dims.audio + dims.video), nn.Linear(dims.audio + dims.video, 1), nn.Sigmoid()
+        )
 
     def embed_text(self, text: TextEmbeddings) -> torch.Tensor:
         return self.f_t(self.W_enc(select_text(text, self.text)))
 
     def loss(self, batch: TrainBatch) -> dict[str, torch.Tensor]:
-        pos, neg = batch.positive, batch.negative
+        pos, neg = batch.positive, batch.negatives
         # Call order as in the reference (it fixes the BatchNorm running statistics).
         a, v, t = self.f_a(pos.audio), self.f_v(pos.video), self.embed_text(pos.text)
         a_neg, v_neg = self.f_a(neg.audio), self.f_v(neg.video)
@@ -84,8 +91,9 @@ class CJME(GZSLMethod):
             "attention": F.mse_loss(gate, target),
         }
 
-    def distances(self, video: torch.Tensor, audio: torch.Tensor,
-                  class_text: TextEmbeddings) -> dict[str, torch.Tensor]:
+    def distances(
+        self, video: torch.Tensor, audio: torch.Tensor, class_text: TextEmbeddings
+    ) -> dict[str, torch.Tensor]:
         t = self.embed_text(class_text)
         d_audio, d_video = torch.cdist(self.f_a(audio), t), torch.cdist(self.f_v(video), t)
         hard_gate = (self.gate(torch.cat([audio, video], dim=1)) >= 0.5).float()
@@ -99,8 +107,14 @@ register_method(
     tags=("baseline", "triplet"),
     schedule={"default": AVCA_GZSL_SCHEDULE, "demo": DEMO_SCHEDULE},
     model={
-        "default": {**W_ENC_DEFAULTS, "hidden_dim": 1024, "embedding_dim": 64, "dropout": 0.2, "margin": 1.0,
-                    "legacy": False},
+        "default": {
+            **W_ENC_DEFAULTS,
+            "hidden_dim": 1024,
+            "embedding_dim": 64,
+            "dropout": 0.2,
+            "margin": 1.0,
+            "legacy": False,
+        },
         "vggsound": {"dropout": 0.0},
     },
     choices={"text": TEXT_CHOICES},

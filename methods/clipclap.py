@@ -12,7 +12,6 @@ from typing import Any
 
 import torch
 import torch.nn.functional as F
-from torch import nn
 
 from avgzsl_bench.api import GZSLMethod, TrainBatch, register_method
 from avgzsl_bench.data import FeatureDims, TextEmbeddings
@@ -95,10 +94,10 @@ class ClipClap(GZSLMethod):
         self.embed_inputs(batch.positive.video, batch.positive.audio)
         self.W_proj(self._encode_sample_text(batch)[0])
 
-    def distances(self, video: torch.Tensor, audio: torch.Tensor,
-                  class_text: TextEmbeddings) -> dict[str, torch.Tensor]:
+    def distances(
+        self, video: torch.Tensor, audio: torch.Tensor, class_text: TextEmbeddings
+    ) -> dict[str, torch.Tensor]:
         return {"both": torch.cdist(self.embed_inputs(video, audio), self.embed_text(class_text))}
-
 
     @classmethod
     def check_hparams(cls, hparams: Mapping[str, Any]) -> None:
@@ -110,13 +109,28 @@ register_method(
     description="ClipClap: CLIP+CLAP features, dual text embeddings, CE+regression+reconstruction",
     paper_name="ClipClap",
     schedule={
-        "default": {"epochs": 15, "lr": 1e-4, "batch_size": 64, "batches_per_epoch": 300,
-                    "weight_decay": 1e-5, "lr_patience": 3},
+        "default": {
+            "epochs": 15,
+            "lr": 1e-4,
+            "batch_size": 64,
+            "batches_per_epoch": 300,
+            "weight_decay": 1e-5,
+            "lr_patience": 3,
+        },
         "ucf": {"epochs": 20, "lr": 7e-5},
         "demo": {"epochs": 6, "batches_per_epoch": 60},
     },
-    model={"default": {"modality": "both", "text": "both", "losses": "reg+ce+rec",
-                       "model_dim": 512, "hidden_dim": 512, "embedding_dim": 64,
-                       "dropout": 0.1, "hidden_batch_norm": True}},
+    model={
+        "default": {
+            "modality": "both",
+            "text": "both",
+            "losses": "reg+ce+rec",
+            "model_dim": 512,
+            "hidden_dim": 512,
+            "embedding_dim": 64,
+            "dropout": 0.1,
+            "hidden_batch_norm": True,
+        }
+    },
     choices={"modality": MODALITIES, "text": TEXT_CHOICES},
 )(ClipClap)

@@ -28,7 +28,13 @@ from torch import nn
 from avgzsl_bench.api import GZSLMethod, TrainBatch, register_method
 from avgzsl_bench.data import FeatureDims, TextEmbeddings
 from avgzsl_bench.nn_blocks import (
-    AVCA_GZSL_SCHEDULE, DEMO_SCHEDULE, TEXT_CHOICES, W_ENC_DEFAULTS, dropout, ranking_hinge, select_text,
+    AVCA_GZSL_SCHEDULE,
+    DEMO_SCHEDULE,
+    TEXT_CHOICES,
+    W_ENC_DEFAULTS,
+    dropout,
+    ranking_hinge,
+    select_text,
     text_encoder,
 )
 
@@ -60,18 +66,27 @@ class LinearCompatibility(GZSLMethod):
         scores = self.project(sample.video, sample.audio) @ self.class_rows(batch.class_text).T
         return {self.ranking: ranking_hinge(scores, sample.targets, self.ranking, self.margin)}
 
-    def distances(self, video: torch.Tensor, audio: torch.Tensor,
-                  class_text: TextEmbeddings) -> dict[str, torch.Tensor]:
+    def distances(
+        self, video: torch.Tensor, audio: torch.Tensor, class_text: TextEmbeddings
+    ) -> dict[str, torch.Tensor]:
         return {"both": torch.cdist(self.project(video, audio), self.class_rows(class_text))}
 
 
 def register_compatibility(cls: type[LinearCompatibility], name: str, paper_name: str, description: str) -> None:
     register_method(
-        name, description=description, paper_name=paper_name, tags=("baseline", "extra"),
+        name,
+        description=description,
+        paper_name=paper_name,
+        tags=("baseline", "extra"),
         schedule={"default": AVCA_GZSL_SCHEDULE, "demo": DEMO_SCHEDULE},
         model={
-            "default": {**W_ENC_DEFAULTS, "dropout": 0.2, "normalize_inputs": True, "normalize_text": True,
-                        "margin": 0.1},
+            "default": {
+                **W_ENC_DEFAULTS,
+                "dropout": 0.2,
+                "normalize_inputs": True,
+                "normalize_text": True,
+                "margin": 0.1,
+            },
             "vggsound": {"dropout": 0.0},
         },
         choices={"text": TEXT_CHOICES},

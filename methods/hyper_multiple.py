@@ -97,7 +97,7 @@ class HyperMultiple(AVCA):
         """Mean over the K curvature columns of MSE(S_c(φ_v), S_c(φ_a))."""
         terms = []
         for k in range(c.shape[1]):  # K is a small constant (number of curvatures), not per sample
-            ck = c[:, k:k + 1]
+            ck = c[:, k : k + 1]
             if self.legacy:
                 s_v, s_a = (cosine_gram(legacy_hyperbolic_features(x, ck)) for x in (phi_v, phi_a))
             else:
@@ -106,7 +106,7 @@ class HyperMultiple(AVCA):
         return torch.stack(terms).mean()
 
     def loss(self, batch: TrainBatch) -> dict[str, torch.Tensor]:
-        f = self.forward_pair(batch.positive, batch.negative)
+        f = self.forward_pair(batch.positive, batch.negatives)
         terms = self.avca_terms(f)
         c = self.curvatures(f["phi_v"], f["phi_a"])
         c_neg = self.curvatures(f["phi_v_neg"], f["phi_a_neg"])
@@ -122,8 +122,10 @@ register_method(
     paper_name="Hyper-multiple",
     tags=("baseline", "triplet"),
     schedule=AVCA_SCHEDULE,
-    model={**AVCA_MODEL, "default": {**AVCA_MODEL["default"], "curvature": 0.01, "num_curvatures": 1,
-                                     "alignment_weight": 1e-3}},
+    model={
+        **AVCA_MODEL,
+        "default": {**AVCA_MODEL["default"], "curvature": 0.01, "num_curvatures": 1, "alignment_weight": 1e-3},
+    },
     choices={"text": TEXT_CHOICES},
     ranges={"curvature": Range(0, include_low=False), "num_curvatures": Range(1)},
 )(HyperMultiple)

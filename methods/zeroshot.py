@@ -19,7 +19,6 @@ from typing import Any
 
 import torch
 import torch.nn.functional as F
-from torch import nn
 
 from avgzsl_bench.api import GZSLMethod, TrainBatch, register_method
 from avgzsl_bench.data import FeatureDims, TextEmbeddings
@@ -47,8 +46,9 @@ class ZeroShot(GZSLMethod):
     def loss(self, batch: TrainBatch) -> dict[str, torch.Tensor]:
         return {}  # nothing to train
 
-    def distances(self, video: torch.Tensor, audio: torch.Tensor,
-                  class_text: TextEmbeddings) -> dict[str, torch.Tensor]:
+    def distances(
+        self, video: torch.Tensor, audio: torch.Tensor, class_text: TextEmbeddings
+    ) -> dict[str, torch.Tensor]:
         if self.modality == "video":
             return {"video": cosine_distance(video, class_text.clip)}
         if self.modality == "audio":

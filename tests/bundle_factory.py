@@ -42,8 +42,14 @@ NAME_CSV = {
     "vggsound": ("vggsound_w2v_class_names.csv", "manual"),
 }
 LOWER_CASE = {"ucf": True, "activitynet": True, "vggsound": False}
-STAGES = ("stage_1_train", "stage_1_val_seen", "stage_1_val_unseen", "stage_2_train", "stage_2_test_seen",
-          "stage_2_test_unseen")
+STAGES = (
+    "stage_1_train",
+    "stage_1_val_seen",
+    "stage_1_val_unseen",
+    "stage_2_train",
+    "stage_2_test_seen",
+    "stage_2_test_unseen",
+)
 LOADED_STAGES = ("stage_1_train", "stage_1_val_seen", "stage_1_val_unseen", "stage_2_test_seen", "stage_2_test_unseen")
 SPLIT_FOLDERS = {
     "train": ("stage_1_train",),
@@ -62,21 +68,31 @@ DEFAULT_CLASSES_PER_SPLIT = {"train": 4, "val_unseen": 2, "test_unseen": 2, "ext
 SYNTHETIC_POOLS: dict[str, list[tuple[str, str, str]]] = {
     "ucf": [
         ("HandstandPushups", "HandStandPushups", "Hand Stand Pushups"),  # split files spell it differently
-        ("YoYo", "YoYo", "Yo Yo"), ("Yoga", "Yoga", "Yoga"),  # case-sensitive order != case-insensitive
-        ("ApplyEyeMakeup", "ApplyEyeMakeup", "Apply Eye Makeup"), ("Archery", "Archery", "Archery"),
-        ("BabyCrawling", "BabyCrawling", "Baby Crawling"), ("CleanAndJerk", "CleanAndJerk", "Clean And Jerk"),
-        ("BlowDryHair", "BlowDryHair", "Blow Dry Hair"), ("Haircut", "Haircut", "Haircut"),
-        ("BandMarching", "BandMarching", "Band Marching"), ("WritingOnBoard", "WritingOnBoard", "Writing On Board"),
+        ("YoYo", "YoYo", "Yo Yo"),
+        ("Yoga", "Yoga", "Yoga"),  # case-sensitive order != case-insensitive
+        ("ApplyEyeMakeup", "ApplyEyeMakeup", "Apply Eye Makeup"),
+        ("Archery", "Archery", "Archery"),
+        ("BabyCrawling", "BabyCrawling", "Baby Crawling"),
+        ("CleanAndJerk", "CleanAndJerk", "Clean And Jerk"),
+        ("BlowDryHair", "BlowDryHair", "Blow Dry Hair"),
+        ("Haircut", "Haircut", "Haircut"),
+        ("BandMarching", "BandMarching", "Band Marching"),
+        ("WritingOnBoard", "WritingOnBoard", "Writing On Board"),
         ("Skijet", "Skijet", "Skijet"),
     ],
     "activitynet": [
-        ("Longjump", "Longjump", "Long jump"), ("Longboarding", "Longboarding", "Longboarding"),
-        ("BMX", "BMX", "BMX"), ("Beachsoccer", "Beachsoccer", "Beach soccer"),
+        ("Longjump", "Longjump", "Long jump"),
+        ("Longboarding", "Longboarding", "Longboarding"),
+        ("BMX", "BMX", "BMX"),
+        ("Beachsoccer", "Beachsoccer", "Beach soccer"),
         ("Rockclimbing", "Rockclimbing", "Rock climbing"),
         ("Rock-paper-scissors", "Rock-paper-scissors", "Rock-paper-scissors"),
-        ("Applyingsunscreen", "Applyingsunscreen", "Applying sunscreen"), ("Archery", "Archery", "Archery"),
-        ("Snowtubing", "Snowtubing", "Snow tubing"), ("Snowboarding", "Snowboarding", "Snowboarding"),
-        ("Zumba", "Zumba", "Zumba"), ("Cleaningsink", "Cleaningsink", "Cleaning sink"),
+        ("Applyingsunscreen", "Applyingsunscreen", "Applying sunscreen"),
+        ("Archery", "Archery", "Archery"),
+        ("Snowtubing", "Snowtubing", "Snow tubing"),
+        ("Snowboarding", "Snowboarding", "Snowboarding"),
+        ("Zumba", "Zumba", "Zumba"),
+        ("Cleaningsink", "Cleaningsink", "Cleaning sink"),
     ],
     "vggsound": [
         ("bird chirping, tweeting", "bird chirping, tweeting", "bird chirping"),
@@ -88,7 +104,8 @@ SYNTHETIC_POOLS: dict[str, list[tuple[str, str, str]]] = {
         ("playing bass drum", "playing bass drum", "playing bass drum"),
         ("female speech, woman speaking", "female speech, woman speaking", "woman speaking"),
         ("wind rustling leaves", "wind rustling leaves", "wind rustling leaves"),
-        ("dog barking", "dog barking", "dog barking"), ("helicopter", "helicopter", "helicopter"),
+        ("dog barking", "dog barking", "dog barking"),
+        ("helicopter", "helicopter", "helicopter"),
         ("air horn", "air horn", "air horn"),
     ],
 }
@@ -114,8 +131,9 @@ def _numpy1_paths(data: bytes) -> bytes:
     return data.replace(b"cnumpy._core.", b"cnumpy.core.")
 
 
-def write_feature_pickle(path: Path, features, names, fps=None, *, extra: Mapping | None = None,
-                         drop_keys: tuple[str, ...] = ()) -> None:
+def write_feature_pickle(
+    path: Path, features, names, fps=None, *, extra: Mapping | None = None, drop_keys: tuple[str, ...] = ()
+) -> None:
     """One per-class file: {'features': [1-D arrays], 'video_names': [numpy.bytes_], 'fps': [25, ...]}."""
     record = {
         "features": list(features),
@@ -222,8 +240,12 @@ class BundleInfo:
 
     def expected_count(self, split: str) -> int:
         """Samples the loader must keep: every file of the split's folders except out-of-split extras."""
-        return sum(n for stage in SPLIT_FOLDERS[split] for stem, n in self.counts[stage].items()
-                   if stem not in self.extra_classes)
+        return sum(
+            n
+            for stage in SPLIT_FOLDERS[split]
+            for stem, n in self.counts[stage].items()
+            if stem not in self.extra_classes
+        )
 
 
 def _synthetic_classes(dataset: str, classes_per_split: Mapping[str, int], rng: np.random.Generator):
@@ -241,13 +263,14 @@ def _synthetic_classes(dataset: str, classes_per_split: Mapping[str, int], rng: 
     roles: dict[str, list[tuple[str, str, str]]] = {}
     start = 0
     for role in ("train", "val_unseen", "test_unseen", "extra", "unused"):
-        roles[role] = pool[start:start + wanted[role]]
+        roles[role] = pool[start : start + wanted[role]]
         start += wanted[role]
     return pool, roles
 
 
-def _write_synthetic_class_split(class_split: Path, dataset: str, classes_per_split: Mapping[str, int],
-                                 rng: np.random.Generator) -> list[str]:
+def _write_synthetic_class_split(
+    class_split: Path, dataset: str, classes_per_split: Mapping[str, int], rng: np.random.Generator
+) -> list[str]:
     pool, roles = _synthetic_classes(dataset, classes_per_split, rng)
     all_class = [original for original, _, _ in pool]
     _write_lines(class_split / "all_class.txt", [all_class[i] for i in rng.permutation(len(all_class))])
@@ -267,8 +290,7 @@ def _write_synthetic_class_split(class_split: Path, dataset: str, classes_per_sp
             _write_lines(class_split / folder / f"{stage}.txt", sorted(names))
     csv_name, column = NAME_CSV[dataset]
     if dataset == "ucf":
-        _write_csv(class_split / csv_name, ["original", "manual", "clip_class_name"],
-                   [[o, p, p] for o, _, p in pool])
+        _write_csv(class_split / csv_name, ["original", "manual", "clip_class_name"], [[o, p, p] for o, _, p in pool])
         _write_csv(class_split / "ucf_w2v_class_names.csv", ["original", "manual"], [[o, p] for o, _, p in pool])
     elif dataset == "activitynet":
         _write_csv(class_split / csv_name, ["original", "manual"], [[o, p] for o, _, p in pool])
@@ -285,11 +307,24 @@ def _sample_name(dataset: str, stem: str, stage_index: int, class_id: int, j: in
     return f"vg{stage_index}{class_id:03d}x{j:04d}_{(j * 10) % 1000:06d}"
 
 
-def write_bundle(root: Path, dataset: str, classes_per_split: Mapping[str, int] | None = None,
-                 samples_per_class: int | str = 3, seed: int = 0, video_dtype=np.float16,
-                 audio_dtype=np.float32, *, classes: str = "auto", video_dim: int = 512, audio_dim: int = 1024,
-                 clip_dim: int = 512, clap_dim: int = 1024, fallback_samples: int = 20,
-                 skipped: Mapping[str, int] | None = None, write_csvs: bool = True) -> BundleInfo:
+def write_bundle(
+    root: Path,
+    dataset: str,
+    classes_per_split: Mapping[str, int] | None = None,
+    samples_per_class: int | str = 3,
+    seed: int = 0,
+    video_dtype=np.float16,
+    audio_dtype=np.float32,
+    *,
+    classes: str = "auto",
+    video_dim: int = 512,
+    audio_dim: int = 1024,
+    clip_dim: int = 512,
+    clap_dim: int = 1024,
+    fallback_samples: int = 20,
+    skipped: Mapping[str, int] | None = None,
+    write_csvs: bool = True,
+) -> BundleInfo:
     """Write a bundle for `dataset` ("ucf", "activitynet", "vggsound") under `root` (the dataset folder).
 
     classes: "reference" (copy the real class-split folder; error if absent), "synthetic" (a small list with the
@@ -401,9 +436,15 @@ def write_bundle(root: Path, dataset: str, classes_per_split: Mapping[str, int] 
                 for stem in folder_stems[stage]:
                     for j in range(counts[stage].get(stem, 0)):
                         filename = _sample_name(dataset, stem, STAGES.index(stage), cid(stem), j)
-                        record = {"filename": filename, "label": stem, "label_code": cid(stem),
-                                  "youtube_id": filename.rsplit("_", 1)[0], "start_seconds": j * 10,
-                                  "split": "test" if "test" in stage else "train", "category": "others"}
+                        record = {
+                            "filename": filename,
+                            "label": stem,
+                            "label_code": cid(stem),
+                            "youtube_id": filename.rsplit("_", 1)[0],
+                            "start_seconds": j * 10,
+                            "split": "test" if "test" in stage else "train",
+                            "category": "others",
+                        }
                         rows.append([record[c] for c in CSV_COLUMNS[dataset]])
                 _write_csv(class_split / folder / f"{stage}.csv", CSV_COLUMNS[dataset], rows)
 
@@ -420,7 +461,13 @@ def write_bundle(root: Path, dataset: str, classes_per_split: Mapping[str, int] 
     write_text_npy(features / "text" / f"wavcaps_word_embeddings_{dataset}_normed.npy", text_table(clap_dim))
 
     return BundleInfo(
-        root=root, dataset=dataset, real_classes=use_reference, class_names=class_names,
-        stage_classes={stage: lists[stage] for stage in STAGES}, counts=counts, extra_classes=list(extra),
-        prompt_of=prompt_of, skipped=skipped,
+        root=root,
+        dataset=dataset,
+        real_classes=use_reference,
+        class_names=class_names,
+        stage_classes={stage: lists[stage] for stage in STAGES},
+        counts=counts,
+        extra_classes=list(extra),
+        prompt_of=prompt_of,
+        skipped=skipped,
     )

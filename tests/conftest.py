@@ -12,16 +12,16 @@ os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
 # parallel Ray / submitit workers of the executor tests from oversubscribing the cores.
 os.environ["OMP_NUM_THREADS"] = "1"
 
-from collections.abc import Callable  # noqa: E402
+from collections.abc import Callable
 
-import pytest  # noqa: E402
-import torch  # noqa: E402
+import pytest
+import torch
 
-from avgzsl_bench.api import TrainBatch  # noqa: E402
-from avgzsl_bench.data import GZSLDataset  # noqa: E402
-from avgzsl_bench.records import RunRecord  # noqa: E402
-from avgzsl_bench.sampling import ClassBalancedSampler  # noqa: E402
-from avgzsl_bench.training import training_batches  # noqa: E402
+from avgzsl_bench.api import TrainBatch
+from avgzsl_bench.data import GZSLDataset
+from avgzsl_bench.records import RunRecord
+from avgzsl_bench.sampling import ClassBalancedSampler
+from avgzsl_bench.training import training_batches
 
 torch.set_num_threads(1)
 
@@ -54,13 +54,29 @@ def fake_record() -> Callable[..., RunRecord]:
 
     def make(key: str, seed: int = 1, method: str = "clipclap", dataset: str = "demo", hm: float = 50.0) -> RunRecord:
         return RunRecord(
-            key=key, method=method, dataset=dataset, seed=seed, config_hash="abc123def456",
+            key=key,
+            method=method,
+            dataset=dataset,
+            seed=seed,
+            config_hash="abc123def456",
             config={"method": method, "data": {"dataset": dataset}, "hparams": {"epochs": 1}},
-            seen=hm + 10, unseen=hm - 10, hm=hm, zsl=hm - 5, beta=0.4, best_epochs=1,
-            val={"seen": 1.0, "unseen": 2.0, "hm": 1.5, "zsl": 2.5}, val_betas={"both": 0.4},
-            val_hm_per_epoch=[hm], val_hm_vs_beta=[[0.0, hm - 1], [0.4, hm], [0.8, hm - 2]],
-            per_class={"class_a": 12.5, "class_b": 80.0}, timings={"stage1_s": 1.0, "stage2_s": 2.0},
-            feature_set="synthetic", synthetic=True, version="0.1.0", git_revision="abc1234", device="cpu",
+            seen=hm + 10,
+            unseen=hm - 10,
+            hm=hm,
+            zsl=hm - 5,
+            beta=0.4,
+            best_epochs=1,
+            val={"seen": 1.0, "unseen": 2.0, "hm": 1.5, "zsl": 2.5},
+            val_betas={"both": 0.4},
+            val_hm_per_epoch=[hm],
+            val_hm_vs_beta=[[0.0, hm - 1], [0.4, hm], [0.8, hm - 2]],
+            per_class={"class_a": 12.5, "class_b": 80.0},
+            timings={"stage1_s": 1.0, "stage2_s": 2.0},
+            feature_set="synthetic",
+            synthetic=True,
+            version="0.1.0",
+            git_revision="abc1234",
+            device="cpu",
             threads=1,
         )
 

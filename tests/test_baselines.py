@@ -6,13 +6,12 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from avgzsl_bench.api import get_method
 from avgzsl_bench.data import FeatureDims, FeatureSplit, GZSLDataset, TextEmbeddings
 from avgzsl_bench.nn_blocks import ranking_hinge, triplet
 from avgzsl_bench.protocol import run_protocol
-from avgzsl_bench.api import get_method
 from methods.cjme import gated_triplet
 from methods.hyper_multiple import legacy_hyperbolic_features, poincare_distance_matrix
-
 
 PAPER = FeatureDims()  # CLIP 512 video, CLAP 1024 audio, 512 + 1024 text
 
@@ -34,14 +33,20 @@ def count(model, trainable_only: bool = False) -> int:
 
 # --- parameter counts (spec §9: W_enc = Linear(1536→300)+BN in front of the 300-d text input) ---
 
-@pytest.mark.parametrize("name, expected", [
-    ("cjme", 2_286_681),
-    ("avgzslnet", 2_305_860),
-    ("avca", 2_416_952),
-    ("hyper-multiple", 2_417_553),
-    ("devise", 922_500), ("ale", 922_500), ("sje", 922_500),
-    ("zeroshot", 0),
-])
+
+@pytest.mark.parametrize(
+    "name, expected",
+    [
+        ("cjme", 2_286_681),
+        ("avgzslnet", 2_305_860),
+        ("avca", 2_416_952),
+        ("hyper-multiple", 2_417_553),
+        ("devise", 922_500),
+        ("ale", 922_500),
+        ("sje", 922_500),
+        ("zeroshot", 0),
+    ],
+)
 def test_parameter_counts_at_paper_setting(name, expected):
     for dataset in ("ucf", "activitynet", "vggsound"):
         assert count(build(name, dataset)) == expected
@@ -72,6 +77,7 @@ def test_avca_position_embedding_moves_only_by_default(dataset, legacy):
 
 
 # --- CJME gate (Q7) ---
+
 
 def test_cjme_gated_triplet_legacy_is_batch_mean_default_is_per_sample():
     torch.manual_seed(0)
@@ -109,6 +115,7 @@ def test_cjme_distance_uses_hard_gate(dataset):
 
 
 # --- Hyper-multiple curvature (Q2) ---
+
 
 def _phi(seed: int = 0, batch: int = 12):
     generator = torch.Generator().manual_seed(seed)
@@ -175,6 +182,7 @@ def test_poincare_distance_matrix_matches_mobius_formula():
 
 # --- DEVISE / ALE / SJE ranking losses ---
 
+
 def test_ranking_hinge_matches_reference_formulas():
     scores = torch.tensor([[0.5, 0.45, 0.9, 0.1], [0.2, 0.3, 0.25, 0.26]])
     targets = torch.tensor([0, 3])
@@ -200,6 +208,7 @@ def test_triplet_is_torch_triplet_margin_loss():
 
 # --- zeroshot ---
 
+
 def _aligned_dataset() -> GZSLDataset:
     """Features equal to a noisy copy of their class text: a cosine classifier must be perfect."""
     generator = torch.Generator().manual_seed(0)
@@ -209,8 +218,12 @@ def _aligned_dataset() -> GZSLDataset:
     video = clip[labels] + 0.01 * torch.randn(24, 512, generator=generator)
     audio = clap[labels] + 0.01 * torch.randn(24, 1024, generator=generator)
     split = FeatureSplit(video, audio, labels, torch.arange(4), torch.arange(4, 6))
-    return GZSLDataset("aligned", tuple(f"c{i}" for i in range(6)), TextEmbeddings(clip, clap),
-                       {"train": split, "val": split, "train_val": split, "test": split})
+    return GZSLDataset(
+        "aligned",
+        tuple(f"c{i}" for i in range(6)),
+        TextEmbeddings(clip, clap),
+        {"train": split, "val": split, "train_val": split, "test": split},
+    )
 
 
 def test_zeroshot_is_a_cosine_classifier():

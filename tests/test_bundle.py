@@ -16,16 +16,21 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from bundle_factory import (
+    SPLIT_FOLDERS,
+    decode_class,
+    read_feature_pickle,
+    reference_class_split,
+    write_bundle,
+    write_feature_pickle,
+    write_text_npy,
+)
 
+from avgzsl_bench.data import SPLITS
 from avgzsl_bench.datasets import get_dataset, load_bundle
 from avgzsl_bench.datasets.cache import CACHE_ENV
 from avgzsl_bench.datasets.text import legacy_misaligned
-from avgzsl_bench.data import SPLITS
 from avgzsl_bench.errors import BenchError
-from bundle_factory import (
-    SPLIT_FOLDERS, decode_class, read_feature_pickle, reference_class_split,
-    write_bundle, write_feature_pickle, write_text_npy,
-)
 
 DATASETS = ("ucf", "activitynet", "vggsound")
 # spec 2.2: stage-1 train (= val seen), val unseen, stage-2 train (= test seen), test unseen, all_class.txt
@@ -33,8 +38,12 @@ SPEC_CLASSES = {"ucf": (30, 12, 42, 6, 101), "activitynet": (99, 51, 150, 48, 20
 # spec 1.6: classes whose id gets another class's text under the reference's positional rule, and per split
 # (train / val-unseen / test-seen / test-unseen)
 SPEC_MISALIGNED = {"ucf": (0, (0, 0, 0, 0)), "activitynet": (8, (5, 2, 7, 1)), "vggsound": (205, (84, 51, 135, 38))}
-ANET_SWAPS = [("Longjump", "Longboarding"), ("Makingasandwich", "Makinganomelette"),
-              ("Rockclimbing", "Rock-paper-scissors"), ("Snowtubing", "Snowboarding")]
+ANET_SWAPS = [
+    ("Longjump", "Longboarding"),
+    ("Makingasandwich", "Makinganomelette"),
+    ("Rockclimbing", "Rock-paper-scissors"),
+    ("Snowtubing", "Snowboarding"),
+]
 
 
 def needs_reference(dataset: str) -> None:
@@ -99,8 +108,12 @@ def test_split_class_counts_match_spec(generated, dataset):
     train, val_unseen, stage2, test_unseen, total = SPEC_CLASSES[dataset]
     assert ds.num_classes == total and ds.name == dataset
     counts = {name: (len(split.seen), len(split.unseen)) for name, split in ds.splits.items()}
-    assert counts == {"train": (train, 0), "val": (train, val_unseen), "train_val": (stage2, 0),
-                      "test": (stage2, test_unseen)}
+    assert counts == {
+        "train": (train, 0),
+        "val": (train, val_unseen),
+        "train_val": (stage2, 0),
+        "test": (stage2, test_unseen),
+    }
     assert ds.splits["val"].classes.numel() == train + val_unseen
     assert ds.splits["test"].classes.numel() == stage2 + test_unseen
 
@@ -161,8 +174,9 @@ def test_skipped_video_names_are_paired_by_position(generated):
 
 
 def test_float32_video_and_other_dims_are_accepted(tmp_path):
-    info = write_bundle(tmp_path / "VGGSound", "vggsound", classes="synthetic", video_dtype=np.float32,
-                        audio_dim=512, clap_dim=512)
+    info = write_bundle(
+        tmp_path / "VGGSound", "vggsound", classes="synthetic", video_dtype=np.float32, audio_dim=512, clap_dim=512
+    )
     with pytest.warns(UserWarning, match="CLAP text 512"):
         ds = load(info, tmp_path / "cache")
     assert ds.dims.audio == 512 and ds.dims.clap_text == 512 and ds.dims.video == 512

@@ -3,8 +3,8 @@ import math
 import pytest
 import torch
 
-from avgzsl_bench.data import FeatureDims
 from avgzsl_bench.api import SampleBatch, TrainBatch, get_method
+from avgzsl_bench.data import FeatureDims
 from avgzsl_bench.nn_blocks import select_text
 from avgzsl_bench.protocol import run_protocol
 
@@ -32,13 +32,21 @@ def test_clipclap_paper_defaults():
     assert (vgg["epochs"], vgg["lr"], vgg["weight_decay"]) == (15, 1e-4, 1e-5)
 
 
-@pytest.mark.parametrize("overrides", [{"losses": "reg"}, {"losses": "reg+ce"}, {"modality": "audio"},
-                                       {"modality": "video"}, {"text": "clip"}, {"text": "clap"}])
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        {"losses": "reg"},
+        {"losses": "reg+ce"},
+        {"modality": "audio"},
+        {"modality": "video"},
+        {"text": "clip"},
+        {"text": "clap"},
+    ],
+)
 def test_clipclap_ablations_run(tiny_demo, overrides):
     spec = get_method("clipclap")
     result = run_protocol(spec, tiny_demo, spec.hparams("demo", {**QUICK, **overrides}), seed=0)
     assert all(math.isfinite(result.test[m]) for m in ("seen", "unseen", "hm", "zsl"))
-
 
 
 def test_gathered_text_encoding_equals_per_sample_encoding(tiny_demo):
@@ -49,8 +57,9 @@ def test_gathered_text_encoding_equals_per_sample_encoding(tiny_demo):
     class_text = type(tiny_demo.text)(tiny_demo.text.clip[class_ids], tiny_demo.text.clap[class_ids])
     targets = torch.tensor([0, 3, 3, 7, 1])
     sample_text = type(tiny_demo.text)(class_text.clip[targets], class_text.clap[targets])
-    batch = TrainBatch(SampleBatch(train.video[:5], train.audio[:5], class_ids[targets], targets, sample_text),
-                       class_ids, class_text)
+    batch = TrainBatch(
+        SampleBatch(train.video[:5], train.audio[:5], class_ids[targets], targets, sample_text), class_ids, class_text
+    )
     gathered, _ = model._encode_sample_text(batch)
     direct = model.W_enc(select_text(sample_text, model.text))
     assert torch.allclose(gathered, direct, atol=1e-6)

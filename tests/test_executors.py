@@ -75,10 +75,14 @@ def failing_methods():
     """Registered for one test only, so registry-wide tests never see them."""
     clipclap = get_method("clipclap")
     FlakyOnce.calls = 0
-    with METHODS.temporary("test_flaky_once", MethodSpec("test_flaky_once", FlakyOnce, clipclap.schedule,
-                                                         clipclap.model)), \
-            METHODS.temporary("test_always_broken", MethodSpec("test_always_broken", AlwaysBroken,
-                                                               clipclap.schedule, clipclap.model)):
+    with (
+        METHODS.temporary(
+            "test_flaky_once", MethodSpec("test_flaky_once", FlakyOnce, clipclap.schedule, clipclap.model)
+        ),
+        METHODS.temporary(
+            "test_always_broken", MethodSpec("test_always_broken", AlwaysBroken, clipclap.schedule, clipclap.model)
+        ),
+    ):
         yield
 
 
@@ -178,7 +182,8 @@ def test_slurm_parameters_are_valid_submitit_options(tmp_path):
     from avgzsl_bench.executors.slurm import SlurmExecutor
 
     # submitit's debug cluster validates the same slurm_* names without needing srun.
-    SlurmExecutor(folder=tmp_path, partition="gpu", gpus=1, cpus=4, mem_gb=32, cluster="debug",
-                  slurm_options={"qos": "high"})
+    SlurmExecutor(
+        folder=tmp_path, partition="gpu", gpus=1, cpus=4, mem_gb=32, cluster="debug", slurm_options={"qos": "high"}
+    )
     with pytest.raises(Exception, match="bogus"):
         SlurmExecutor(folder=tmp_path, cluster="debug", slurm_options={"bogus": 1})

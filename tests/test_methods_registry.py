@@ -13,7 +13,6 @@ import torch
 from avgzsl_bench.api import TrainBatch, get_method, list_methods
 from avgzsl_bench.protocol import run_protocol
 
-
 SHORT = {"epochs": 1, "batches_per_epoch": 3, "batch_size": 32}
 EXPECTED = {"cjme", "avgzslnet", "avca", "hyper-multiple", "ale", "devise", "sje", "zeroshot"}
 
@@ -30,7 +29,7 @@ def short_hparams(name: str) -> dict:
 
 
 def test_all_paper_baselines_are_registered():
-    assert EXPECTED <= set(list_methods())
+    assert set(list_methods()) >= EXPECTED
 
 
 @pytest.mark.parametrize("name", list_methods())

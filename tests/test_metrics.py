@@ -9,8 +9,9 @@ def _spec_example():
     seen, unseen = torch.tensor([1, 3, 4, 7]), torch.tensor([2, 8])
     prototypes = torch.tensor([[0, 0], [1, 0], [0, 1], [1, 1], [2, 0], [0, 2]], dtype=torch.float32)
     labels = torch.tensor([1, 1, 2, 2, 2, 3, 4, 7, 8, 8])
-    embeddings = torch.tensor([[0.1, 0], [0.6, 0], [0.55, 0.1], [1, 0.1], [0.2, 0.3], [0, 0.9],
-                               [1, 1], [1.9, 0], [0, 1.6], [0.1, 1.4]])
+    embeddings = torch.tensor(
+        [[0.1, 0], [0.6, 0], [0.55, 0.1], [1, 0.1], [0.2, 0.3], [0, 0.9], [1, 1], [1.9, 0], [0, 1.6], [0.1, 1.4]]
+    )
     return torch.cdist(embeddings, prototypes), labels, classes, seen, unseen
 
 

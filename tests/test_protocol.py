@@ -1,8 +1,5 @@
-import math
-
 import pytest
 import torch
-from torch import nn
 
 from avgzsl_bench.api import GZSLMethod, MethodSpec, get_method
 from avgzsl_bench.protocol import run_protocol
@@ -13,8 +10,13 @@ QUICK = {"epochs": 3, "batches_per_epoch": 15, "batch_size": 32}
 def test_protocol_end_to_end_and_stage_bookkeeping(tiny_demo):
     spec = get_method("clipclap")
     stages = []
-    result = run_protocol(spec, tiny_demo, spec.hparams("demo", QUICK), seed=0,
-                          on_epoch=lambda stage, epoch, total, hm: stages.append(stage))
+    result = run_protocol(
+        spec,
+        tiny_demo,
+        spec.hparams("demo", QUICK),
+        seed=0,
+        on_epoch=lambda stage, epoch, total, hm: stages.append(stage),
+    )
     stage1 = result.stage1
     assert len(stage1.val_hm_per_epoch) == 3
     curve = stage1.val_hm_per_epoch
@@ -52,8 +54,9 @@ class _TwoViewCosine(GZSLMethod):
 
 
 def test_training_free_model_and_mean_of_view_betas(tiny_demo):
-    spec = MethodSpec("probe", _TwoViewCosine,
-                      {"default": {"epochs": 5, "lr": 1e-3, "batch_size": 8, "batches_per_epoch": 2}})
+    spec = MethodSpec(
+        "probe", _TwoViewCosine, {"default": {"epochs": 5, "lr": 1e-3, "batch_size": 8, "batches_per_epoch": 2}}
+    )
     result = run_protocol(spec, tiny_demo, spec.hparams("demo"), seed=0)
     assert result.stage1.best_epochs == 0 and result.stage1.val_hm_per_epoch == []
     betas = result.stage1.val_betas

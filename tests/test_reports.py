@@ -31,8 +31,7 @@ def fill_store(fake_record):
 
     def fill(store: ResultStore, jobs, hm_of) -> None:
         for job in jobs:
-            record = fake_record(job.key, seed=job.seed, method=job.method, dataset=job.source.dataset,
-                                 hm=hm_of(job))
+            record = fake_record(job.key, seed=job.seed, method=job.method, dataset=job.source.dataset, hm=hm_of(job))
             record.config_hash, record.config = job.config_hash, job.config()
             record.feature_set, record.synthetic = job.source.feature_set, job.source.spec.synthetic
             store.save_run(record)
@@ -42,8 +41,13 @@ def fill_store(fake_record):
 
 def test_reference_holds_every_table(reference) -> None:
     assert set(reference.tables) == set(TABLE_NUMBERS)
-    assert [row.method for row in reference.table(1).rows] == ["cjme", "avgzslnet", "avca", "hyper-multiple",
-                                                              "clipclap"]
+    assert [row.method for row in reference.table(1).rows] == [
+        "cjme",
+        "avgzslnet",
+        "avca",
+        "hyper-multiple",
+        "clipclap",
+    ]
     assert reference.value("clipclap", "ucf", "HM") == 55.97
     assert reference.value("clipclap-loss-reg", "activitynet", "ZSL") == 7.11
     for number in (2, 3, 4):  # the full model's row is the Table 1 row, stored once
@@ -64,8 +68,11 @@ def test_table1_from_store(tmp_path: Path, reference, fill_store) -> None:
     assert len(jobs) == 5 * len(SEEDS)
     store = ResultStore(tmp_path / "store.sqlite")
     # ClipClap has HM 40, 41, 42 over the seeds; AVCA gets only one seed; the rest 30.
-    fill_store(store, [job for job in jobs if job.method != "avca" or job.seed == 1],
-               lambda job: 39.0 + job.seed if job.method == "clipclap" else 30.0)
+    fill_store(
+        store,
+        [job for job in jobs if job.method != "avca" or job.seed == 1],
+        lambda job: 39.0 + job.seed if job.method == "clipclap" else 30.0,
+    )
 
     markdown = render_table(spec, reference, [ucf], SEEDS, records_by_key(store.runs()))
     lines = {line.split("|")[1].strip(): line for line in markdown.splitlines() if line.startswith("| ")}
@@ -81,8 +88,23 @@ def test_table1_from_store(tmp_path: Path, reference, fill_store) -> None:
     fill_store(store, [job for job in jobs if job.method == "avca" and job.seed != 1], lambda job: 30.0)
     markdown = render_table(spec, reference, [ucf], SEEDS, records_by_key(store.runs()))
     out = tmp_path / "table1.md"
-    code = main(["--table", "1", "--roots", f"ucf={ucf.root}", "--seeds", *map(str, SEEDS), "--store",
-                 str(store.path), "--quiet", "--device", "cpu", "--tables-out", str(out)])
+    code = main(
+        [
+            "--table",
+            "1",
+            "--roots",
+            f"ucf={ucf.root}",
+            "--seeds",
+            *map(str, SEEDS),
+            "--store",
+            str(store.path),
+            "--quiet",
+            "--device",
+            "cpu",
+            "--tables-out",
+            str(out),
+        ]
+    )
     assert code == 0 and out.read_text() == markdown
 
 
@@ -119,12 +141,15 @@ def test_leaderboards(tmp_path: Path, fill_store) -> None:
 
 def test_figures_from_a_tiny_real_run(tmp_path: Path) -> None:
     store_path = str(tmp_path / "store.sqlite")
-    (job,) = make_jobs(["clipclap"], DataSource("demo", demo_samples_per_class=12), [0],
-                       {"epochs": 1, "batches_per_epoch": 5})
+    (job,) = make_jobs(
+        ["clipclap"], DataSource("demo", demo_samples_per_class=12), [0], {"epochs": 1, "batches_per_epoch": 5}
+    )
     execute_job(job, store_path, "cpu")  # stores stage 1 too, which the Figure 3 model reuses
     model, dataset = train_figure3_model(job, store_path, "cpu")
-    paths = [figure3(model, dataset, tmp_path / "fig" / "figure3.png"),
-             hm_vs_beta_figure(ResultStore(store_path).runs(), tmp_path / "fig" / "beta.png")]
+    paths = [
+        figure3(model, dataset, tmp_path / "fig" / "figure3.png"),
+        hm_vs_beta_figure(ResultStore(store_path).runs(), tmp_path / "fig" / "beta.png"),
+    ]
     for path in paths:
         data = path.read_bytes()
         assert data.startswith(PNG_MAGIC) and len(data) > 10_000

@@ -37,9 +37,14 @@ def test_run_round_trip(tmp_path: Path, fake_record) -> None:
 
 def test_stage1_round_trip(tmp_path: Path) -> None:
     store = ResultStore(tmp_path / "store.sqlite")
-    stage1 = Stage1Result(best_epochs=3, val={"hm": 42.0}, val_betas={"both": 0.2},
-                          val_hm_per_epoch=[10.0, 40.0, 42.0], val_hm_vs_beta=[(0.0, 30.0), (0.2, 42.0)],
-                          seconds=1.5)
+    stage1 = Stage1Result(
+        best_epochs=3,
+        val={"hm": 42.0},
+        val_betas={"both": 0.2},
+        val_hm_per_epoch=[10.0, 40.0, 42.0],
+        val_hm_vs_beta=[(0.0, 30.0), (0.2, 42.0)],
+        seconds=1.5,
+    )
     store.save_stage1("k", stage1)
     assert store.stage1("k") == stage1
     assert store.stage1("other") is None
@@ -54,8 +59,10 @@ def _write_rows(path: str, writer: int, count: int, fake_record) -> None:
 def test_concurrent_writers(tmp_path: Path, fake_record) -> None:
     """Processes and threads writing different keys at once: every row lands, none is lost."""
     path = str(tmp_path / "store.sqlite")
-    processes = [multiprocessing.get_context("fork").Process(target=_write_rows, args=(path, w, 15, fake_record))
-                 for w in range(4)]
+    processes = [
+        multiprocessing.get_context("fork").Process(target=_write_rows, args=(path, w, 15, fake_record))
+        for w in range(4)
+    ]
     threads = [threading.Thread(target=_write_rows, args=(path, w, 15, fake_record)) for w in range(4, 8)]
     for worker in (*processes, *threads):
         worker.start()
@@ -67,16 +74,35 @@ def test_concurrent_writers(tmp_path: Path, fake_record) -> None:
 
 
 def _bench(store: Path, seeds: list[str]) -> list[str]:
-    return [sys.executable, str(REPO / "bench.py"), "--methods", "clipclap", "--dataset", "demo",
-            "--demo-samples", "12", "--epochs", "1", "--set", "batches_per_epoch=5", "--device", "cpu",
-            "--quiet", "--store", str(store), "--seeds", *seeds]
+    return [
+        sys.executable,
+        str(REPO / "bench.py"),
+        "--methods",
+        "clipclap",
+        "--dataset",
+        "demo",
+        "--demo-samples",
+        "12",
+        "--epochs",
+        "1",
+        "--set",
+        "batches_per_epoch=5",
+        "--device",
+        "cpu",
+        "--quiet",
+        "--store",
+        str(store),
+        "--seeds",
+        *seeds,
+    ]
 
 
 def test_killed_benchmark_resumes_without_recomputing(tmp_path: Path) -> None:
     db = tmp_path / "store.sqlite"
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    process = subprocess.Popen(_bench(db, ["1", "2", "3"]), cwd=REPO, env=env,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    process = subprocess.Popen(
+        _bench(db, ["1", "2", "3"]), cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
+    )
     try:
         deadline = time.monotonic() + 120
         while not (db.exists() and ResultStore(db).runs()):
@@ -97,8 +123,7 @@ def test_killed_benchmark_resumes_without_recomputing(tmp_path: Path) -> None:
     first_key = next(key for key, run in before.items() if run.seed == 1)
 
     # Rerun seeds 1 and 2 only (keeps the test short): seed 1 must be skipped, seed 2 finished.
-    rerun = subprocess.run(_bench(db, ["1", "2"]), cwd=REPO, env=env, capture_output=True, text=True,
-                           timeout=180)
+    rerun = subprocess.run(_bench(db, ["1", "2"]), cwd=REPO, env=env, capture_output=True, text=True, timeout=180)
     assert rerun.returncode == 0, rerun.stderr
     after = {run.key: run for run in store.runs()}
     assert set(before) <= set(after)

@@ -6,6 +6,15 @@ from avgzsl_bench.api.method import GZSLMethod
 from avgzsl_bench.api.spec import METHODS, MethodSpec, get_method, list_methods, register_method
 
 __all__ = [
-    "GZSLMethod", "METHODS", "MethodSpec", "PROBABILITY", "Range", "SampleBatch", "Schedule", "TrainBatch",
-    "get_method", "list_methods", "register_method",
+    "GZSLMethod",
+    "METHODS",
+    "MethodSpec",
+    "PROBABILITY",
+    "Range",
+    "SampleBatch",
+    "Schedule",
+    "TrainBatch",
+    "get_method",
+    "list_methods",
+    "register_method",
 ]

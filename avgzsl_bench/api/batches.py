@@ -24,3 +24,10 @@ class TrainBatch:
     class_ids: torch.Tensor  # (K,) sorted training classes
     class_text: TextEmbeddings  # (K, ...) text of the training classes, row k = class_ids[k]
     negative: SampleBatch | None = None  # a sample of another class per item, if requested
+
+    @property
+    def negatives(self) -> SampleBatch:
+        """The negative samples; only methods that declare `needs_negatives = True` receive them."""
+        if self.negative is None:
+            raise ValueError("this batch has no negative samples: the method must declare needs_negatives = True")
+        return self.negative

@@ -56,32 +56,39 @@ class Schedule:
     lr_patience: int = 3
 
     @classmethod
-    def keys(cls) -> tuple[str, ...]:
+    def field_names(cls) -> tuple[str, ...]:
         return tuple(field.name for field in fields(cls))
 
     @classmethod
     def from_hparams(cls, hparams: Mapping[str, Any]) -> Schedule:
-        return cls(**{key: hparams[key] for key in cls.keys() if key in hparams})
+        return cls(**{key: hparams[key] for key in cls.field_names() if key in hparams})
 
 
 REQUIRED_SCHEDULE = ("epochs", "lr", "batch_size", "batches_per_epoch")
 # Ranges of the schedule keys for methods that train; a training-free method's schedule is unused.
 SCHEDULE_RANGES = {
-    "epochs": AT_LEAST_ONE, "lr": POSITIVE, "batch_size": AT_LEAST_ONE, "batches_per_epoch": AT_LEAST_ONE,
-    "weight_decay": NON_NEGATIVE, "lr_patience": NON_NEGATIVE,
+    "epochs": AT_LEAST_ONE,
+    "lr": POSITIVE,
+    "batch_size": AT_LEAST_ONE,
+    "batches_per_epoch": AT_LEAST_ONE,
+    "weight_decay": NON_NEGATIVE,
+    "lr_patience": NON_NEGATIVE,
 }
 
 
 def _type_name(value: Any) -> str:
     return {bool: "a bool (True/False)", int: "an integer", float: "a number", str: "a string"}.get(
-        type(value), type(value).__name__)
+        type(value), type(value).__name__
+    )
 
 
 def coerce(key: str, value: Any, default: Any, owner: str) -> Any:
     """`value` converted to the type of `default`, or a `BenchError` naming the parameter."""
+
     def wrong() -> BenchError:
-        return BenchError(f"hyper-parameter '{key}' of {owner} expects {_type_name(default)} "
-                          f"(default {default!r}), got {value!r}")
+        return BenchError(
+            f"hyper-parameter '{key}' of {owner} expects {_type_name(default)} (default {default!r}), got {value!r}"
+        )
 
     if isinstance(default, bool):
         if isinstance(value, bool):
@@ -106,12 +113,18 @@ def coerce(key: str, value: Any, default: Any, owner: str) -> Any:
     return value
 
 
-def check_value(key: str, value: Any, owner: str, choices: Mapping[str, tuple[Any, ...]],
-                ranges: Mapping[str, Range]) -> None:
+def check_value(
+    key: str, value: Any, owner: str, choices: Mapping[str, tuple[Any, ...]], ranges: Mapping[str, Range]
+) -> None:
     if key in choices and value not in choices[key]:
-        raise BenchError(f"hyper-parameter '{key}' of {owner} must be one of "
-                         f"{', '.join(map(repr, choices[key]))}; got {value!r}")
+        raise BenchError(
+            f"hyper-parameter '{key}' of {owner} must be one of {', '.join(map(repr, choices[key]))}; got {value!r}"
+        )
     allowed = ranges.get(key) or (PROBABILITY if key.endswith("dropout") else None)
-    if allowed is not None and isinstance(value, (int, float)) and not isinstance(value, bool) \
-            and not allowed.contains(value):
+    if (
+        allowed is not None
+        and isinstance(value, (int, float))
+        and not isinstance(value, bool)
+        and not allowed.contains(value)
+    ):
         raise BenchError(f"hyper-parameter '{key}' of {owner} must lie in {allowed}; got {value!r}")

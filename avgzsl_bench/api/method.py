@@ -45,8 +45,9 @@ class GZSLMethod(nn.Module, metaclass=ABCMeta):
         """Named scalar loss terms of one training batch."""
 
     @abstractmethod
-    def distances(self, video: torch.Tensor, audio: torch.Tensor,
-                  class_text: TextEmbeddings) -> dict[str, torch.Tensor]:
+    def distances(
+        self, video: torch.Tensor, audio: torch.Tensor, class_text: TextEmbeddings
+    ) -> dict[str, torch.Tensor]:
         """(N, K) distances from each sample to each candidate class, per view."""
 
     @classmethod

@@ -16,7 +16,12 @@ from importlib import import_module
 from typing import Any
 
 from avgzsl_bench.api.hparams import (
-    REQUIRED_SCHEDULE, SCHEDULE_RANGES, Range, Schedule, check_value, coerce,
+    REQUIRED_SCHEDULE,
+    SCHEDULE_RANGES,
+    Range,
+    Schedule,
+    check_value,
+    coerce,
 )
 from avgzsl_bench.api.method import GZSLMethod
 from avgzsl_bench.data import FeatureDims
@@ -83,20 +88,26 @@ class MethodSpec:
 def _validate(name: str, spec: MethodSpec) -> None:
     cls = spec.cls
     if not (inspect.isclass(cls) and issubclass(cls, GZSLMethod)):
-        raise BenchError(f"method '{name}': {cls!r} is not a subclass of avgzsl_bench.api.GZSLMethod; "
-                         "subclass it and implement loss() and distances()")
+        raise BenchError(
+            f"method '{name}': {cls!r} is not a subclass of avgzsl_bench.api.GZSLMethod; "
+            "subclass it and implement loss() and distances()"
+        )
     if inspect.isabstract(cls):
         missing = ", ".join(sorted(cls.__abstractmethods__))
         raise BenchError(f"method '{name}': {cls.__name__} does not implement {missing}")
     defaults = {**spec.schedule.get("default", {})}
     absent = [key for key in REQUIRED_SCHEDULE if key not in defaults]
     if absent:
-        raise BenchError(f"method '{name}': its schedule defaults lack {', '.join(absent)} "
-                         f"(the protocol needs {', '.join(REQUIRED_SCHEDULE)})")
-    unknown = set(defaults) - set(Schedule.keys())
+        raise BenchError(
+            f"method '{name}': its schedule defaults lack {', '.join(absent)} "
+            f"(the protocol needs {', '.join(REQUIRED_SCHEDULE)})"
+        )
+    unknown = set(defaults) - set(Schedule.field_names())
     if unknown:
-        raise BenchError(f"method '{name}': {', '.join(sorted(unknown))} are not schedule keys "
-                         f"({', '.join(Schedule.keys())}); put model hyper-parameters under model=")
+        raise BenchError(
+            f"method '{name}': {', '.join(sorted(unknown))} are not schedule keys "
+            f"({', '.join(Schedule.field_names())}); put model hyper-parameters under model="
+        )
     clash = set(defaults) & set(spec.model.get("default", {}))
     if clash:
         raise BenchError(f"method '{name}': {', '.join(sorted(clash))} appear in both schedule and model defaults")
@@ -111,7 +122,8 @@ def _import_builtin_methods() -> None:
 
 
 METHODS: Registry[MethodSpec] = Registry(
-    "method", validate=_validate, builtins=_import_builtin_methods, entry_point_group=ENTRY_POINT_GROUP)
+    "method", validate=_validate, builtins=_import_builtin_methods, entry_point_group=ENTRY_POINT_GROUP
+)
 
 
 def register_method(
@@ -128,8 +140,12 @@ def register_method(
     """Class decorator: `@register_method("clipclap", schedule={...}, model={...})`."""
 
     def decorator(cls: type[GZSLMethod]) -> type[GZSLMethod]:
-        METHODS.add(name, MethodSpec(name, cls, schedule, model or {}, choices or {}, ranges or {},
-                                     description, paper_name or name, tags))
+        METHODS.add(
+            name,
+            MethodSpec(
+                name, cls, schedule, model or {}, choices or {}, ranges or {}, description, paper_name or name, tags
+            ),
+        )
         return cls
 
     return decorator

@@ -21,15 +21,20 @@ from avgzsl_bench.errors import BenchError
 SUBCOMMANDS = {"run": run, "tables": tables, "leaderboard": leaderboard, "figure": figure, "methods": methods}
 DEFAULT_SUBCOMMAND = "run"
 # Flags of the first version -> the subcommand they meant.
-LEGACY_FLAGS = {"--table": "tables", "--tables": "tables", "--figure": "figure", "--leaderboard": "leaderboard",
-                "--list-methods": "methods"}
+LEGACY_FLAGS = {
+    "--table": "tables",
+    "--tables": "tables",
+    "--figure": "figure",
+    "--leaderboard": "leaderboard",
+    "--list-methods": "methods",
+}
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="bench.py",
         description="Benchmark audio-visual generalized zero-shot learning methods with the two-stage GZSL "
-                    "protocol. Without a subcommand, `run` is assumed.",
+        "protocol. Without a subcommand, `run` is assumed.",
         epilog="run `bench.py SUBCOMMAND --help` for a subcommand's options and examples",
     )
     subparsers = parser.add_subparsers(dest="subcommand", metavar="{" + ",".join(SUBCOMMANDS) + "}")

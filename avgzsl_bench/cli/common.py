@@ -23,8 +23,9 @@ class HelpFormatter(argparse.RawDescriptionHelpFormatter, argparse.ArgumentDefau
 
 
 def subparser(subparsers: Any, name: str, help_text: str, examples: str) -> argparse.ArgumentParser:
-    return subparsers.add_parser(name, help=help_text, description=help_text,
-                                 epilog="examples:\n" + examples, formatter_class=HelpFormatter)
+    return subparsers.add_parser(
+        name, help=help_text, description=help_text, epilog="examples:\n" + examples, formatter_class=HelpFormatter
+    )
 
 
 def parse_override(text: str) -> tuple[str, Any]:
@@ -40,23 +41,42 @@ def parse_override(text: str) -> tuple[str, Any]:
 
 def add_data_arguments(parser: argparse.ArgumentParser, dataset_required: bool = False) -> None:
     group = parser.add_argument_group("data")
-    group.add_argument("--dataset", default=None if dataset_required else "demo", required=dataset_required,
-                       choices=list_datasets(),
-                       help="'demo' is synthetic data generated offline; the others need --root")
-    group.add_argument("--root", help="dataset folder of the released feature bundle (holding class-split/ "
-                                      "and features/)")
-    group.add_argument("--legacy-text-order", action="store_true",
-                       help="attach text embeddings to classes by list position, as the reference code does "
-                            "(reproduces its ActivityNet/VGGSound class mix-ups)")
-    group.add_argument("--demo-samples", type=int, default=DEFAULT_DEMO_SAMPLES,
-                       help="demo data: samples per class (146 gives a UCF-sized set)")
-    group.add_argument("--cache-dir", help="where the released bundle's fast cache goes "
-                                           "(default: $AVGZSL_BENCH_CACHE or ~/.cache/avgzsl_bench)")
+    group.add_argument(
+        "--dataset",
+        default=None if dataset_required else "demo",
+        required=dataset_required,
+        choices=list_datasets(),
+        help="'demo' is synthetic data generated offline; the others need --root",
+    )
+    group.add_argument(
+        "--root", help="dataset folder of the released feature bundle (holding class-split/ and features/)"
+    )
+    group.add_argument(
+        "--legacy-text-order",
+        action="store_true",
+        help="attach text embeddings to classes by list position, as the reference code does "
+        "(reproduces its ActivityNet/VGGSound class mix-ups)",
+    )
+    group.add_argument(
+        "--demo-samples",
+        type=int,
+        default=DEFAULT_DEMO_SAMPLES,
+        help="demo data: samples per class (146 gives a UCF-sized set)",
+    )
+    group.add_argument(
+        "--cache-dir",
+        help="where the released bundle's fast cache goes (default: $AVGZSL_BENCH_CACHE or ~/.cache/avgzsl_bench)",
+    )
 
 
 def data_source(args: argparse.Namespace, dataset: str | None = None, root: str | None = None) -> DataSource:
-    return DataSource(dataset or args.dataset, root if dataset else args.root, args.legacy_text_order,
-                      args.demo_samples, args.cache_dir)
+    return DataSource(
+        dataset or args.dataset,
+        root if dataset else args.root,
+        args.legacy_text_order,
+        args.demo_samples,
+        args.cache_dir,
+    )
 
 
 def add_training_arguments(parser: argparse.ArgumentParser, default_seeds: Sequence[int]) -> None:
@@ -64,11 +84,22 @@ def add_training_arguments(parser: argparse.ArgumentParser, default_seeds: Seque
     group.add_argument("--seeds", type=int, nargs="+", default=list(default_seeds), help="seeds to run")
     group.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
     group.add_argument("--epochs", type=int, help="override every trainable method's stage-1 epochs")
-    group.add_argument("--set", dest="overrides", type=parse_override, action="append", default=[],
-                       metavar="KEY=VALUE", help="override any hyper-parameter, e.g. --set text=clip")
-    group.add_argument("--threads", type=int, default=DEFAULT_THREADS,
-                       help="CPU threads per run, the same on every executor; the same seed and thread count "
-                            "give bit-identical numbers")
+    group.add_argument(
+        "--set",
+        dest="overrides",
+        type=parse_override,
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override any hyper-parameter, e.g. --set text=clip",
+    )
+    group.add_argument(
+        "--threads",
+        type=int,
+        default=DEFAULT_THREADS,
+        help="CPU threads per run, the same on every executor; the same seed and thread count "
+        "give bit-identical numbers",
+    )
 
 
 def overrides(args: argparse.Namespace) -> dict[str, Any]:
@@ -98,22 +129,32 @@ def store_path(args: argparse.Namespace) -> str | None:
 
 def add_executor_arguments(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("execution (where the jobs run; results go to the same --store)")
-    group.add_argument("--executor", choices=EXECUTORS.names(), default="local",
-                       help="local: in this process; ray: Ray tasks, on a loopback-only local instance or the "
-                            "cluster at --ray-address; slurm: SLURM jobs via submitit. A failed job is retried "
-                            "once, then reported; the rest go on")
-    group.add_argument("--ray-address", help="join this Ray cluster (e.g. ray://head:10001) instead of starting "
-                                             "a local instance")
+    group.add_argument(
+        "--executor",
+        choices=EXECUTORS.names(),
+        default="local",
+        help="local: in this process; ray: Ray tasks, on a loopback-only local instance or the "
+        "cluster at --ray-address; slurm: SLURM jobs via submitit. A failed job is retried "
+        "once, then reported; the rest go on",
+    )
+    group.add_argument(
+        "--ray-address", help="join this Ray cluster (e.g. ray://head:10001) instead of starting a local instance"
+    )
     group.add_argument("--cpus-per-job", type=float, default=1, help="ray/slurm: CPUs per job")
-    group.add_argument("--gpus-per-job", type=float, default=0,
-                       help="ray/slurm: GPUs per job (use with --device auto or cuda)")
-    group.add_argument("--slurm-folder", default="results/submitit", help="slurm: submitit's folder for job "
-                                                                           "pickles and logs")
+    group.add_argument(
+        "--gpus-per-job", type=float, default=0, help="ray/slurm: GPUs per job (use with --device auto or cuda)"
+    )
+    group.add_argument(
+        "--slurm-folder", default="results/submitit", help="slurm: submitit's folder for job pickles and logs"
+    )
     group.add_argument("--slurm-partition", help="slurm: partition to submit to")
     group.add_argument("--slurm-timeout", type=int, default=120, help="slurm: minutes per job")
     group.add_argument("--slurm-mem-gb", type=float, help="slurm: memory per job in GB")
-    group.add_argument("--slurm-local", action="store_true",
-                       help="slurm: run the jobs as local sub-processes (submitit's LocalExecutor)")
+    group.add_argument(
+        "--slurm-local",
+        action="store_true",
+        help="slurm: run the jobs as local sub-processes (submitit's LocalExecutor)",
+    )
 
 
 def executor_from_args(args: argparse.Namespace, reporter: Reporter) -> Executor:
@@ -122,15 +163,23 @@ def executor_from_args(args: argparse.Namespace, reporter: Reporter) -> Executor
     if args.ray_address and name != "ray":
         raise BenchError("--ray-address needs --executor ray")
     if name == "ray":
-        return get_executor("ray", address=args.ray_address, num_cpus=args.cpus_per_job,
-                            num_gpus=args.gpus_per_job, reporter=reporter)
+        return get_executor(
+            "ray", address=args.ray_address, num_cpus=args.cpus_per_job, num_gpus=args.gpus_per_job, reporter=reporter
+        )
     if name == "slurm":
         if args.gpus_per_job != int(args.gpus_per_job):
             raise BenchError("--executor slurm needs a whole number of --gpus-per-job")
-        return get_executor("slurm", folder=args.slurm_folder, partition=args.slurm_partition,
-                            timeout_min=args.slurm_timeout, gpus=int(args.gpus_per_job),
-                            cpus=max(1, int(args.cpus_per_job)), mem_gb=args.slurm_mem_gb,
-                            local=args.slurm_local, reporter=reporter)
+        return get_executor(
+            "slurm",
+            folder=args.slurm_folder,
+            partition=args.slurm_partition,
+            timeout_min=args.slurm_timeout,
+            gpus=int(args.gpus_per_job),
+            cpus=max(1, int(args.cpus_per_job)),
+            mem_gb=args.slurm_mem_gb,
+            local=args.slurm_local,
+            reporter=reporter,
+        )
     return get_executor(name, reporter=reporter)
 
 
@@ -147,9 +196,14 @@ def execute(args: argparse.Namespace, jobs: Sequence[Job], reporter: Reporter) -
 
 
 def add_roots_argument(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--roots", nargs="+", default=[], metavar="DATASET=PATH",
-                        help="several datasets at once, e.g. ucf=/data/UCF activitynet=/data/ActivityNet "
-                             "vggsound=/data/VGGSound (replaces --dataset/--root; 'demo' needs no path)")
+    parser.add_argument(
+        "--roots",
+        nargs="+",
+        default=[],
+        metavar="DATASET=PATH",
+        help="several datasets at once, e.g. ucf=/data/UCF activitynet=/data/ActivityNet "
+        "vggsound=/data/VGGSound (replaces --dataset/--root; 'demo' needs no path)",
+    )
 
 
 def data_sources(args: argparse.Namespace) -> list[DataSource]:
@@ -158,7 +212,8 @@ def data_sources(args: argparse.Namespace) -> list[DataSource]:
     for entry in args.roots:
         dataset, _, root = entry.partition("=")
         if dataset not in list_datasets():
-            raise BenchError(f"--roots: unknown dataset '{dataset}' in '{entry}'; choose from "
-                             f"{', '.join(list_datasets())}")
+            raise BenchError(
+                f"--roots: unknown dataset '{dataset}' in '{entry}'; choose from {', '.join(list_datasets())}"
+            )
         sources.append(data_source(args, dataset, root or None))
     return sources or [data_source(args)]

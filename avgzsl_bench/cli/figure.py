@@ -21,10 +21,15 @@ EXAMPLES = """\
 
 
 def add_parser(subparsers: Any) -> None:
-    parser = common.subparser(subparsers, "figure", "'3': the paper's Figure 3, a t-SNE of input audio, input "
-                              "visual and learned embeddings (trains --method with the first seed, reusing a "
-                              "stored stage 1); 'beta': validation HM against the calibration β of the runs in "
-                              "the store; 'all': both", EXAMPLES)
+    parser = common.subparser(
+        subparsers,
+        "figure",
+        "'3': the paper's Figure 3, a t-SNE of input audio, input "
+        "visual and learned embeddings (trains --method with the first seed, reusing a "
+        "stored stage 1); 'beta': validation HM against the calibration β of the runs in "
+        "the store; 'all': both",
+        EXAMPLES,
+    )
     parser.add_argument("which", choices=FIGURES, help="which figure")
     parser.add_argument("--method", default="clipclap", help="the method Figure 3 trains")
     parser.add_argument("--figures-dir", default="figures", help="where figures go")
@@ -55,9 +60,14 @@ def _figure3(source: DataSource, args: argparse.Namespace, reporter: Reporter) -
     job = make_jobs([args.method], source, args.seeds[:1], common.overrides(args), args.threads)[0]
     label = f"Figure 3: {job}"
     reporter.start("figure 3", 1)
-    model, dataset = train_figure3_model(job, common.store_path(args), args.device, lambda stage, epoch, total, hm:
-                                         reporter.item_progress(label, f"{stage} epoch {epoch}/{total}, val HM "
-                                                                       f"{hm:.2f}", epoch, total))
+    model, dataset = train_figure3_model(
+        job,
+        common.store_path(args),
+        args.device,
+        lambda stage, epoch, total, hm: reporter.item_progress(
+            label, f"{stage} epoch {epoch}/{total}, val HM {hm:.2f}", epoch, total
+        ),
+    )
     reporter.item_progress(label, "t-SNE")
     path = figure3(model, dataset, Path(args.figures_dir) / f"figure3_{source.dataset}.png", job.seed)
     reporter.item_finished(label, "done")

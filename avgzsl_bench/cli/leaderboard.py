@@ -16,11 +16,20 @@ EXAMPLES = """\
 
 
 def add_parser(subparsers: Any) -> None:
-    parser = common.subparser(subparsers, "leaderboard", "write <out>/<dataset>.md for every dataset with "
-                              "finished runs in the store, ranked by mean test HM", EXAMPLES)
+    parser = common.subparser(
+        subparsers,
+        "leaderboard",
+        "write <out>/<dataset>.md for every dataset with finished runs in the store, ranked by mean test HM",
+        EXAMPLES,
+    )
     parser.add_argument("--store", default=common.DEFAULT_STORE, help="the SQLite results store to read")
-    parser.add_argument("--out", "--leaderboard-dir", dest="out", default=DEFAULT_LEADERBOARD_DIR,
-                        help="folder the leaderboards are written to")
+    parser.add_argument(
+        "--out",
+        "--leaderboard-dir",
+        dest="out",
+        default=DEFAULT_LEADERBOARD_DIR,
+        help="folder the leaderboards are written to",
+    )
     parser.add_argument("--quiet", action="store_true", help="print nothing but errors")
     parser.set_defaults(handler=main)
 

@@ -18,8 +18,13 @@ EXAMPLES = """\
 
 
 def add_parser(subparsers: Any) -> None:
-    parser = common.subparser(subparsers, "methods", "list the registered methods with their parameter count "
-                              "at a dataset's feature dims (built from its defaults, nothing is trained)", EXAMPLES)
+    parser = common.subparser(
+        subparsers,
+        "methods",
+        "list the registered methods with their parameter count "
+        "at a dataset's feature dims (built from its defaults, nothing is trained)",
+        EXAMPLES,
+    )
     parser.add_argument("--dataset", default="ucf", choices=list_datasets(), help="whose dims and defaults")
     parser.add_argument("--names-only", action="store_true", help="one method name per line")
     parser.set_defaults(handler=main)
@@ -36,8 +41,13 @@ def main(args: argparse.Namespace) -> int:
     if args.names_only:
         print("\n".join(list_methods()))
         return 0
-    rows = [[name, get_method(name).paper_name, f"{parameter_count(name, args.dataset):,}",
-             get_method(name).description] for name in list_methods()]
-    print(tabulate(rows, headers=["method", "paper name", f"parameters ({args.dataset})", "description"],
-                   tablefmt="github"))
+    rows = [
+        [name, get_method(name).paper_name, f"{parameter_count(name, args.dataset):,}", get_method(name).description]
+        for name in list_methods()
+    ]
+    print(
+        tabulate(
+            rows, headers=["method", "paper name", f"parameters ({args.dataset})", "description"], tablefmt="github"
+        )
+    )
     return 0

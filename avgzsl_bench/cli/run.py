@@ -19,11 +19,17 @@ EXAMPLES = """\
 
 
 def add_parser(subparsers: Any) -> None:
-    parser = common.subparser(subparsers, "run", "run methods through the two-stage GZSL protocol "
-                              "(stage 1: train, choose epoch and calibration on val; stage 2: retrain on "
-                              "train+val, test) and print a results table", EXAMPLES)
-    parser.add_argument("--methods", default="clipclap", help="comma-separated method names, or 'all' "
-                                                              "(see `bench.py methods`)")
+    parser = common.subparser(
+        subparsers,
+        "run",
+        "run methods through the two-stage GZSL protocol "
+        "(stage 1: train, choose epoch and calibration on val; stage 2: retrain on "
+        "train+val, test) and print a results table",
+        EXAMPLES,
+    )
+    parser.add_argument(
+        "--methods", default="clipclap", help="comma-separated method names, or 'all' (see `bench.py methods`)"
+    )
     common.add_data_arguments(parser)
     common.add_training_arguments(parser, default_seeds=[42])
     common.add_store_arguments(parser)
@@ -32,8 +38,9 @@ def add_parser(subparsers: Any) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
-    jobs = make_jobs(common.method_names(args.methods), common.data_source(args), args.seeds,
-                     common.overrides(args), args.threads)
+    jobs = make_jobs(
+        common.method_names(args.methods), common.data_source(args), args.seeds, common.overrides(args), args.threads
+    )
     with make_reporter(args.quiet) as reporter:
         report = common.execute(args, jobs, reporter)
     print(results_table(report.records))

@@ -18,15 +18,21 @@ EXAMPLES = """\
 
 
 def add_parser(subparsers: Any) -> None:
-    parser = common.subparser(subparsers, "tables", "render the paper's tables (1: all methods, 2: label "
-                              "embedding, 3: input modality, 4: loss terms) with our numbers beside the "
-                              "paper's; runs the jobs the store does not hold yet", EXAMPLES)
+    parser = common.subparser(
+        subparsers,
+        "tables",
+        "render the paper's tables (1: all methods, 2: label "
+        "embedding, 3: input modality, 4: loss terms) with our numbers beside the "
+        "paper's; runs the jobs the store does not hold yet",
+        EXAMPLES,
+    )
     parser.add_argument("numbers", nargs="*", default=["all"], metavar="N", help="table numbers 1-4, or all")
     common.add_data_arguments(parser)
     common.add_roots_argument(parser)
     parser.add_argument("--tables-out", metavar="FILE", help="also write the rendered tables to this file")
-    parser.add_argument("--paper-reference", default=str(PAPER_REFERENCE),
-                        help="TOML file with the paper's numbers and table layouts")
+    parser.add_argument(
+        "--paper-reference", default=str(PAPER_REFERENCE), help="TOML file with the paper's numbers and table layouts"
+    )
     common.add_training_arguments(parser, default_seeds=DEFAULT_TABLE_SEEDS)
     common.add_store_arguments(parser)
     common.add_executor_arguments(parser)

@@ -8,6 +8,7 @@ unwritable cache folder only costs speed.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -43,8 +44,12 @@ def cache_key(layout: BundleLayout, legacy_text_order: bool) -> str:
         except FileNotFoundError:
             entries.append([relative, None, None])
     identity = {
-        "format": CACHE_FORMAT, "loader_version": LOADER_VERSION, "root": root,
-        "dataset": layout.spec.key, "split": layout.split, "legacy_text_order": bool(legacy_text_order),
+        "format": CACHE_FORMAT,
+        "loader_version": LOADER_VERSION,
+        "root": root,
+        "dataset": layout.spec.key,
+        "split": layout.split,
+        "legacy_text_order": bool(legacy_text_order),
         "files": entries,
     }
     return hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()
@@ -100,13 +105,20 @@ def read_cache(path: Path, key: str) -> Parsed | None:
         return None
     try:
         payload = torch.load(path, map_location="cpu", weights_only=True)
-        if (not isinstance(payload, dict) or payload.get("format") != CACHE_FORMAT
-                or payload.get("loader_version") != LOADER_VERSION or payload.get("key") != key):
+        if (
+            not isinstance(payload, dict)
+            or payload.get("format") != CACHE_FORMAT
+            or payload.get("loader_version") != LOADER_VERSION
+            or payload.get("key") != key
+        ):
             raise ValueError("cache file does not match this bundle/loader")
         return _from_payload(payload)
     except Exception as error:  # noqa: BLE001 - a bad cache is rebuilt, never fatal
-        warnings.warn(f"ignoring unreadable bundle cache '{path}' ({type(error).__name__}: {error}); rebuilding it",
-                      RuntimeWarning, stacklevel=3)
+        warnings.warn(
+            f"ignoring unreadable bundle cache '{path}' ({type(error).__name__}: {error}); rebuilding it",
+            RuntimeWarning,
+            stacklevel=3,
+        )
         return None
 
 
@@ -126,11 +138,13 @@ def write_cache(path: Path, layout: BundleLayout, legacy_text_order: bool, parse
             if stale != path:
                 stale.unlink(missing_ok=True)
     except OSError as error:
-        warnings.warn(f"could not write the bundle cache to '{directory}' ({error}); loading works but stays slow. "
-                      f"Pass cache_dir= or set ${CACHE_ENV} to a writable folder", RuntimeWarning, stacklevel=3)
+        warnings.warn(
+            f"could not write the bundle cache to '{directory}' ({error}); loading works but stays slow. "
+            f"Pass cache_dir= or set ${CACHE_ENV} to a writable folder",
+            RuntimeWarning,
+            stacklevel=3,
+        )
     finally:
         if temp_name is not None:
-            try:
+            with contextlib.suppress(OSError):
                 os.unlink(temp_name)
-            except OSError:
-                pass

@@ -12,7 +12,13 @@ import torch
 import torch.nn.functional as F
 
 from avgzsl_bench.data import (
-    AUDIO_DIM, CLAP_TEXT_DIM, CLIP_TEXT_DIM, VIDEO_DIM, FeatureSplit, GZSLDataset, TextEmbeddings,
+    AUDIO_DIM,
+    CLAP_TEXT_DIM,
+    CLIP_TEXT_DIM,
+    VIDEO_DIM,
+    FeatureSplit,
+    GZSLDataset,
+    TextEmbeddings,
 )
 
 LATENT_DIM = 24
@@ -21,8 +27,9 @@ TRAIN_CLASSES, VAL_UNSEEN_CLASSES, TEST_UNSEEN_CLASSES = 30, 12, 6
 DEMO_NOTE = "SYNTHETIC demo data (random class latents); numbers say nothing about real benchmarks"
 
 
-def _modality(latents: torch.Tensor, out_dim: int, sample_noise: float, feature_noise: float,
-              generator: torch.Generator) -> torch.Tensor:
+def _modality(
+    latents: torch.Tensor, out_dim: int, sample_noise: float, feature_noise: float, generator: torch.Generator
+) -> torch.Tensor:
     projection = torch.randn(LATENT_DIM, out_dim, generator=generator) / LATENT_DIM**0.5
     perturbed = latents + sample_noise * torch.randn(latents.shape, generator=generator)
     features = perturbed @ projection + feature_noise * torch.randn(latents.shape[0], out_dim, generator=generator)
@@ -42,10 +49,12 @@ def make_demo_dataset(samples_per_class: int = 60, seed: int = 0) -> GZSLDataset
     # Audio and video see different noisy views of the latent so that fusing them helps; like
     # CLIP and CLAP, each shares a weak direction with its own text encoder's class embedding,
     # so the training-free zero-shot baseline is above chance but far from perfect.
-    video = F.normalize(_modality(class_latents[labels], VIDEO_DIM, 1.1, 0.03, generator)
-                        + TEXT_ALIGNMENT * text.clip[labels], dim=1)
-    audio = F.normalize(_modality(class_latents[labels], AUDIO_DIM, 1.3, 0.02, generator)
-                        + TEXT_ALIGNMENT * text.clap[labels], dim=1)
+    video = F.normalize(
+        _modality(class_latents[labels], VIDEO_DIM, 1.1, 0.03, generator) + TEXT_ALIGNMENT * text.clip[labels], dim=1
+    )
+    audio = F.normalize(
+        _modality(class_latents[labels], AUDIO_DIM, 1.3, 0.02, generator) + TEXT_ALIGNMENT * text.clap[labels], dim=1
+    )
 
     train_ids = torch.arange(TRAIN_CLASSES)
     val_unseen_ids = torch.arange(TRAIN_CLASSES, TRAIN_CLASSES + VAL_UNSEEN_CLASSES)

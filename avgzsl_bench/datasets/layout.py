@@ -74,8 +74,9 @@ def read_manifest(path: Path) -> dict[str, Any]:
     try:
         manifest = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise BenchError(f"cannot read the feature-zoo manifest '{path}' ({error}); re-run the extraction or "
-                         "delete the file") from error
+        raise BenchError(
+            f"cannot read the feature-zoo manifest '{path}' ({error}); re-run the extraction or delete the file"
+        ) from error
     if not isinstance(manifest, dict):
         raise BenchError(f"feature-zoo manifest '{path}' is not a JSON object; re-run the extraction")
     return manifest
@@ -94,32 +95,47 @@ def _require_dir(path: Path, message: str) -> None:
 def locate(root: str | Path, spec: DatasetSpec, split: str | None = None) -> BundleLayout:
     """The bundle's layout, after checking that its folders and split files exist."""
     root_path = Path(root).expanduser()
-    _require_dir(root_path, f"bundle root '{root_path}' does not exist or is not a folder; pass the {spec.folder} "
-                            "dataset folder of the released feature bundle (the one holding class-split/ and features/)")
+    _require_dir(
+        root_path,
+        f"bundle root '{root_path}' does not exist or is not a folder; pass the {spec.folder} "
+        "dataset folder of the released feature bundle (the one holding class-split/ and features/)",
+    )
     root_path = root_path.resolve()
     manifest = read_manifest(root_path / "features" / spec.feature_dir / MANIFEST_NAME)
     layout = BundleLayout(root_path, spec, split or spec.class_split, manifest)
-    _require_dir(layout.class_split, f"'{layout.class_split}' is missing; --root must be the {spec.folder} dataset "
-                                     "folder of the released bundle (it contains class-split/ and features/), not its "
-                                     "parent or the features folder")
+    _require_dir(
+        layout.class_split,
+        f"'{layout.class_split}' is missing; --root must be the {spec.folder} dataset "
+        "folder of the released bundle (it contains class-split/ and features/), not its "
+        "parent or the features folder",
+    )
     if not layout.all_class.is_file():
         raise BenchError(f"'{layout.all_class}' is missing; restore class-split/ from the released bundle")
     if not layout.split_dir.is_dir():
         available = sorted(p.name for p in layout.class_split.iterdir() if p.is_dir())
-        raise BenchError(f"class split folder '{layout.split_dir}' is missing (available: {available or 'none'}); "
-                         "restore it from the released bundle or pass split= one of the available folders")
+        raise BenchError(
+            f"class split folder '{layout.split_dir}' is missing (available: {available or 'none'}); "
+            "restore it from the released bundle or pass split= one of the available folders"
+        )
     for stage in STAGE_FOLDERS:
         if not layout.split_txt(stage).is_file():
-            raise BenchError(f"split file '{layout.split_txt(stage)}' is missing; restore class-split/{layout.split}/ "
-                             "from the released bundle")
-    _require_dir(layout.features, f"features folder '{layout.features}' is missing; unpack the bundle's "
-                                  f"features/{spec.feature_dir}/ into '{layout.root}'")
+            raise BenchError(
+                f"split file '{layout.split_txt(stage)}' is missing; restore class-split/{layout.split}/ "
+                "from the released bundle"
+            )
+    _require_dir(
+        layout.features,
+        f"features folder '{layout.features}' is missing; unpack the bundle's "
+        f"features/{spec.feature_dir}/ into '{layout.root}'",
+    )
     for modality in MODALITIES:
         for stage in STAGE_FOLDERS:
-            _require_dir(layout.folder(modality, stage),
-                         f"feature folder '{layout.folder(modality, stage)}' is missing; the bundle needs "
-                         f"{modality}/<stage>/<ClassName>.pkl for every stage ({', '.join(STAGE_FOLDERS)}): "
-                         "re-download or re-extract it")
+            _require_dir(
+                layout.folder(modality, stage),
+                f"feature folder '{layout.folder(modality, stage)}' is missing; the bundle needs "
+                f"{modality}/<stage>/<ClassName>.pkl for every stage ({', '.join(STAGE_FOLDERS)}): "
+                "re-download or re-extract it",
+            )
     return layout
 
 

@@ -26,24 +26,35 @@ def _split(parsed: Parsed, folders: dict[str, Folder], name: str, recipe_folders
     for stage in recipe_folders:
         folder = folders[stage]
         mask = np.isin(folder.labels, wanted)
-        if mask.all():
-            video.append(folder.video), audio.append(folder.audio), labels.append(folder.labels)
+        if mask.all():  # the common case: no copy
+            video.append(folder.video)
+            audio.append(folder.audio)
+            labels.append(folder.labels)
             names.extend(folder.names)
         else:
-            video.append(folder.video[mask]), audio.append(folder.audio[mask]), labels.append(folder.labels[mask])
+            video.append(folder.video[mask])
+            audio.append(folder.audio[mask])
+            labels.append(folder.labels[mask])
             names.extend(name for name, keep in zip(folder.names, mask.tolist()) if keep)
 
     def join(parts: list[np.ndarray]) -> torch.Tensor:
         return torch.from_numpy(parts[0] if len(parts) == 1 else np.concatenate(parts))
 
-    return FeatureSplit(video=join(video), audio=join(audio), labels=join(labels),
-                        seen=torch.tensor(seen_ids, dtype=torch.int64),
-                        unseen=torch.tensor(unseen_ids, dtype=torch.int64), names=tuple(names))
+    return FeatureSplit(
+        video=join(video),
+        audio=join(audio),
+        labels=join(labels),
+        seen=torch.tensor(seen_ids, dtype=torch.int64),
+        unseen=torch.tensor(unseen_ids, dtype=torch.int64),
+        names=tuple(names),
+    )
 
 
 def _dims_note(dims: FeatureDims, expected: FeatureDims, video_dtype: str, root: Path) -> str:
-    note = (f"feature dims: video {dims.video} (stored {video_dtype}, cast to float32), audio {dims.audio}, "
-            f"CLIP text {dims.clip_text}, CLAP text {dims.clap_text}")
+    note = (
+        f"feature dims: video {dims.video} (stored {video_dtype}, cast to float32), audio {dims.audio}, "
+        f"CLIP text {dims.clip_text}, CLAP text {dims.clap_text}"
+    )
     if dims != expected:
         paper = (expected.video, expected.audio, expected.clip_text, expected.clap_text)
         note += f" (differs from the release's {'/'.join(map(str, paper))})"
@@ -54,25 +65,44 @@ def _dims_note(dims: FeatureDims, expected: FeatureDims, video_dtype: str, root:
 def assemble(parsed: Parsed, layout: BundleLayout) -> GZSLDataset:
     """The four protocol splits from the per-folder arrays (numpy: single-threaded and predictable)."""
     folders = {
-        stage: Folder(video=np.asarray(f.video).astype(np.float32, copy=False),  # float16 video: cast once
-                      audio=np.asarray(f.audio).astype(np.float32, copy=False),
-                      labels=np.asarray(f.labels, dtype=np.int64), names=f.names)
+        stage: Folder(
+            video=np.asarray(f.video).astype(np.float32, copy=False),  # float16 video: cast once
+            audio=np.asarray(f.audio).astype(np.float32, copy=False),
+            labels=np.asarray(f.labels, dtype=np.int64),
+            names=f.names,
+        )
         for stage, f in parsed.folders.items()
     }
     splits = {name: _split(parsed, folders, name, recipe.folders) for name, recipe in layout.spec.splits.items()}
-    text = TextEmbeddings(clip=torch.as_tensor(parsed.text["clip"], dtype=torch.float32),
-                          clap=torch.as_tensor(parsed.text["clap"], dtype=torch.float32))
-    dims = FeatureDims(int(splits["train"].video.shape[1]), int(splits["train"].audio.shape[1]),
-                       int(text.clip.shape[1]), int(text.clap.shape[1]))
+    text = TextEmbeddings(
+        clip=torch.as_tensor(parsed.text["clip"], dtype=torch.float32),
+        clap=torch.as_tensor(parsed.text["clap"], dtype=torch.float32),
+    )
+    dims = FeatureDims(
+        int(splits["train"].video.shape[1]),
+        int(splits["train"].audio.shape[1]),
+        int(text.clip.shape[1]),
+        int(text.clap.shape[1]),
+    )
     return GZSLDataset(
-        name=layout.spec.name, class_names=tuple(parsed.class_names), text=text, splits=splits, synthetic=False,
+        name=layout.spec.name,
+        class_names=tuple(parsed.class_names),
+        text=text,
+        splits=splits,
+        synthetic=False,
         source=f"released bundle {layout.root} (class split '{layout.split}', {layout.spec.feature_dir})",
         notes=(*parsed.notes, _dims_note(dims, layout.spec.dims, parsed.video_dtype, layout.root)),
     )
 
 
-def load_bundle(root: str | Path, dataset: str | DatasetSpec, *, legacy_text_order: bool = False,
-                cache_dir: str | Path | None = None, split: str | None = None) -> GZSLDataset:
+def load_bundle(
+    root: str | Path,
+    dataset: str | DatasetSpec,
+    *,
+    legacy_text_order: bool = False,
+    cache_dir: str | Path | None = None,
+    split: str | None = None,
+) -> GZSLDataset:
     """Load one dataset folder of the released ClipClap feature bundle as a `GZSLDataset`.
 
     root: the dataset folder (holding `class-split/` and `features/`); dataset: a registered name

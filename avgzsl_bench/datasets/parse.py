@@ -56,7 +56,8 @@ def class_index(layout: BundleLayout) -> tuple[list[str], dict[str, int]]:
             rule = "case-insensitively" if layout.spec.lower_case else "exactly"
             raise BenchError(
                 f"'{layout.all_class}' lists '{ordered[index[key]]}' and '{name}', which are the same class for "
-                f"{layout.spec.folder} (class names are compared {rule}); remove the duplicate line")
+                f"{layout.spec.folder} (class names are compared {rule}); remove the duplicate line"
+            )
         index[key] = class_id
     return ordered, index
 
@@ -69,8 +70,10 @@ def read_split_lists(layout: BundleLayout, class_to_idx: Mapping[str, int]) -> d
         for name in read_lines(path):
             class_id = class_to_idx.get(layout.spec.lookup_key(name))
             if class_id is None:
-                raise BenchError(f"split file '{path}' lists class '{name}', which '{layout.all_class}' does not "
-                                 "contain; use the class-split folder that came with the bundle")
+                raise BenchError(
+                    f"split file '{path}' lists class '{name}', which '{layout.all_class}' does not "
+                    "contain; use the class-split folder that came with the bundle"
+                )
             ids.append(class_id)
         lists[stage] = sorted(set(ids))
     return lists
@@ -82,9 +85,11 @@ def split_class_ids(layout: BundleLayout, lists: Mapping[str, list[int]]) -> dic
         for stage in (*recipe.seen_lists, *recipe.unseen_lists):
             if not lists[stage]:
                 role = "seen" if stage in recipe.seen_lists else "unseen"
-                raise BenchError(f"split file '{layout.split_txt(stage)}' lists no classes, so the '{name}' split "
-                                 f"has no {role} classes and its scores would be meaningless; restore the file from "
-                                 "the released bundle")
+                raise BenchError(
+                    f"split file '{layout.split_txt(stage)}' lists no classes, so the '{name}' split "
+                    f"has no {role} classes and its scores would be meaningless; restore the file from "
+                    "the released bundle"
+                )
     ids = {}
     for name, recipe in layout.spec.splits.items():
         seen = sorted(set().union(*(lists[s] for s in recipe.seen_lists)))
@@ -105,7 +110,8 @@ class DimCheck:
         if dim != expected:
             raise BenchError(
                 f"feature file '{path}' has {dim}-d {modality} vectors, but '{first}' has {expected}-d; all {modality} "
-                "features of one bundle must come from the same extractor: re-extract the odd file(s)")
+                "features of one bundle must come from the same extractor: re-extract the odd file(s)"
+            )
 
 
 @dataclass
@@ -128,21 +134,27 @@ def _read_class(paths: Mapping[str, Path], class_name: str, dims: DimCheck) -> _
         else:
             first = int(np.flatnonzero(video_names != audio_names)[0])
             detail = f"first difference at position {first}: '{audio_names[first]}' vs '{video_names[first]}'"
-        raise BenchError(f"'{paths['audio']}' and '{paths['video']}' list different videos in 'video_names' "
-                         f"({detail}); audio and video files of a class must list the same videos in the same "
-                         "order: re-extract them")
-    counts = {modality: 0 if arrays[modality] is None else arrays[modality].shape[0] for modality in MODALITIES}
+        raise BenchError(
+            f"'{paths['audio']}' and '{paths['video']}' list different videos in 'video_names' "
+            f"({detail}); audio and video files of a class must list the same videos in the same "
+            "order: re-extract them"
+        )
+    counts = {modality: 0 if array is None else array.shape[0] for modality, array in arrays.items()}
     if counts["audio"] != counts["video"]:
-        raise BenchError(f"'{paths['audio']}' holds {counts['audio']} vectors but '{paths['video']}' holds "
-                         f"{counts['video']}; audio and video must have one vector per video each: re-extract them")
+        raise BenchError(
+            f"'{paths['audio']}' holds {counts['audio']} vectors but '{paths['video']}' holds "
+            f"{counts['video']}; audio and video must have one vector per video each: re-extract them"
+        )
     count = counts["video"]
     if count == 0:
         return None
     if len(video_names) < count:
-        raise BenchError(f"'{paths['video']}' has {count} vectors but only {len(video_names)} 'video_names'; "
-                         "every vector needs a name: re-extract it")
-    for modality in MODALITIES:
-        array = arrays[modality]
+        raise BenchError(
+            f"'{paths['video']}' has {count} vectors but only {len(video_names)} 'video_names'; "
+            "every vector needs a name: re-extract it"
+        )
+    present = {modality: array for modality, array in arrays.items() if array is not None}
+    for modality, array in present.items():
         dims.check(modality, array, paths[modality])
         finite = np.isfinite(array).all(axis=1)
         if not finite.all():
@@ -150,13 +162,14 @@ def _read_class(paths: Mapping[str, Path], class_name: str, dims: DimCheck) -> _
             raise BenchError(
                 f"feature file '{paths[modality]}' (class '{class_name}') has NaN/inf {modality} vectors for "
                 f"{int((~finite).sum())} video(s), first: {[str(video_names[i]) for i in bad]}; "
-                "re-extract those videos or remove them from the file")
-    return _ClassFile({m: a for m, a in arrays.items() if a is not None}, video_names[:count],
-                      len(video_names) > count)
+                "re-extract those videos or remove them from the file"
+            )
+    return _ClassFile({m: a for m, a in arrays.items() if a is not None}, video_names[:count], len(video_names) > count)
 
 
-def _class_files(layout: BundleLayout, stage: str, keep: set[int], class_names: list[str],
-                 class_to_idx: Mapping[str, int]) -> tuple[dict[int, str], list[str]]:
+def _class_files(
+    layout: BundleLayout, stage: str, keep: set[int], class_names: list[str], class_to_idx: Mapping[str, int]
+) -> tuple[dict[int, str], list[str]]:
     """class id -> pickle file name for the kept classes, and the stems of dropped out-of-split files."""
     files = {modality: set(pkl_names(layout.folder(modality, stage))) for modality in MODALITIES}
     owners: dict[int, str] = {}
@@ -166,36 +179,55 @@ def _class_files(layout: BundleLayout, stage: str, keep: set[int], class_names: 
         class_id = class_to_idx.get(layout.spec.lookup_key(stem))
         some = layout.folder("audio" if file_name in files["audio"] else "video", stage) / file_name
         if class_id is None:
-            raise BenchError(f"feature file '{some}' belongs to class '{stem}', which '{layout.all_class}' does not "
-                             "list; the features and the class-split folder come from different bundles: use "
-                             "matching ones")
+            raise BenchError(
+                f"feature file '{some}' belongs to class '{stem}', which '{layout.all_class}' does not "
+                "list; the features and the class-split folder come from different bundles: use "
+                "matching ones"
+            )
         if class_id not in keep:
             dropped.append(stem)
             continue
         if class_id in owners:
-            raise BenchError(f"'{layout.folder('audio', stage)}' holds both '{owners[class_id]}' and '{file_name}' "
-                             f"for class '{class_names[class_id]}'; remove the duplicate")
+            raise BenchError(
+                f"'{layout.folder('audio', stage)}' holds both '{owners[class_id]}' and '{file_name}' "
+                f"for class '{class_names[class_id]}'; remove the duplicate"
+            )
         for modality, other in (("audio", "video"), ("video", "audio")):
             if file_name not in files[modality]:
-                raise BenchError(f"class '{class_names[class_id]}' has '{layout.folder(other, stage) / file_name}' "
-                                 f"but no '{layout.folder(modality, stage) / file_name}'; every class needs both "
-                                 "audio and video files: re-extract it")
+                raise BenchError(
+                    f"class '{class_names[class_id]}' has '{layout.folder(other, stage) / file_name}' "
+                    f"but no '{layout.folder(modality, stage) / file_name}'; every class needs both "
+                    "audio and video files: re-extract it"
+                )
         owners[class_id] = file_name
     return owners, dropped
 
 
-def _missing_classes_error(layout: BundleLayout, stage: str, missing: list[int], class_names: list[str],
-                           empty: set[int]) -> BenchError:
+def _missing_classes_error(
+    layout: BundleLayout, stage: str, missing: list[int], class_names: list[str], empty: set[int]
+) -> BenchError:
     class_name = class_names[missing[0]]
     file = layout.folder("video", stage) / f"{class_name}.pkl"
-    what = f"holds no vectors in '{file}'" if missing[0] in empty else f"has no feature file '{file}' (nor its audio twin)"
+    what = (
+        f"holds no vectors in '{file}'" if missing[0] in empty else f"has no feature file '{file}' (nor its audio twin)"
+    )
     more = f"; {len(missing) - 1} more classes lack samples too" if len(missing) > 1 else ""
-    return BenchError(f"class '{class_name}' is listed in '{layout.split_txt(stage)}' but {what}{more}: its accuracy "
-                      "would be 0/0. Re-download/re-extract the features of this class, or remove it from the split file")
+    return BenchError(
+        f"class '{class_name}' is listed in '{layout.split_txt(stage)}' but {what}{more}: its accuracy "
+        "would be 0/0. Re-download/re-extract the features of this class, or remove it from the split file"
+    )
 
 
-def read_folder(layout: BundleLayout, stage: str, keep: set[int], listed: list[int], class_names: list[str],
-                class_to_idx: Mapping[str, int], dims: DimCheck, notes: list[str]) -> Folder:
+def read_folder(
+    layout: BundleLayout,
+    stage: str,
+    keep: set[int],
+    listed: list[int],
+    class_names: list[str],
+    class_to_idx: Mapping[str, int],
+    dims: DimCheck,
+    notes: list[str],
+) -> Folder:
     owners, dropped = _class_files(layout, stage, keep, class_names, class_to_idx)
     parts: dict[str, list[np.ndarray]] = {modality: [] for modality in MODALITIES}
     labels: list[np.ndarray] = []
@@ -219,16 +251,22 @@ def read_folder(layout: BundleLayout, stage: str, keep: set[int], listed: list[i
     if dropped:
         notes.append(f"{stage}: dropped feature files of {len(dropped)} out-of-split class(es): {', '.join(dropped)}")
     if shifted:
-        notes.append(f"{stage}: {shifted} file(s) list more video_names than vectors (videos skipped at extraction); "
-                     "names were paired by position as in the reference, so some sample names may be off")
+        notes.append(
+            f"{stage}: {shifted} file(s) list more video_names than vectors (videos skipped at extraction); "
+            "names were paired by position as in the reference, so some sample names may be off"
+        )
 
     def concat(arrays: list[np.ndarray], modality: str) -> np.ndarray:
         if arrays:
             return np.concatenate(arrays)
         return np.zeros((0, dims.dims.get(modality, (0, None))[0]), dtype=np.float32)
 
-    return Folder(video=concat(parts["video"], "video"), audio=concat(parts["audio"], "audio"),
-                  labels=np.concatenate(labels) if labels else np.zeros(0, dtype=np.int64), names=names)
+    return Folder(
+        video=concat(parts["video"], "video"),
+        audio=concat(parts["audio"], "audio"),
+        labels=np.concatenate(labels) if labels else np.zeros(0, dtype=np.int64),
+        names=names,
+    )
 
 
 def parse_bundle(layout: BundleLayout, legacy_text_order: bool) -> Parsed:
@@ -247,5 +285,11 @@ def parse_bundle(layout: BundleLayout, legacy_text_order: bool) -> Parsed:
         folders[stage] = read_folder(layout, stage, keep, lists[stage], class_names, class_to_idx, dims, notes)
     text = attach_text(layout, class_names, class_to_idx, used, legacy_text_order, notes)
     video_dtypes = {str(f.video.dtype) for f in folders.values() if f.video.shape[0]}
-    return Parsed(class_names=class_names, text=text, split_ids=split_ids, folders=folders, notes=notes,
-                  video_dtype="/".join(sorted(video_dtypes)) or "float32")
+    return Parsed(
+        class_names=class_names,
+        text=text,
+        split_ids=split_ids,
+        folders=folders,
+        notes=notes,
+        video_dtype="/".join(sorted(video_dtypes)) or "float32",
+    )

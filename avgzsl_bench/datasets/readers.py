@@ -64,7 +64,7 @@ def read_pickle(path: Path) -> dict[str, Any]:
         with path.open("rb") as handle, warnings.catch_warnings():
             warnings.simplefilter("ignore", DeprecationWarning)  # numpy-1.x pickles refer to numpy.core
             obj = pickle.load(handle)
-    except Exception as error:  # noqa: BLE001 - any unpickling failure means a broken file
+    except Exception as error:
         raise BenchError(
             f"cannot read feature file '{path}' ({type(error).__name__}: {error}); the file is truncated or "
             "corrupt: re-download or re-extract it"
@@ -92,7 +92,7 @@ def read_text_dict(path: Path, what: str) -> dict[str, np.ndarray]:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", DeprecationWarning)
             loaded = np.load(path, allow_pickle=True)
-    except Exception as error:  # noqa: BLE001
+    except Exception as error:
         raise BenchError(
             f"cannot read {what} text embeddings '{path}' ({type(error).__name__}: {error}); re-download the file"
         ) from error
@@ -141,9 +141,10 @@ def decode_names(raw: Any, path: Path) -> np.ndarray:
         if names.dtype.kind == "U":
             return names
         return np.asarray([n.decode("utf-8", "replace") if isinstance(n, bytes) else str(n) for n in names], dtype=str)
-    except Exception as error:  # noqa: BLE001
-        raise BenchError(f"feature file '{path}': 'video_names' is not a list of names ({error}); re-extract it") \
-            from error
+    except Exception as error:
+        raise BenchError(
+            f"feature file '{path}': 'video_names' is not a list of names ({error}); re-extract it"
+        ) from error
 
 
 def stack_features(raw: Any, path: Path) -> np.ndarray | None:

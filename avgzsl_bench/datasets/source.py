@@ -81,7 +81,8 @@ def resolve_root(spec: DatasetSpec, root: str | None) -> str:
     if not root:
         raise BenchError(
             f"dataset '{spec.name}' needs --root pointing at the released feature bundle's dataset folder "
-            f"(the {spec.folder} folder holding class-split/ and features/), or use --dataset demo")
+            f"(the {spec.folder} folder holding class-split/ and features/), or use --dataset demo"
+        )
     return str(Path(root).expanduser().resolve())
 
 

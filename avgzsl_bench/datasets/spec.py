@@ -39,8 +39,9 @@ class SplitRecipe:
 PROTOCOL_SPLITS: dict[str, SplitRecipe] = {
     "train": SplitRecipe(("stage_1_train",), ("stage_1_train",)),
     "val": SplitRecipe(("stage_1_val_seen", "stage_1_val_unseen"), ("stage_1_val_seen",), ("stage_1_val_unseen",)),
-    "train_val": SplitRecipe(("stage_1_train", "stage_1_val_seen", "stage_1_val_unseen"),
-                             ("stage_1_train", "stage_1_val_unseen")),
+    "train_val": SplitRecipe(
+        ("stage_1_train", "stage_1_val_seen", "stage_1_val_unseen"), ("stage_1_train", "stage_1_val_unseen")
+    ),
     "test": SplitRecipe(("stage_2_test_seen", "stage_2_test_unseen"), ("stage_2_test_seen",), ("stage_2_test_unseen",)),
 }
 STAGE_FOLDERS = ("stage_1_train", "stage_1_val_seen", "stage_1_val_unseen", "stage_2_test_seen", "stage_2_test_unseen")
@@ -92,7 +93,8 @@ def _import_builtin_datasets() -> None:
 
 
 DATASETS: Registry[DatasetSpec] = Registry(
-    "dataset", validate=_validate, builtins=_import_builtin_datasets, entry_point_group="avgzsl_bench.datasets")
+    "dataset", validate=_validate, builtins=_import_builtin_datasets, entry_point_group="avgzsl_bench.datasets"
+)
 
 
 def register_dataset(spec: DatasetSpec) -> DatasetSpec:
@@ -109,8 +111,9 @@ def get_dataset(name: str, features: str | None = None) -> DatasetSpec:
         return next(DATASETS.get(key) for key in DATASETS.names() if key.startswith(f"{name}/"))
     key = registry_key(name, features)
     if key not in DATASETS:
-        raise BenchError(f"dataset '{name}' has no feature set '{features}'; "
-                         f"choose one of {', '.join(feature_sets(name))}")
+        raise BenchError(
+            f"dataset '{name}' has no feature set '{features}'; choose one of {', '.join(feature_sets(name))}"
+        )
     return DATASETS.get(key)
 
 

@@ -10,6 +10,7 @@ reproduces that, because the published numbers were produced with it).
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
 
 import numpy as np
 
@@ -19,8 +20,9 @@ from avgzsl_bench.datasets.spec import DatasetSpec
 from avgzsl_bench.errors import BenchError
 
 
-def legacy_misaligned(class_names: Sequence[str], keys: Iterable[str],
-                      key_to_class: Mapping[str, int]) -> dict[int, str]:
+def legacy_misaligned(
+    class_names: Sequence[str], keys: Iterable[str], key_to_class: Mapping[str, int]
+) -> dict[int, str]:
     """Classes whose id receives another class's text under the reference's positional rule.
 
     `class_names`: names by id (sorted all_class.txt); `keys`: the npy dict keys; `key_to_class`: the correct
@@ -35,8 +37,9 @@ def legacy_misaligned(class_names: Sequence[str], keys: Iterable[str],
     return wrong
 
 
-def key_to_class(keys: Iterable[str], name_map: Mapping[str, str], class_to_idx: Mapping[str, int],
-                  spec: DatasetSpec) -> tuple[dict[str, int], list[str]]:
+def key_to_class(
+    keys: Iterable[str], name_map: Mapping[str, str], class_to_idx: Mapping[str, int], spec: DatasetSpec
+) -> tuple[dict[str, int], list[str]]:
     """Correct class id per npy key: key -> name CSV -> original -> class id; unknown keys listed apart."""
     resolved: dict[str, int] = {}
     unknown: list[str] = []
@@ -52,8 +55,9 @@ def key_to_class(keys: Iterable[str], name_map: Mapping[str, str], class_to_idx:
     return resolved, unknown
 
 
-def text_matrix(table: dict[str, np.ndarray], path: Path, what: str, num_classes: int, legacy: bool,
-                 key_to_class: Mapping[str, int]) -> tuple[np.ndarray, np.ndarray]:
+def text_matrix(
+    table: dict[str, np.ndarray], path: Path, what: str, num_classes: int, legacy: bool, key_to_class: Mapping[str, int]
+) -> tuple[np.ndarray, np.ndarray]:
     """(num_classes, dim) matrix and a bool mask of the rows that received a vector."""
     dim = next(iter(table.values())).shape[0]
     matrix = np.zeros((num_classes, dim), dtype=np.float32)
@@ -65,9 +69,9 @@ def text_matrix(table: dict[str, np.ndarray], path: Path, what: str, num_classes
         return matrix, filled
     owner: dict[int, str] = {}
     for key, vector in table.items():
-        class_id = key_to_class.get(key)
-        if class_id is None:
+        if key not in key_to_class:
             continue
+        class_id = key_to_class[key]
         if class_id in owner:
             raise BenchError(
                 f"{what} text embeddings '{path}': keys '{owner[class_id]}' and '{key}' both name class id {class_id}; "
@@ -86,54 +90,89 @@ def _name_map(layout: BundleLayout, legacy: bool) -> dict[str, str] | None:
     return read_name_csv(layout.name_csv, layout.spec.prompt_column)
 
 
-def _part_matrix(layout: BundleLayout, part: str, table: dict[str, np.ndarray], name_map: dict[str, str] | None,
-                 class_names: Sequence[str], class_to_idx: Mapping[str, int], used: set[int], legacy: bool,
-                 notes: list[str]) -> np.ndarray:
+def _part_matrix(
+    layout: BundleLayout,
+    part: str,
+    table: dict[str, np.ndarray],
+    name_map: dict[str, str] | None,
+    class_names: Sequence[str],
+    class_to_idx: Mapping[str, int],
+    used: set[int],
+    legacy: bool,
+    notes: list[str],
+) -> np.ndarray:
     spec, path, what = layout.spec, layout.text(part), part.upper()
     keys_to_ids, unknown = key_to_class(table, name_map or {}, class_to_idx, spec)
     if unknown and not legacy:
-        notes.append(f"{path.name}: {len(unknown)} key(s) match no class via {spec.name_csv} and were ignored: "
-                     f"{', '.join(sorted(unknown)[:10])}")
+        notes.append(
+            f"{path.name}: {len(unknown)} key(s) match no class via {spec.name_csv} and were ignored: "
+            f"{', '.join(sorted(unknown)[:10])}"
+        )
     matrix, filled = text_matrix(table, path, what, len(class_names), legacy, keys_to_ids)
     lacking_used = [class_names[i] for i in sorted(used) if not filled[i]]
     if lacking_used:
-        how = ("position (legacy_text_order: the file has fewer keys than all_class.txt has classes)"
-               if legacy else f"name via '{layout.name_csv}' (column '{spec.prompt_column}')")
+        how = (
+            "position (legacy_text_order: the file has fewer keys than all_class.txt has classes)"
+            if legacy
+            else f"name via '{layout.name_csv}' (column '{spec.prompt_column}')"
+        )
         raise BenchError(
             f"{what} text embeddings '{path}' have no vector for class '{lacking_used[0]}'"
             + (f" (and {len(lacking_used) - 1} more used class(es))" if len(lacking_used) > 1 else "")
             + f", which a split uses; matched by {how}. Add the class to the file and the name table, "
-            "or use the text files that came with the bundle")
+            "or use the text files that came with the bundle"
+        )
     unfilled = int((~filled).sum())
     if unfilled:
         notes.append(f"{path.name}: {unfilled} class(es) no split uses have no vector; their rows are zeros")
     return matrix
 
 
-def _order_note(layout: BundleLayout, first_table: dict[str, np.ndarray], name_map: dict[str, str] | None,
-                class_names: Sequence[str], class_to_idx: Mapping[str, int], used: set[int], legacy: bool) -> str:
+def _order_note(
+    layout: BundleLayout,
+    first_table: dict[str, np.ndarray],
+    name_map: dict[str, str] | None,
+    class_names: Sequence[str],
+    class_to_idx: Mapping[str, int],
+    used: set[int],
+    legacy: bool,
+) -> str:
     spec = layout.spec
     if legacy and name_map is None:
-        return (f"text order: legacy (reference): class id i gets the vector of sorted(npy keys)[i]; "
-                f"misalignment not checked ('{layout.name_csv.name}' missing)")
+        return (
+            f"text order: legacy (reference): class id i gets the vector of sorted(npy keys)[i]; "
+            f"misalignment not checked ('{layout.name_csv.name}' missing)"
+        )
     keys_to_ids, _ = key_to_class(first_table, name_map or {}, class_to_idx, spec)
     wrong = legacy_misaligned(class_names, first_table, keys_to_ids)
     if legacy:
         example = ", ".join(f"{class_names[i]}<-'{k}'" for i, k in list(wrong.items())[:6])
-        return (f"text order: legacy (reference): class id i gets the vector of sorted(npy keys)[i]; "
-                f"{len(wrong)} of {len(class_names)} classes get another class's text"
-                + (f" ({len(set(wrong) & used)} used by a split; e.g. {example})" if wrong else ""))
-    return (f"text order: by class name (npy key -> {spec.name_csv} '{spec.prompt_column}' -> class id); "
-            f"the reference's positional order would give {len(wrong)} of {len(class_names)} classes another "
-            "class's text (legacy_text_order=True reproduces it)")
+        return (
+            f"text order: legacy (reference): class id i gets the vector of sorted(npy keys)[i]; "
+            f"{len(wrong)} of {len(class_names)} classes get another class's text"
+            + (f" ({len(set(wrong) & used)} used by a split; e.g. {example})" if wrong else "")
+        )
+    return (
+        f"text order: by class name (npy key -> {spec.name_csv} '{spec.prompt_column}' -> class id); "
+        f"the reference's positional order would give {len(wrong)} of {len(class_names)} classes another "
+        "class's text (legacy_text_order=True reproduces it)"
+    )
 
 
-def attach_text(layout: BundleLayout, class_names: Sequence[str], class_to_idx: Mapping[str, int], used: set[int],
-                legacy: bool, notes: list[str]) -> dict[str, np.ndarray]:
+def attach_text(
+    layout: BundleLayout,
+    class_names: Sequence[str],
+    class_to_idx: Mapping[str, int],
+    used: set[int],
+    legacy: bool,
+    notes: list[str],
+) -> dict[str, np.ndarray]:
     """One (num_classes, dim) matrix per text part of the dataset; notes describe what was done."""
     name_map = _name_map(layout, legacy)
     tables = {part: read_text_dict(layout.text(part), part.upper()) for part in layout.text_files}
-    matrices = {part: _part_matrix(layout, part, table, name_map, class_names, class_to_idx, used, legacy, notes)
-                for part, table in tables.items()}
+    matrices = {
+        part: _part_matrix(layout, part, table, name_map, class_names, class_to_idx, used, legacy, notes)
+        for part, table in tables.items()
+    }
     notes.append(_order_note(layout, next(iter(tables.values())), name_map, class_names, class_to_idx, used, legacy))
     return matrices

@@ -24,7 +24,8 @@ def _import_builtin_executors() -> None:
 
 
 EXECUTORS: Registry[type[Executor]] = Registry(
-    "executor", builtins=_import_builtin_executors, entry_point_group="avgzsl_bench.executors")
+    "executor", builtins=_import_builtin_executors, entry_point_group="avgzsl_bench.executors"
+)
 
 
 def get_executor(name: str = "local", **options: Any) -> Executor:

@@ -26,8 +26,14 @@ class RayExecutor(Executor):
 
     name = "ray"
 
-    def __init__(self, address: str | None = None, num_cpus: float = 1, num_gpus: float = 0,
-                 init_options: dict[str, Any] | None = None, **base: Any) -> None:
+    def __init__(
+        self,
+        address: str | None = None,
+        num_cpus: float = 1,
+        num_gpus: float = 0,
+        init_options: dict[str, Any] | None = None,
+        **base: Any,
+    ) -> None:
         super().__init__(**base)
         self.address, self.num_cpus, self.num_gpus = address, num_cpus, num_gpus
         self.init_options = dict(init_options or {})
@@ -54,7 +60,8 @@ class RayExecutor(Executor):
         ray = self._ray()
         if self._task is None:
             self._task = ray.remote(_apply).options(
-                num_cpus=self.num_cpus, num_gpus=self.num_gpus, max_retries=0)  # retries are ours
+                num_cpus=self.num_cpus, num_gpus=self.num_gpus, max_retries=0
+            )  # retries are ours
         if self._fn is None or self._fn[0] is not fn:
             self._fn = (fn, ray.put(fn))  # ship the (partial) function once per map
         return self._task.remote(self._fn[1], item)

@@ -21,17 +21,28 @@ class SlurmExecutor(Executor):
 
     name = "slurm"
 
-    def __init__(self, folder: str | Path = "results/submitit", partition: str | None = None,
-                 timeout_min: int = 120, gpus: int = 0, cpus: int = 1, mem_gb: float | None = None,
-                 array_parallelism: int = 64, local: bool = False,
-                 slurm_options: dict[str, Any] | None = None, poll_s: float = 1.0,
-                 cluster: str = "slurm", **base: Any) -> None:
+    def __init__(
+        self,
+        folder: str | Path = "results/submitit",
+        partition: str | None = None,
+        timeout_min: int = 120,
+        gpus: int = 0,
+        cpus: int = 1,
+        mem_gb: float | None = None,
+        array_parallelism: int = 64,
+        local: bool = False,
+        slurm_options: dict[str, Any] | None = None,
+        poll_s: float = 1.0,
+        cluster: str = "slurm",
+        **base: Any,
+    ) -> None:
         super().__init__(**base)
         try:
             import submitit
         except ImportError as error:
             raise BenchError("--executor slurm needs the 'submitit' package: pip install submitit") from error
         self.poll_s = poll_s
+        self._executor: Any
         if local:
             self.name = "slurm (submitit local)"
             self._executor = submitit.LocalExecutor(folder=str(folder))
@@ -40,19 +51,26 @@ class SlurmExecutor(Executor):
             try:
                 self._executor = submitit.AutoExecutor(folder=str(folder), cluster=cluster)
             except RuntimeError as error:  # submitit: 'Could not detect "srun"'
-                raise BenchError(f"--executor slurm: no SLURM cluster here ({error}); "
-                                 "add --slurm-local to run the jobs as local sub-processes") from error
+                raise BenchError(
+                    f"--executor slurm: no SLURM cluster here ({error}); "
+                    "add --slurm-local to run the jobs as local sub-processes"
+                ) from error
             parameters: dict[str, Any] = {
-                "timeout_min": timeout_min, "gpus_per_node": gpus, "cpus_per_task": cpus,
-                "tasks_per_node": 1, "nodes": 1, "slurm_array_parallelism": array_parallelism,
+                "timeout_min": timeout_min,
+                "gpus_per_node": gpus,
+                "cpus_per_task": cpus,
+                "tasks_per_node": 1,
+                "nodes": 1,
+                "slurm_array_parallelism": array_parallelism,
                 "name": "avgzsl-bench",
             }
             if partition:
                 parameters["slurm_partition"] = partition
             if mem_gb is not None:
                 parameters["mem_gb"] = mem_gb
-            parameters.update({f"slurm_{k}" if not k.startswith("slurm_") else k: v
-                               for k, v in (slurm_options or {}).items()})
+            parameters.update(
+                {f"slurm_{k}" if not k.startswith("slurm_") else k: v for k, v in (slurm_options or {}).items()}
+            )
             self._executor.update_parameters(**parameters)
 
     def _start(self, fn: Callable[[Any], Any], item: Any) -> Any:

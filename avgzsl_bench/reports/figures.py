@@ -30,13 +30,16 @@ FIGURE3_SEEN, FIGURE3_UNSEEN = 4, 2
 LINE_STYLES = ("-", "--", ":", "-.")
 
 
-def train_figure3_model(job: Job, store_path: str | None = None, device: str = "cpu",
-                        on_epoch: EpochCallback | None = None) -> tuple[GZSLMethod, GZSLDataset]:
+def train_figure3_model(
+    job: Job, store_path: str | None = None, device: str = "cpu", on_epoch: EpochCallback | None = None
+) -> tuple[GZSLMethod, GZSLDataset]:
     """Train `job` through the protocol and return its stage-2 model with the data it saw."""
     spec = get_method(job.method)
     if not spec.cls.has_embeddings():
-        raise BenchError(f"Figure 3 plots the learned audio-visual and text embeddings; '{job.method}' does not "
-                         "expose them (embed_inputs/embed_text): use --methods clipclap")
+        raise BenchError(
+            f"Figure 3 plots the learned audio-visual and text embeddings; '{job.method}' does not "
+            "expose them (embed_inputs/embed_text): use --methods clipclap"
+        )
     dataset = load_data(job.source, str(resolve_device(device)))
     stage1 = ResultStore(store_path).stage1(job.key) if store_path else None
     result = run_protocol(spec, dataset, job.hparams(), job.seed, on_epoch, keep_model=True, stage1=stage1)
@@ -46,13 +49,15 @@ def train_figure3_model(job: Job, store_path: str | None = None, device: str = "
 
 def _spread(ids: torch.Tensor, count: int) -> list[int]:
     """`count` ids evenly spaced over the sorted list: deterministic, and not just neighbours."""
-    ids = ids.sort().values.tolist()
-    if len(ids) < count:
-        raise BenchError(f"Figure 3 needs {count} classes of this kind in the test split, found {len(ids)}")
-    return [ids[round(i * (len(ids) - 1) / max(count - 1, 1))] for i in range(count)]
+    ordered: list[int] = ids.sort().values.tolist()
+    if len(ordered) < count:
+        raise BenchError(f"Figure 3 needs {count} classes of this kind in the test split, found {len(ordered)}")
+    return [ordered[round(i * (len(ordered) - 1) / max(count - 1, 1))] for i in range(count)]
 
 
-def figure3_classes(split: FeatureSplit, seen: int = FIGURE3_SEEN, unseen: int = FIGURE3_UNSEEN) -> tuple[list[int], list[int]]:
+def figure3_classes(
+    split: FeatureSplit, seen: int = FIGURE3_SEEN, unseen: int = FIGURE3_UNSEEN
+) -> tuple[list[int], list[int]]:
     return _spread(split.seen.cpu(), seen), _spread(split.unseen.cpu(), unseen)
 
 
@@ -89,28 +94,50 @@ def figure3(model: GZSLMethod, dataset: GZSLDataset, path: str | Path, seed: int
         with_text = text.shape[1] == samples.shape[1]
         points = torch.cat([samples, text.float()]) if with_text else samples
         xy = _tsne(points.cpu().numpy().astype(np.float32), seed)
-        sample_xy, text_xy = xy[: len(samples)], xy[len(samples):]
+        sample_xy, text_xy = xy[: len(samples)], xy[len(samples) :]
         for colour, class_id in zip(colours, class_ids):
             mask = (labels == class_id).numpy()
-            ax.scatter(sample_xy[mask, 0], sample_xy[mask, 1], s=14, c=colour, alpha=0.7,
-                       marker="o" if class_id in seen_ids else "^")
+            ax.scatter(
+                sample_xy[mask, 0],
+                sample_xy[mask, 1],
+                s=14,
+                c=colour,
+                alpha=0.7,
+                marker="o" if class_id in seen_ids else "^",
+            )
         if with_text:
-            ax.scatter(text_xy[:, 0], text_xy[:, 1], s=170, c=colours, marker="D", edgecolors="black",
-                       linewidths=1.4, label=text_name)
+            ax.scatter(
+                text_xy[:, 0],
+                text_xy[:, 1],
+                s=170,
+                c=colours,
+                marker="D",
+                edgecolors="black",
+                linewidths=1.4,
+                label=text_name,
+            )
         ax.set_title(title + ("" if with_text else f"\n({text_name} has another width: not shown)"))
         ax.set_xticks([])
         ax.set_yticks([])
     handles = [
-        axes[0].scatter([], [], c=colour, marker="o" if class_id in seen_ids else "^",
-                        label=f"{dataset.class_names[class_id]} ({'seen' if class_id in seen_ids else 'UNSEEN'})")
+        axes[0].scatter(
+            [],
+            [],
+            c=colour,
+            marker="o" if class_id in seen_ids else "^",
+            label=f"{dataset.class_names[class_id]} ({'seen' if class_id in seen_ids else 'UNSEEN'})",
+        )
         for colour, class_id in zip(colours, class_ids)
     ]
-    handles.append(axes[0].scatter([], [], c="white", marker="D", edgecolors="black", s=80,
-                                   label="class text embedding"))
+    handles.append(
+        axes[0].scatter([], [], c="white", marker="D", edgecolors="black", s=80, label="class text embedding")
+    )
     figure.legend(handles=handles, loc="outside lower center", ncols=4, fontsize=9)
     suffix = " — SYNTHETIC demo data" if dataset.synthetic else ""
-    figure.suptitle(f"t-SNE of {dataset.name} test samples: {len(seen_ids)} seen and {len(unseen_ids)} unseen "
-                    f"classes (circles seen, triangles unseen, diamonds class text){suffix}")
+    figure.suptitle(
+        f"t-SNE of {dataset.name} test samples: {len(seen_ids)} seen and {len(unseen_ids)} unseen "
+        f"classes (circles seen, triangles unseen, diamonds class text){suffix}"
+    )
     return _save(figure, path)
 
 
@@ -128,10 +155,12 @@ def hm_vs_beta_figure(records: Sequence[RunRecord], path: str | Path, title: str
         chosen = statistics.fmean(run.beta for run in runs)
         label = f"{runs[0].method} [{settings_label(runs[0])}] ({len(runs)} seed{'s' * (len(runs) > 1)})"
         # Ten colours, then the next line style, so every configuration stays distinguishable.
-        line = ax.plot(betas, hm, color=f"C{index % 10}", linestyle=LINE_STYLES[index // 10 % len(LINE_STYLES)],
-                       label=label)[0]
-        ax.plot([chosen], [np.interp(chosen, betas, hm)], "o", color=line.get_color(), markersize=8,
-                markeredgecolor="black")
+        line = ax.plot(
+            betas, hm, color=f"C{index % 10}", linestyle=LINE_STYLES[index // 10 % len(LINE_STYLES)], label=label
+        )[0]
+        ax.plot(
+            [chosen], [np.interp(chosen, betas, hm)], "o", color=line.get_color(), markersize=8, markeredgecolor="black"
+        )
     ax.set_xlabel("calibration β (added to the distances of seen classes)")
     ax.set_ylabel("validation HM (%)")
     ax.set_title(title or "HM vs calibration β (stage 1, best epoch); dots: chosen β")

@@ -7,11 +7,12 @@ against the method and dataset registries, so a typo fails here and not mid-benc
 
 from __future__ import annotations
 
-import tomllib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+import tomllib
 
 from avgzsl_bench.api import METHODS
 from avgzsl_bench.datasets import list_datasets
@@ -52,8 +53,9 @@ class PaperReference:
         try:
             return self.tables[number]
         except KeyError:
-            raise BenchError(f"no Table {number} in the paper reference; known: "
-                             f"{', '.join(map(str, sorted(self.tables)))}") from None
+            raise BenchError(
+                f"no Table {number} in the paper reference; known: {', '.join(map(str, sorted(self.tables)))}"
+            ) from None
 
 
 def _check(path: Path, results: Mapping[str, Any], tables: Mapping[int, TableSpec]) -> None:
@@ -65,10 +67,13 @@ def _check(path: Path, results: Mapping[str, Any], tables: Mapping[int, TableSpe
     for table in tables.values():
         for row in table.rows:
             if row.paper is not None and row.paper not in results:
-                raise BenchError(f"{path}: Table {table.number} row '{row.label}' cites unknown result id '{row.paper}'")
+                raise BenchError(
+                    f"{path}: Table {table.number} row '{row.label}' cites unknown result id '{row.paper}'"
+                )
             if row.method not in METHODS:
-                raise BenchError(f"{path}: Table {table.number} row '{row.label}' uses unregistered method "
-                                 f"'{row.method}'")
+                raise BenchError(
+                    f"{path}: Table {table.number} row '{row.label}' uses unregistered method '{row.method}'"
+                )
 
 
 def load_paper_reference(path: str | Path = PAPER_REFERENCE) -> PaperReference:
@@ -81,12 +86,15 @@ def load_paper_reference(path: str | Path = PAPER_REFERENCE) -> PaperReference:
     meta, results = data.get("meta", {}), data.get("results", {})
     tables = {}
     for table in data.get("tables", []):
-        rows = tuple(TableRow(row["label"], row["method"], tuple(sorted(row.get("overrides", {}).items())),
-                              row.get("paper")) for row in table["rows"])
+        rows = tuple(
+            TableRow(row["label"], row["method"], tuple(sorted(row.get("overrides", {}).items())), row.get("paper"))
+            for row in table["rows"]
+        )
         tables[int(table["number"])] = TableSpec(int(table["number"]), table["title"], rows)
     _check(path, results, tables)
-    return PaperReference(citation=meta.get("citation", ""), protocol=meta.get("protocol", ""),
-                          results=results, tables=tables)
+    return PaperReference(
+        citation=meta.get("citation", ""), protocol=meta.get("protocol", ""), results=results, tables=tables
+    )
 
 
 def parse_table_numbers(values: Iterable[str]) -> list[int]:

@@ -34,11 +34,15 @@ def results_table(records: Iterable[RunRecord]) -> str:
     rows = []
     for group in group_by_config(records).values():
         first = group[0]
-        rows.append([
-            first.method, first.dataset, len(group),
-            *(format_mean_std([getattr(record, metric) for record in group]) for metric in METRICS),
-            format_mean_std([float(record.best_epochs) for record in group]),
-            format_mean_std([sum(record.timings.values()) for record in group]),
-        ])
+        rows.append(
+            [
+                first.method,
+                first.dataset,
+                len(group),
+                *(format_mean_std([getattr(record, metric) for record in group]) for metric in METRICS),
+                format_mean_std([float(record.best_epochs) for record in group]),
+                format_mean_std([sum(record.timings.values()) for record in group]),
+            ]
+        )
     headers = ["method", "dataset", "seeds", *METRIC_COLUMNS, "best epoch", "seconds"]
     return tabulate(rows, headers=headers, tablefmt="github")

@@ -29,14 +29,24 @@ def order_sources(sources: Iterable[DataSource]) -> list[DataSource]:
     return sorted(sources, key=lambda source: rank.get(source.dataset, len(rank)))
 
 
-def row_jobs(row: TableRow, source: DataSource, seeds: Sequence[int],
-             overrides: Mapping[str, Any] | None = None, threads: int = DEFAULT_THREADS) -> list[Job]:
+def row_jobs(
+    row: TableRow,
+    source: DataSource,
+    seeds: Sequence[int],
+    overrides: Mapping[str, Any] | None = None,
+    threads: int = DEFAULT_THREADS,
+) -> list[Job]:
     # The row's overrides define the table, so they win over the user's (--epochs, --set).
     return make_jobs([row.method], source, seeds, {**(overrides or {}), **dict(row.overrides)}, threads)
 
 
-def table_jobs(specs: Iterable[TableSpec], sources: Sequence[DataSource], seeds: Sequence[int],
-               overrides: Mapping[str, Any] | None = None, threads: int = DEFAULT_THREADS) -> list[Job]:
+def table_jobs(
+    specs: Iterable[TableSpec],
+    sources: Sequence[DataSource],
+    seeds: Sequence[int],
+    overrides: Mapping[str, Any] | None = None,
+    threads: int = DEFAULT_THREADS,
+) -> list[Job]:
     """Every job the tables need, once: rows shared between tables (the full model) run once."""
     unique: dict[str, Job] = {}
     for spec in specs:
@@ -57,17 +67,27 @@ def format_cell(values: list[float], paper: float | None, synthetic: bool) -> st
     return f"{ours} ({paper:.2f}, Δ {mean_std(values)[0] - paper:+.2f})"
 
 
-def render_table(spec: TableSpec, reference: PaperReference, sources: Sequence[DataSource],
-                 seeds: Sequence[int], records: Mapping[str, RunRecord],
-                 overrides: Mapping[str, Any] | None = None) -> str:
+def render_table(
+    spec: TableSpec,
+    reference: PaperReference,
+    sources: Sequence[DataSource],
+    seeds: Sequence[int],
+    records: Mapping[str, RunRecord],
+    overrides: Mapping[str, Any] | None = None,
+) -> str:
     """Markdown for one table, one block per dataset; `records` maps job keys to stored runs."""
     seed_text = ", ".join(map(str, seeds))
     lines = [f"### Table {spec.number}: {spec.title}", ""]
     if any(source.spec.synthetic for source in sources):
-        lines += ["**SYNTHETIC demo data: these numbers test the harness, not the methods; "
-                  "the paper has no numbers for it.**", ""]
-    lines.append(f"Cell: ours, mean ± std over seeds {seed_text} (the paper's number, "
-                 f"Δ = ours − paper). Paper: {reference.citation}, {reference.protocol}.")
+        lines += [
+            "**SYNTHETIC demo data: these numbers test the harness, not the methods; "
+            "the paper has no numbers for it.**",
+            "",
+        ]
+    lines.append(
+        f"Cell: ours, mean ± std over seeds {seed_text} (the paper's number, "
+        f"Δ = ours − paper). Paper: {reference.citation}, {reference.protocol}."
+    )
     if overrides:
         settings = ", ".join(f"{key}={value}" for key, value in sorted(overrides.items()))
         lines.append(f"Run with non-default settings: {settings} (the paper used the method defaults).")
@@ -77,13 +97,20 @@ def render_table(spec: TableSpec, reference: PaperReference, sources: Sequence[D
         for row in spec.rows:
             found = [records[job.key] for job in row_jobs(row, source, seeds, overrides) if job.key in records]
             cells = [
-                format_cell([float(getattr(run, key)) for run in found], reference.value(row.paper, source.dataset, column),
-                            synthetic)
+                format_cell(
+                    [float(getattr(run, key)) for run in found],
+                    reference.value(row.paper, source.dataset, column),
+                    synthetic,
+                )
                 for column, key in METRIC_COLUMNS.items()
             ]
             rows.append([row.label, f"{len(found)}/{len(seeds)}", *cells])
-        lines += ["", f"#### {source.spec.paper_name} (features: {source.feature_set})", "",
-                  tabulate(rows, headers=["method", "seeds", *METRIC_COLUMNS], tablefmt="github")]
+        lines += [
+            "",
+            f"#### {source.spec.paper_name} (features: {source.feature_set})",
+            "",
+            tabulate(rows, headers=["method", "seeds", *METRIC_COLUMNS], tablefmt="github"),
+        ]
     return "\n".join(lines) + "\n"
 
 

@@ -11,14 +11,30 @@ from avgzsl_bench.data import FeatureSplit, TextEmbeddings
 from avgzsl_bench.sampling import ClassBalancedSampler
 
 
-def sample_batch(split: FeatureSplit, indices: torch.Tensor, positions: torch.Tensor,
-                 class_ids: torch.Tensor, class_text: TextEmbeddings) -> SampleBatch:
-    return SampleBatch(video=split.video[indices], audio=split.audio[indices], labels=class_ids[positions],
-                       targets=positions, text=class_text.rows(positions))
+def sample_batch(
+    split: FeatureSplit,
+    indices: torch.Tensor,
+    positions: torch.Tensor,
+    class_ids: torch.Tensor,
+    class_text: TextEmbeddings,
+) -> SampleBatch:
+    return SampleBatch(
+        video=split.video[indices],
+        audio=split.audio[indices],
+        labels=class_ids[positions],
+        targets=positions,
+        text=class_text.rows(positions),
+    )
 
 
-def training_batches(split: FeatureSplit, class_text: TextEmbeddings, sampler: ClassBalancedSampler,
-                     num_batches: int, batch_size: int, with_negatives: bool) -> Iterator[TrainBatch]:
+def training_batches(
+    split: FeatureSplit,
+    class_text: TextEmbeddings,
+    sampler: ClassBalancedSampler,
+    num_batches: int,
+    batch_size: int,
+    with_negatives: bool,
+) -> Iterator[TrainBatch]:
     """One epoch of class-balanced batches; all indices are drawn up front, on the host, at once."""
     device = split.labels.device
     indices, positions = sampler.epoch(num_batches, batch_size)
@@ -31,5 +47,9 @@ def training_batches(split: FeatureSplit, class_text: TextEmbeddings, sampler: C
         negative = None
         if negatives is not None and negative_positions is not None:
             negative = sample_batch(split, negatives[step], negative_positions[step], split.seen, class_text)
-        yield TrainBatch(positive=sample_batch(split, indices[step], positions[step], split.seen, class_text),
-                         class_ids=split.seen, class_text=class_text, negative=negative)
+        yield TrainBatch(
+            positive=sample_batch(split, indices[step], positions[step], split.seen, class_text),
+            class_ids=split.seen,
+            class_text=class_text,
+            negative=negative,
+        )

@@ -17,8 +17,9 @@ class RunTrainer:
     """Builds the model right after seeding (so a seed fixes the initial weights), then trains it
     epoch by epoch with Adam and ReduceLROnPlateau on the validation HM."""
 
-    def __init__(self, spec: MethodSpec, dataset: GZSLDataset, hparams: Mapping[str, Any], seed: int,
-                 split_name: str) -> None:
+    def __init__(
+        self, spec: MethodSpec, dataset: GZSLDataset, hparams: Mapping[str, Any], seed: int, split_name: str
+    ) -> None:
         torch.manual_seed(seed)
         self.model: GZSLMethod = spec.build(dataset.dims, hparams).to(dataset.text.clip.device)
         self.schedule = Schedule.from_hparams(hparams)
@@ -30,10 +31,12 @@ class RunTrainer:
         self.scheduler = None
         if parameters and not spec.training_free:
             # The fused kernel is the same Adam update, ~7x faster than the per-tensor loop on CPU.
-            self.optimizer = torch.optim.Adam(parameters, lr=self.schedule.lr,
-                                              weight_decay=self.schedule.weight_decay, fused=True)
+            self.optimizer = torch.optim.Adam(
+                parameters, lr=self.schedule.lr, weight_decay=self.schedule.weight_decay, fused=True
+            )
             self.scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(
-                self.optimizer, mode="max", factor=0.1, patience=self.schedule.lr_patience, threshold=1e-4)
+                self.optimizer, mode="max", factor=0.1, patience=self.schedule.lr_patience, threshold=1e-4
+            )
 
     @property
     def epochs(self) -> int:
@@ -43,8 +46,14 @@ class RunTrainer:
     def train_epoch(self) -> None:
         assert self.optimizer is not None, "a model with nothing to train has no epochs"
         self.model.train()
-        batches = training_batches(self.split, self.class_text, self.sampler, self.schedule.batches_per_epoch,
-                                   self.schedule.batch_size, self.model.needs_negatives)
+        batches = training_batches(
+            self.split,
+            self.class_text,
+            self.sampler,
+            self.schedule.batches_per_epoch,
+            self.schedule.batch_size,
+            self.model.needs_negatives,
+        )
         for batch in batches:
             loss = sum(self.model.loss(batch).values())
             self.optimizer.zero_grad(set_to_none=True)
