@@ -10,6 +10,7 @@ import pytest
 
 from avgzsl_bench.cli import main
 from avgzsl_bench.store import ResultStore
+
 from bundle_factory import write_bundle
 
 

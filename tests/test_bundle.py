@@ -16,6 +16,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+
+from avgzsl_bench.data import SPLITS
+from avgzsl_bench.datasets import get_dataset, load_bundle
+from avgzsl_bench.datasets.cache import CACHE_ENV
+from avgzsl_bench.datasets.text import legacy_misaligned
+from avgzsl_bench.errors import BenchError
+
 from bundle_factory import (
     SPLIT_FOLDERS,
     decode_class,
@@ -25,12 +32,6 @@ from bundle_factory import (
     write_feature_pickle,
     write_text_npy,
 )
-
-from avgzsl_bench.data import SPLITS
-from avgzsl_bench.datasets import get_dataset, load_bundle
-from avgzsl_bench.datasets.cache import CACHE_ENV
-from avgzsl_bench.datasets.text import legacy_misaligned
-from avgzsl_bench.errors import BenchError
 
 DATASETS = ("ucf", "activitynet", "vggsound")
 # spec 2.2: stage-1 train (= val seen), val unseen, stage-2 train (= test seen), test unseen, all_class.txt

@@ -13,7 +13,7 @@ import pytest
 import torch
 
 from avgzsl_bench.api import METHODS, GZSLMethod, MethodSpec, get_method, register_method
-from avgzsl_bench.datasets import DATASETS, READERS, DataSource, DatasetSpec, get_dataset, list_datasets
+from avgzsl_bench.datasets import DATASETS, READERS, DatasetSpec, DataSource, get_dataset, list_datasets
 from avgzsl_bench.errors import BenchError
 from avgzsl_bench.executors.local import LocalExecutor
 from avgzsl_bench.registry import Registry
