@@ -283,7 +283,7 @@ AUDIO_BACKBONES: dict[str, BackboneInfo] = {
 AUDIO_BACKBONES["wavcaps-htsat-bert"] = BackboneInfo("wavcaps-htsat-bert", "audio", 1024, 1024, 32000,
                                                      "WavCaps CLAP HTSAT + BERT (the paper's audio model)",
                                                      WavCapsHTSATBert)
-DEFAULT_AUDIO_BACKBONE = "laion-clap-htsat-tiny"
+DEFAULT_AUDIO_BACKBONE = "wavcaps-htsat-bert"  # the paper's
 
 
 def _build(registry: dict[str, BackboneInfo], name: str, kwargs: dict[str, object]) -> object:
