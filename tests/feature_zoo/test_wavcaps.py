@@ -151,15 +151,18 @@ def test_wavcaps_checkpoint_loads_every_tensor(audio, bert_vocab, tmp_path):
             for k, v in audio.model.state_dict().items()}
     theirs = {_wavcaps_name(k): v for k, v in ours.items()} | {"temp": torch.tensor(0.07)}
     path = tmp_path / "HTSAT_BERT_zero_shot.pt"
-    torch.save({"model": theirs, "epoch": 3, "config": {"embed_size": 1024}}, path)
-    loaded = WavCapsHTSATBert(checkpoint=path, tokenizer_dir=bert_vocab.parent)
-    assert loaded.identity.startswith("wavcaps-htsat-bert/sha256-") and not loaded.random_init
-    state = loaded.model.state_dict()
-    assert state.keys() == ours.keys() and all(torch.equal(state[k], ours[k]) for k in ours)
-    del theirs["text_proj.0.bias"]
-    torch.save({"model": theirs}, path)
-    with pytest.raises(KeyError, match="text_proj.0.bias"):
-        load_checkpoint(loaded.model, path)
+    try:  # 0.6 GB: removed at once rather than left to pytest's temp-dir retention
+        torch.save({"model": theirs, "epoch": 3, "config": {"embed_size": 1024}}, path)
+        loaded = WavCapsHTSATBert(checkpoint=path, tokenizer_dir=bert_vocab.parent)
+        assert loaded.identity.startswith("wavcaps-htsat-bert/sha256-") and not loaded.random_init
+        state = loaded.model.state_dict()
+        assert state.keys() == ours.keys() and all(torch.equal(state[k], ours[k]) for k in ours)
+        del theirs["text_proj.0.bias"]
+        torch.save({"model": theirs}, path)
+        with pytest.raises(KeyError, match="text_proj.0.bias"):
+            load_checkpoint(loaded.model, path)
+    finally:
+        path.unlink(missing_ok=True)
 
 
 def test_front_end_frames_fit_the_htsat_image(audio):
