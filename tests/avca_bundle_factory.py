@@ -35,6 +35,7 @@ from pathlib import Path
 
 import h5py
 import numpy as np
+
 from bundle_factory import DISPLAY, REFERENCE_ROOT, STAGES, SYNTHETIC_POOLS, write_text_npy
 
 FEATURE_SETS = {

@@ -7,7 +7,6 @@ from pathlib import Path
 
 import pytest
 import torch
-from avca_bundle_factory import write_avca_bundle
 from torch import nn
 
 from avgzsl_bench.api import get_method, list_methods
@@ -18,6 +17,8 @@ from avgzsl_bench.datasets import DATASETS, DataSource, get_dataset
 from avgzsl_bench.errors import BenchError
 from avgzsl_bench.protocol import run_protocol
 from avgzsl_bench.runner import make_jobs
+
+from avca_bundle_factory import write_avca_bundle
 
 # Counted by instantiating the AVCA-GZSL reference classes (`CJME`, `AVGZSLNet`, `DeviseModel` of
 # its src/model.py, `AVCA` of src/model_improvements.py; Hyper-AVZSL's `Hyper_AVCA` with

@@ -184,3 +184,18 @@ def test_feature_set_tables_run_on_matching_sources_only(tmp_path: Path, referen
     assert main([*args, "--store", str(store.path), "--quiet", "--device", "cpu", "--tables-out", str(out)]) == 0
     assert out.read_text() == markdown
     assert main(["tables", "5", "--roots", f"ucf={ucf.root}", "--store", str(store.path), "--quiet"]) == 2
+
+
+def test_a_leaderboard_is_never_shrunk_silently(tmp_path: Path, fill_store, capsys) -> None:
+    ucf = DataSource("ucf", root=str(tmp_path / "UCF"))
+    full, partial = ResultStore(tmp_path / "full.sqlite"), ResultStore(tmp_path / "partial.sqlite")
+    fill_store(full, make_jobs(["avca", "clipclap", "cjme"], ucf, [1]), lambda job: 40.0)
+    fill_store(partial, make_jobs(["clipclap"], ucf, [1]), lambda job: 50.0)
+    boards = tmp_path / "boards"
+    assert main(["leaderboard", "--store", str(full.path), "--out", str(boards)]) == 0
+    before = (boards / "ucf.md").read_text()
+    assert main(["leaderboard", "--store", str(partial.path), "--out", str(boards)]) == 2
+    assert "lists 3 configurations but the store" in " ".join(capsys.readouterr().err.split())
+    assert (boards / "ucf.md").read_text() == before  # refused before anything was written
+    assert main(["leaderboard", "--store", str(partial.path), "--out", str(boards), "--force"]) == 0
+    assert "cjme" not in (boards / "ucf.md").read_text()

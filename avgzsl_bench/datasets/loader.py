@@ -106,7 +106,8 @@ def load_bundle(
     ("ucf", any case; its CLIP/CLAP feature set) or spec (e.g. `get_dataset("ucf", "selavi")`);
     legacy_text_order: attach text by sorted-key position like the reference code instead of by name;
     cache_dir: where the fast cache goes (default `$AVGZSL_BENCH_CACHE` or `~/.cache/avgzsl_bench`);
-    split: the class-split folder (default: the spec's). Raises `BenchError` with the offending file and the fix on any malformed input.
+    split: the class-split folder (default: the spec's). Raises `BenchError` with the offending file
+    and the fix on any malformed input.
     """
     spec = dataset if isinstance(dataset, DatasetSpec) else get_dataset(dataset)
     layout = locate(root, spec, split)
