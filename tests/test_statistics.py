@@ -69,6 +69,7 @@ def test_class_bootstrap_for_single_seed_rows() -> None:
     result = compare(weak, strong)
     assert result.test == "class bootstrap" and result.significant
     assert result.p_value == pytest.approx(1 / BOOTSTRAP_RESAMPLES)
+    assert result.label().endswith(", p<0.001 (class bootstrap) *")
     interval = bootstrap_interval(strong)
     assert interval is not None and interval.low < strong.hm[0] < interval.high
     same = compare(strong, strong)

@@ -77,11 +77,11 @@ class Comparison:
         if self.p_value is None:
             return f"{self.difference:+.2f} (no test: {self.reason})"
         star = " *" if self.significant else ""
-        return f"{self.difference:+.2f}, p={_format_p(self.p_value)} ({self.test}){star}"
+        return f"{self.difference:+.2f}, {_format_p(self.p_value)} ({self.test}){star}"
 
 
 def _format_p(p: float) -> str:
-    return "<0.001" if p < 0.001 else f"{p:.3f}"
+    return "p<0.001" if p < 0.001 else f"p={p:.3f}"
 
 
 def t_interval(values: Sequence[float], confidence: float = CONFIDENCE) -> Interval | None:
