@@ -16,7 +16,7 @@ from avgzsl_bench.api import get_method
 from avgzsl_bench.datasets import get_dataset
 from avgzsl_bench.errors import BenchError
 from avgzsl_bench.records import METRICS, RunRecord
-from avgzsl_bench.reports.summary import METRIC_COLUMNS, format_mean_std, group_by_config
+from avgzsl_bench.reports.summary import METRIC_COLUMNS, format_mean_std, group_by_config, method_label
 from avgzsl_bench.store import ResultStore
 
 DEFAULT_LEADERBOARD_DIR = "leaderboards"
@@ -52,7 +52,7 @@ def render_leaderboard(dataset: str, records: Sequence[RunRecord], dataset_name:
         rows.append(
             [
                 rank,
-                first.method,
+                method_label(first),
                 settings_label(first),
                 f"`{first.config_hash}`",
                 first.feature_set,
@@ -71,6 +71,12 @@ def render_leaderboard(dataset: str, records: Sequence[RunRecord], dataset_name:
         "`config` is the hash of method, data source and every hyper-parameter (`settings` lists those "
         "that differ from the method's defaults).",
     ]
+    if any(record.kind == "evaluation" for record in records):
+        notes += [
+            "",
+            "Rows marked *(evaluated)* score trained models read from checkpoints (`bench.py evaluate`, e.g. "
+            "the authors' released models) by the same test rule; the harness did not train them.",
+        ]
     if synthetic:
         notes += ["", "**SYNTHETIC: these numbers test the harness and say nothing about the methods.**"]
     return "\n".join([*notes, "", tabulate(rows, headers=headers, tablefmt="github"), ""])
