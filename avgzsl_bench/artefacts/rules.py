@@ -122,11 +122,8 @@ def avca_dataset(folder_name: str, dataset: str, feature_sets: tuple[str, ...]) 
 
 
 def _checkpoint_tree(tree: Path) -> list[Path]:
-    """The deepest folder holding every checkpoint file of the tree."""
-    parents = [path.parent for path in tree.rglob("*.pt") if SKIPPED_DIRS.isdisjoint(path.parts)]
-    if not parents:
-        return []
-    return [Path(os.path.commonpath(parents))]
+    """The whole unpacked tree, if it holds checkpoints: its folder names tell the datasets' runs apart."""
+    return [tree] if any(SKIPPED_DIRS.isdisjoint(path.parts) for path in tree.rglob("*.pt")) else []
 
 
 def _verify_checkpoints(folder: Path) -> None:

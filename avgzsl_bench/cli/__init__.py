@@ -93,5 +93,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args.handler(args))
     except BenchError as error:
-        console.print(f"[red]error:[/] {escape(str(error))}", highlight=False)
+        # soft_wrap: paths and commands in the message stay whole, so they can be copied
+        console.print(f"[red]error:[/] {escape(str(error))}", highlight=False, soft_wrap=True)
         return 2

@@ -87,5 +87,5 @@ def main(args: argparse.Namespace) -> int:
         console=console,
         quiet=args.quiet,
     )
-    report(result, Console())
+    report(result, Console(soft_wrap=True))
     return 0
