@@ -87,6 +87,7 @@ def dataset_rows() -> list[list[str]]:
     """Every released dataset of the registry: where its data is looked for and what is there."""
     home, _ = data_home()
     state = read_state(home)
+    checked: dict[str, list[FolderStatus]] = {}  # artefact -> its folders' states, checked once
     rows = []
     for key in DATASETS.names():
         spec = DATASETS.get(key)
@@ -99,7 +100,9 @@ def dataset_rows() -> list[list[str]]:
             rows.append([spec.name, spec.features, str(path), state_text, ""])
             continue
         rule = next(rule for rule in provider.folders if key in rule.provides)
-        status = next(s for s in folder_status(provider, home, state.get(provider.name)) if s.target == rule.target)
+        if provider.name not in checked:
+            checked[provider.name] = folder_status(provider, home, state.get(provider.name))
+        status = next(s for s in checked[provider.name] if s.target == rule.target)
         hint = f"bench.py fetch {provider.name}" if status.state != "verified" else ""
         rows.append([spec.name, spec.features, str(path), status.state, status.detail or hint])
     return rows
