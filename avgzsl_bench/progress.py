@@ -52,7 +52,7 @@ class Reporter:
 
     def note(self, text: str, style: str = "") -> None:
         """A message that must be seen whatever the display mode."""
-        self.console.print(escape(text), style=style or None, highlight=False)
+        self.console.print(escape(text), style=style or None, highlight=False, soft_wrap=True)
 
     def close(self) -> None:
         """End the display."""
@@ -136,7 +136,7 @@ class LiveReporter(Reporter):
             )
 
     def note(self, text: str, style: str = "") -> None:
-        self._progress.console.print(escape(text), style=style or None, highlight=False)
+        self._progress.console.print(escape(text), style=style or None, highlight=False, soft_wrap=True)
 
     def close(self) -> None:
         self._progress.stop()

@@ -12,7 +12,8 @@ import functools
 import hashlib
 import json
 import subprocess
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -27,6 +28,7 @@ from avgzsl_bench.data import GZSLDataset
 from avgzsl_bench.datasets import DataSource
 from avgzsl_bench.errors import BenchError
 from avgzsl_bench.executors import Executor, Outcome, ProgressHook
+from avgzsl_bench.leases import ClaimedElsewhere, JobLease
 from avgzsl_bench.protocol import EpochCallback, ProtocolResult, run_protocol, run_stage1
 from avgzsl_bench.records import RunRecord
 from avgzsl_bench.store import ResultStore
@@ -196,20 +198,58 @@ def execute_job(
     device: str = "cpu",
     progress: ProgressHook | None = None,
     models_dir: str | None = None,
-) -> RunRecord:
+) -> RunRecord | ClaimedElsewhere:
     """Run one job to the end (resuming a stored stage 1) and persist it; returns its record.
 
-    With `models_dir`, the stage-1 best-epoch model and the stage-2 model are saved there too; a
-    stored run or stage 1 without its saved models is then trained again, since only training
-    makes the models.
+    With a store, the job is claimed first: a job another live process is training is skipped
+    (`ClaimedElsewhere`), and a finished one is read back instead of being trained again. With
+    `models_dir`, the stage-1 best-epoch model and the stage-2 model are saved there too; a stored
+    run without its saved models is then trained again, since only training makes the models.
     """
-    store = ResultStore(store_path) if store_path else None
     models_path = models_file(models_dir, job) if models_dir else None
-    if store is not None and (models_path is None or models_path.is_file()):
-        stored = store.runs(key=job.key)
-        if stored:
+    if store_path is None:
+        return _train(job, None, device, progress, models_path)
+    store = ResultStore(store_path)
+    stored = store.runs(key=job.key)
+    if stored and _has_models(models_path):
+        return stored[0]
+    with JobLease(store, job.key) as lease:
+        if lease.held_by is not None:
+            if progress is not None:
+                progress(str(job), f"skipped: being trained by another process ({lease.held_by})", None, None)
+            return ClaimedElsewhere(job.key, lease.held_by)
+        stored = store.runs(key=job.key)  # finished by another process between the two looks
+        if stored and _has_models(models_path):
             return stored[0]
-    torch.set_num_threads(job.threads)
+        return _train(job, store, device, progress, models_path)
+
+
+def _has_models(models_path: Path | None) -> bool:
+    return models_path is None or models_path.is_file()
+
+
+@contextmanager
+def cpu_threads(count: int) -> Iterator[None]:
+    """Run with `count` intra-op CPU threads, then restore the caller's setting (in-process executors
+    share the process with their caller)."""
+    previous = torch.get_num_threads()
+    torch.set_num_threads(count)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)
+
+
+def _train(
+    job: Job, store: ResultStore | None, device: str, progress: ProgressHook | None, models_path: Path | None
+) -> RunRecord:
+    with cpu_threads(job.threads):
+        return _train_with_threads(job, store, device, progress, models_path)
+
+
+def _train_with_threads(
+    job: Job, store: ResultStore | None, device: str, progress: ProgressHook | None, models_path: Path | None
+) -> RunRecord:
     torch_device = resolve_device(device)
     dataset = load_data(job.source, str(torch_device))
     spec, hparams = get_method(job.method), job.hparams()
@@ -239,7 +279,12 @@ class RunReport:
 
     @property
     def records(self) -> list[RunRecord]:
-        return [outcome.value for outcome in self.outcomes if outcome.ok]
+        return [outcome.value for outcome in self.outcomes if outcome.ok and isinstance(outcome.value, RunRecord)]
+
+    @property
+    def elsewhere(self) -> list[ClaimedElsewhere]:
+        """Jobs skipped because another live process was training them."""
+        return [outcome.value for outcome in self.outcomes if isinstance(outcome.value, ClaimedElsewhere)]
 
     @property
     def failures(self) -> list[Outcome]:
@@ -253,9 +298,13 @@ class RunReport:
         lines = [
             f"{len(self.records)}/{len(self.outcomes)} jobs finished"
             + (f", {len(self.retried)} after a retry" if self.retried else "")
+            + (f", {len(self.elsewhere)} being trained by another process" if self.elsewhere else "")
             + (f", {len(self.failures)} failed twice:" if self.failures else ".")
         ]
         lines += [f"  - {outcome.item}: {outcome.error}" for outcome in self.failures]
+        if self.elsewhere:
+            owners = ", ".join(sorted({claim.owner for claim in self.elsewhere}))
+            lines.append(f"  jobs claimed by {owners} are not in this table; rerun the same command once they finish")
         return "\n".join(lines)
 
 

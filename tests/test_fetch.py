@@ -11,13 +11,14 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
-from bundle_factory import write_bundle
 
 from avgzsl_bench.artefacts.state import STATE_FILE, read_state
 from avgzsl_bench.cli import main
 from avgzsl_bench.datasets import get_dataset
 from avgzsl_bench.datasets.source import DATA_ENV, data_home, resolve_root
 from avgzsl_bench.errors import BenchError
+
+from bundle_factory import write_bundle
 
 FOLDERS = {"ucf": "UCF", "activitynet": "ActivityNet", "vggsound": "VGGSound"}
 

@@ -153,3 +153,18 @@ def test_figures_from_a_tiny_real_run(tmp_path: Path) -> None:
     for path in paths:
         data = path.read_bytes()
         assert data.startswith(PNG_MAGIC) and len(data) > 10_000
+
+
+def test_a_leaderboard_is_never_shrunk_silently(tmp_path: Path, fill_store, capsys) -> None:
+    ucf = DataSource("ucf", root=str(tmp_path / "UCF"))
+    full, partial = ResultStore(tmp_path / "full.sqlite"), ResultStore(tmp_path / "partial.sqlite")
+    fill_store(full, make_jobs(["avca", "clipclap", "cjme"], ucf, [1]), lambda job: 40.0)
+    fill_store(partial, make_jobs(["clipclap"], ucf, [1]), lambda job: 50.0)
+    boards = tmp_path / "boards"
+    assert main(["leaderboard", "--store", str(full.path), "--out", str(boards)]) == 0
+    before = (boards / "ucf.md").read_text()
+    assert main(["leaderboard", "--store", str(partial.path), "--out", str(boards)]) == 2
+    assert "lists 3 configurations but the store" in " ".join(capsys.readouterr().err.split())
+    assert (boards / "ucf.md").read_text() == before  # refused before anything was written
+    assert main(["leaderboard", "--store", str(partial.path), "--out", str(boards), "--force"]) == 0
+    assert "cjme" not in (boards / "ucf.md").read_text()

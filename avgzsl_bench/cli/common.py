@@ -10,10 +10,11 @@ from typing import Any
 from avgzsl_bench.api import list_methods
 from avgzsl_bench.datasets import DataSource, list_datasets
 from avgzsl_bench.datasets.source import DEFAULT_DEMO_SAMPLES
-from avgzsl_bench.errors import BenchError
+from avgzsl_bench.errors import BenchError, Interrupted
 from avgzsl_bench.executors import EXECUTORS, Executor, get_executor
 from avgzsl_bench.progress import Reporter
 from avgzsl_bench.runner import DEFAULT_THREADS, Job, RunReport, check_inputs, run_jobs
+from avgzsl_bench.store import ResultStore
 
 DEFAULT_STORE = "results/avgzsl_bench.sqlite"
 
@@ -191,11 +192,22 @@ def execute(args: argparse.Namespace, jobs: Sequence[Job], reporter: Reporter) -
     if any(job.source.spec.synthetic for job in jobs):
         reporter.note("Dataset 'demo' is SYNTHETIC: the numbers test the harness, not methods.", "yellow")
     check_inputs(jobs, store_path(args), args.device)
-    with executor_from_args(args, reporter) as executor:
-        report = run_jobs(executor, jobs, store_path(args), args.device, getattr(args, "save_models", None))
-    if report.failures or report.retried:
+    try:
+        with executor_from_args(args, reporter) as executor:
+            report = run_jobs(executor, jobs, store_path(args), args.device, getattr(args, "save_models", None))
+    except KeyboardInterrupt:
+        raise Interrupted(_interrupted_message(jobs, store_path(args))) from None
+    if report.failures or report.retried or report.elsewhere:
         reporter.note(report.summary(), "red" if report.failures else "yellow")
     return report
+
+
+def _interrupted_message(jobs: Sequence[Job], path: str | None) -> str:
+    if path is None:
+        return "interrupted; nothing was stored (--no-store)"
+    store = ResultStore(path)
+    stored = sum(store.has_run(job.key) for job in jobs)
+    return f"interrupted; {stored} of {len(jobs)} runs stored; rerun the same command to resume"
 
 
 def add_roots_argument(parser: argparse.ArgumentParser) -> None:
