@@ -309,3 +309,19 @@ def test_state_file_lives_in_the_data_folder(tmp_path, mirror, bundles, capsys):
     mirror.files["/data.zip"] = zip_tree(bundles, "")
     assert fetch_cli(capsys, tmp_path, mirror.url("/data.zip"))[0] == 0
     assert (tmp_path / STATE_FILE).is_file()
+
+
+def test_download_progress_is_a_few_plain_lines_when_piped():
+    from rich.console import Console
+
+    from avgzsl_bench.artefacts.transfer import transfer_progress
+
+    stream = io.StringIO()
+    console = Console(file=stream, force_terminal=False, width=200)
+    total = 100 << 20
+    with transfer_progress("downloading data.zip", console) as update:
+        for done in range(0, total + 1, 512 << 10):  # one call per 512 KB chunk, as gdown makes them
+            update(done, total)
+    lines = stream.getvalue().splitlines()
+    assert 10 <= len(lines) <= 12 and all("downloading data.zip:" in line for line in lines)
+    assert "(100%)" in lines[-1] and "\r" not in stream.getvalue()
