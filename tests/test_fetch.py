@@ -168,7 +168,7 @@ def test_interrupted_download_resumes_where_it_stopped(capsys, tmp_path, mirror,
     home = tmp_path / "home"
     code, out = fetch_cli(capsys, home, mirror.url("/data.zip"), "--retries", str(retries))
     if retries == 0:  # this fetch fails, keeps the partial download, and says how to go on
-        assert code == 2 and "partial download is kept" in out and "Manual route" in out
+        assert code == 2 and "partial download is kept; the next fetch resumes it" in out and "Manual route" in out
         assert list((home / ".downloads").glob("data.zip*.part")) and no_partial_dataset(home)
         code, out = fetch_cli(capsys, home, mirror.url("/data.zip"))
     assert code == 0, out
@@ -249,6 +249,7 @@ def test_offline_fetch_prints_the_manual_route_and_exits_2(capsys, tmp_path):
     assert "could not download clipclap-features" in out
     assert "drive.google.com/file/d/1fNb3WvbN76yuPVi4MeVtgDycdX0jAE2G" in out
     assert str(tmp_path / "home" / ".downloads" / "data.zip") in out and "--archive PATH" in out
+    assert str(tmp_path / "home" / "UCF") in out and "partial download" not in out
 
 
 def test_a_killed_unzip_leaves_nothing_that_looks_like_a_dataset(capsys, monkeypatch, tmp_path, mirror, bundles):

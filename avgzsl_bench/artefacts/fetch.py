@@ -19,7 +19,7 @@ from filelock import FileLock, Timeout
 from rich.console import Console
 
 from avgzsl_bench.artefacts.catalog import Artefact, get_artefact
-from avgzsl_bench.artefacts.download import DownloadFailed, download
+from avgzsl_bench.artefacts.download import DownloadFailed, download, partial_files
 from avgzsl_bench.artefacts.state import DOWNLOADS, fingerprint, read_state, sha256_file, write_state
 from avgzsl_bench.artefacts.unpack import clear_leftovers, extract, find_folders, install, staging_dir
 from avgzsl_bench.datasets.source import data_home
@@ -43,14 +43,12 @@ def archive_path(home: Path, artefact: Artefact) -> Path:
 
 def manual_steps(artefact: Artefact, home: Path) -> str:
     """How to do by hand what fetch does: where to download, where to put or unzip the archive."""
-    first = artefact.folders[0]
-    example = artefact.destination(home, first)
+    folders = ", ".join(f"'{artefact.destination(home, rule)}'" for rule in artefact.folders)
     return (
         f"Manual route: (1) open {artefact.page_url} in a browser (linked from {artefact.publisher}) and "
-        f"download {artefact.filename}; (2) either move it to '{archive_path(home, artefact)}' and run "
-        f"`python bench.py fetch {artefact.name}` again (it unpacks and verifies it), or run `python bench.py "
-        f"fetch {artefact.name} --archive PATH`, or unzip it yourself so that '{example}' holds "
-        f"{first.description}."
+        f"download {artefact.filename}; (2) move it to '{archive_path(home, artefact)}' and run `python bench.py "
+        f"fetch {artefact.name}` again, or run `python bench.py fetch {artefact.name} --archive PATH` (both unpack "
+        f"and verify it); or unzip it yourself so that {folders} exist."
     )
 
 
@@ -150,9 +148,10 @@ def _obtain_archive(
     try:
         result.sha256 = download(source, path, retries=retries, timeout=timeout, console=console, quiet=quiet)
     except DownloadFailed as error:
+        kept = " The partial download is kept; the next fetch resumes it." if partial_files(path) else ""
         raise BenchError(
-            f"could not download {artefact.name} ({artefact.filename}) from {source}: {error}. The partial "
-            f"download is kept and the next fetch resumes it. {manual_steps(artefact, home)}"
+            f"could not download {artefact.name} ({artefact.filename}) from {source}: {error}.{kept} "
+            f"{manual_steps(artefact, home)}"
         ) from None
     result.seconds["download"] = time.perf_counter() - started
     result.downloaded_bytes = path.stat().st_size
