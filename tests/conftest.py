@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import sys
+from pathlib import Path
 
 # Offline: a missing hub file would otherwise cost tens of seconds of retries.
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -57,6 +59,30 @@ def tiny_demo() -> GZSLDataset:
     from avgzsl_bench.datasets.demo import make_demo_dataset
 
     return make_demo_dataset(samples_per_class=12)
+
+
+@pytest.fixture(scope="session")
+def bench_command() -> Callable[..., list[str]]:
+    """`bench_command(store, seeds, *extra, batches=5)`: argv of a short ClipClap run of `bench.py` on
+    the demo data in a subprocess (one epoch of `batches` steps per stage, one thread, CPU)."""
+    script = Path(__file__).resolve().parent.parent / "bench.py"
+
+    def command(store: Path, seeds: list[str], *extra: str, batches: int = 5) -> list[str]:
+        options = "--methods clipclap --dataset demo --demo-samples 12 --epochs 1 --threads 1 --device cpu"
+        return [
+            sys.executable,
+            str(script),
+            *options.split(),
+            "--set",
+            f"batches_per_epoch={batches}",
+            "--store",
+            str(store),
+            "--seeds",
+            *seeds,
+            *extra,
+        ]
+
+    return command
 
 
 @pytest.fixture(scope="session")

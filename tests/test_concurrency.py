@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import re
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -18,32 +19,6 @@ from avgzsl_bench.store import ResultStore
 
 REPO = Path(__file__).resolve().parent.parent
 ENV = {**os.environ, "OMP_NUM_THREADS": "1", "COLUMNS": "200"}
-
-
-def bench(store: Path, seeds: list[str], *extra: str) -> list[str]:
-    return [
-        sys.executable,
-        str(REPO / "bench.py"),
-        "--methods",
-        "clipclap",
-        "--dataset",
-        "demo",
-        "--demo-samples",
-        "12",
-        "--epochs",
-        "1",
-        "--set",
-        "batches_per_epoch=30",
-        "--threads",
-        "1",
-        "--device",
-        "cpu",
-        "--store",
-        str(store),
-        "--seeds",
-        *seeds,
-        *extra,
-    ]
 
 
 def test_claims_exclude_other_owners_until_released_or_expired(tmp_path: Path) -> None:
@@ -73,7 +48,6 @@ def test_a_dead_process_on_this_host_loses_its_claim_at_once(tmp_path: Path) -> 
     finished = subprocess.run(
         [sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True, check=True
     )
-    import socket
 
     store.claim("job", f"{socket.gethostname()}:{finished.stdout.strip()}:dead", 300)
     with JobLease(store, "job", lease_s=30) as lease:
@@ -84,11 +58,13 @@ def _trained(log: str, seed: int) -> bool:
     return f"clipclap on demo, seed {seed}: stage 1 epoch" in log
 
 
-def test_two_processes_on_one_store_train_every_job_once(tmp_path: Path) -> None:
+def test_two_processes_on_one_store_train_every_job_once(tmp_path: Path, bench_command) -> None:
     db, seeds = tmp_path / "store.sqlite", ["1", "2", "3", "4"]
     ResultStore(db)  # created once, before the two writers race
     processes = [
-        subprocess.Popen(bench(db, seeds), cwd=REPO, env=ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        subprocess.Popen(
+            bench_command(db, seeds), cwd=REPO, env=ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        )
         for _ in range(2)
     ]
     logs = []
@@ -102,16 +78,20 @@ def test_two_processes_on_one_store_train_every_job_once(tmp_path: Path) -> None
     assert not ResultStore(db).claims()  # every claim released
 
 
-def test_a_live_claim_elsewhere_is_skipped_and_taken_over_after_its_lease(tmp_path: Path) -> None:
+def test_a_live_claim_elsewhere_is_skipped_and_taken_over_after_its_lease(tmp_path: Path, bench_command) -> None:
     db = tmp_path / "store.sqlite"
     (job_key,) = _keys(db, ["7"])
     ResultStore(db).claim(job_key, "another-host:4242:abcd", 6.0)  # a live process on another machine
-    first = subprocess.run(bench(db, ["7"]), cwd=REPO, env=ENV, capture_output=True, text=True, timeout=300)
+    first = subprocess.run(
+        bench_command(db, ["7"], batches=30), cwd=REPO, env=ENV, capture_output=True, text=True, timeout=300
+    )
     assert first.returncode == 0, first.stderr
     assert "being trained by another process (another-host:4242:abcd)" in first.stderr
     assert not ResultStore(db).runs()
     time.sleep(max(0.0, ResultStore(db).claims()[job_key][1] - time.time()) + 0.2)
-    second = subprocess.run(bench(db, ["7"]), cwd=REPO, env=ENV, capture_output=True, text=True, timeout=300)
+    second = subprocess.run(
+        bench_command(db, ["7"], batches=30), cwd=REPO, env=ENV, capture_output=True, text=True, timeout=300
+    )
     assert second.returncode == 0 and _trained(second.stderr, 7), second.stderr
     assert [run.seed for run in ResultStore(db).runs()] == [7]
 
@@ -126,10 +106,10 @@ def _keys(db: Path, seeds: list[str]) -> list[str]:
 
 
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
-def test_interrupt_stores_what_finished_and_says_how_to_resume(tmp_path: Path, signum: int) -> None:
+def test_interrupt_stores_what_finished_and_says_how_to_resume(tmp_path: Path, signum: int, bench_command) -> None:
     db = tmp_path / "store.sqlite"
     process = subprocess.Popen(
-        bench(db, ["1", "2", "3", "4", "5"]),
+        bench_command(db, ["1", "2", "3", "4", "5"], batches=30),
         cwd=REPO,
         env=ENV,
         stdout=subprocess.DEVNULL,
