@@ -1,5 +1,6 @@
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -94,12 +95,7 @@ def test_nan_features_are_refused_with_the_sample_named(tiny_demo):
     train = tiny_demo.splits["train"]
     poisoned_video = train.video.clone()
     poisoned_video[3, 0] = float("nan")
-    broken = type(tiny_demo)(
-        **{
-            **tiny_demo.__dict__,
-            "splits": {**tiny_demo.splits, "train": type(train)(**{**train.__dict__, "video": poisoned_video})},
-        }
-    )
+    broken = replace(tiny_demo, splits={**tiny_demo.splits, "train": replace(train, video=poisoned_video)})
     with pytest.raises(BenchError, match=train.names[3]):
         broken.validate()
 
