@@ -96,7 +96,6 @@ def test_nan_features_are_refused_with_the_sample_named(tiny_demo):
     train = tiny_demo.splits["train"]
     poisoned_video = train.video.clone()
     poisoned_video[3, 0] = float("nan")
-    # replace(), not __dict__: a cached property (FeatureSplit.classes) is no constructor argument.
     broken = replace(tiny_demo, splits={**tiny_demo.splits, "train": replace(train, video=poisoned_video)})
     with pytest.raises(BenchError, match=train.names[3]):
         broken.validate()
