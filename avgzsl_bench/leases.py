@@ -67,10 +67,16 @@ class JobLease:
         self._thread: threading.Thread | None = None
 
     def __enter__(self) -> JobLease:
-        other = self.store.claim(self.key, self.owner, self.lease_s)
-        if other is not None and _dead_on_this_host(other):
-            self.store.release(self.key, other)
+        try:
             other = self.store.claim(self.key, self.owner, self.lease_s)
+            if other is not None and _dead_on_this_host(other):
+                self.store.release(self.key, other)
+                other = self.store.claim(self.key, self.owner, self.lease_s)
+        except BaseException:
+            # A signal can land after the claim was committed but before `with` could register the
+            # exit; without this, Ctrl-C at that moment would leave the job claimed.
+            self.store.release(self.key, self.owner)
+            raise
         self.held_by = other
         if other is None:
             self._thread = threading.Thread(target=self._renew, name=f"lease {self.key}", daemon=True)
@@ -90,5 +96,7 @@ class JobLease:
     ) -> None:
         if self._thread is not None:
             self._stop.set()
-            self._thread.join()
-            self.store.release(self.key, self.owner)
+            try:
+                self._thread.join()
+            finally:  # a second signal during the join still releases the claim
+                self.store.release(self.key, self.owner)

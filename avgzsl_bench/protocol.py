@@ -21,6 +21,7 @@ from avgzsl_bench.metrics import GZSLScores, calibration_grid, gzsl_scores
 from avgzsl_bench.training import RunTrainer
 
 EpochCallback = Callable[[str, int, int, float], None]
+BestCallback = Callable[[GZSLMethod], None]  # called with the model whenever stage 1 finds a new best epoch
 
 
 @dataclass
@@ -82,7 +83,12 @@ def _primary(views: dict[str, ViewEvaluation]) -> ViewEvaluation:
 
 
 def run_stage1(
-    spec: MethodSpec, dataset: GZSLDataset, hparams: Mapping[str, Any], seed: int, on_epoch: EpochCallback | None = None
+    spec: MethodSpec,
+    dataset: GZSLDataset,
+    hparams: Mapping[str, Any],
+    seed: int,
+    on_epoch: EpochCallback | None = None,
+    on_best: BestCallback | None = None,
 ) -> Stage1Result:
     """Train on `train`, evaluate `val` each epoch, keep the first epoch with the best val HM."""
     notify = on_epoch or (lambda stage, epoch, total, hm: None)
@@ -91,6 +97,8 @@ def run_stage1(
     trainer = RunTrainer(spec, dataset, hparams, seed, "train")
     epochs = trainer.epochs
     best_views = evaluate(trainer.model, val_split, dataset.text) if epochs == 0 else None
+    if epochs == 0 and on_best is not None:
+        on_best(trainer.model)
     best_hm, best_epochs, hm_curve = None, 0, []
     for epoch in range(1, epochs + 1):
         trainer.train_epoch()
@@ -100,8 +108,17 @@ def run_stage1(
         trainer.end_epoch(hm)
         if best_hm is None or hm > best_hm:
             best_hm, best_epochs, best_views = hm, epoch, views
+            if on_best is not None:
+                on_best(trainer.model)
         notify("stage 1", epoch, epochs, 100 * hm)
     assert best_views is not None
+    return summarise_stage1(best_views, best_epochs, hm_curve, time.perf_counter() - started)
+
+
+def summarise_stage1(
+    best_views: dict[str, ViewEvaluation], best_epochs: int, hm_curve: list[float], seconds: float
+) -> Stage1Result:
+    """What stage 1 hands on, from the val evaluation of its best model."""
     primary = _primary(best_views)
     return Stage1Result(
         best_epochs=best_epochs,
@@ -109,8 +126,15 @@ def run_stage1(
         val_betas={view: float(result.best.betas) for view, result in best_views.items()},
         val_hm_per_epoch=hm_curve,
         val_hm_vs_beta=[(float(b), 100 * float(h)) for b, h in zip(primary.curve.betas, primary.curve.hm)],
-        seconds=time.perf_counter() - started,
+        seconds=seconds,
     )
+
+
+def evaluate_test(model: GZSLMethod, dataset: GZSLDataset, beta: float) -> tuple[dict[str, float], dict[str, float]]:
+    """The single test evaluation at the val-chosen beta: metrics and per-class recall (percent)."""
+    test = _primary(evaluate(model, dataset.splits["test"], dataset.text, beta=beta)).best
+    per_class = {dataset.class_names[int(c)]: 100 * float(r) for c, r in zip(test.classes.tolist(), test.per_class)}
+    return test.as_dict(), per_class
 
 
 def run_protocol(
@@ -138,17 +162,15 @@ def run_protocol(
     stage2_seconds = time.perf_counter() - started
 
     started = time.perf_counter()
-    test = _primary(evaluate(trainer.model, dataset.splits["test"], dataset.text, beta=stage1.test_beta)).best
+    test, per_class = evaluate_test(trainer.model, dataset, stage1.test_beta)
     return ProtocolResult(
         method=spec.name,
         dataset=dataset.name,
         seed=seed,
         hparams=dict(hparams),
         stage1=stage1,
-        test=test.as_dict(),
-        test_per_class={
-            dataset.class_names[int(c)]: 100 * float(r) for c, r in zip(test.classes.tolist(), test.per_class)
-        },
+        test=test,
+        test_per_class=per_class,
         timings={"stage1_s": stage1.seconds, "stage2_s": stage2_seconds, "test_s": time.perf_counter() - started},
         model=trainer.model if keep_model else None,
     )

@@ -23,6 +23,7 @@ import torch
 
 import avgzsl_bench
 from avgzsl_bench.api import get_method
+from avgzsl_bench.checkpoints import State, save_models, snapshot
 from avgzsl_bench.data import GZSLDataset
 from avgzsl_bench.datasets import DataSource
 from avgzsl_bench.errors import BenchError
@@ -171,19 +172,50 @@ def _epoch_callback(job: Job, progress: ProgressHook | None) -> EpochCallback | 
     return on_epoch
 
 
+def models_file(models_dir: str, job: Job) -> Path:
+    """Where `--save-models` puts a job's models (format: `avgzsl_bench.checkpoints`)."""
+    return Path(models_dir) / f"{job.key}.pt"
+
+
+def _saved_info(job: Job, result: ProtocolResult, record: RunRecord, dataset: GZSLDataset) -> dict[str, Any]:
+    dims = dataset.dims
+    return {
+        "method": job.method,
+        "dataset": job.source.dataset,
+        "key": job.key,
+        "seed": job.seed,
+        "threads": job.threads,
+        "config": job.config(),
+        "dims": {"video": dims.video, "audio": dims.audio, "clip_text": dims.clip_text, "clap_text": dims.clap_text},
+        "best_epochs": result.stage1.best_epochs,
+        "val_betas": result.stage1.val_betas,
+        "beta": result.stage1.test_beta,
+        "test": record.metrics,
+        "version": record.version,
+        "git_revision": record.git_revision,
+    }
+
+
 def execute_job(
-    job: Job, store_path: str | None, device: str = "cpu", progress: ProgressHook | None = None
+    job: Job,
+    store_path: str | None,
+    device: str = "cpu",
+    progress: ProgressHook | None = None,
+    models_dir: str | None = None,
 ) -> RunRecord | ClaimedElsewhere:
     """Run one job to the end (resuming a stored stage 1) and persist it; returns its record.
 
     With a store, the job is claimed first: a job another live process is training is skipped
-    (`ClaimedElsewhere`), and a finished one is read back instead of being trained again.
+    (`ClaimedElsewhere`), and a finished one is read back instead of being trained again. With
+    `models_dir`, the stage-1 best-epoch model and the stage-2 model are saved there too; a stored
+    run without its saved models is then trained again, since only training makes the models.
     """
+    models_path = models_file(models_dir, job) if models_dir else None
     if store_path is None:
-        return _train(job, None, device, progress)
+        return _train(job, None, device, progress, models_path)
     store = ResultStore(store_path)
     stored = store.runs(key=job.key)
-    if stored:
+    if stored and _has_models(models_path):
         return stored[0]
     with JobLease(store, job.key) as lease:
         if lease.held_by is not None:
@@ -191,7 +223,13 @@ def execute_job(
                 progress(str(job), f"skipped: being trained by another process ({lease.held_by})", None, None)
             return ClaimedElsewhere(job.key, lease.held_by)
         stored = store.runs(key=job.key)  # finished by another process between the two looks
-        return stored[0] if stored else _train(job, store, device, progress)
+        if stored and _has_models(models_path):
+            return stored[0]
+        return _train(job, store, device, progress, models_path)
+
+
+def _has_models(models_path: Path | None) -> bool:
+    return models_path is None or models_path.is_file()
 
 
 @contextmanager
@@ -206,23 +244,32 @@ def cpu_threads(count: int) -> Iterator[None]:
         torch.set_num_threads(previous)
 
 
-def _train(job: Job, store: ResultStore | None, device: str, progress: ProgressHook | None) -> RunRecord:
+def _train(
+    job: Job, store: ResultStore | None, device: str, progress: ProgressHook | None, models_path: Path | None
+) -> RunRecord:
     with cpu_threads(job.threads):
-        return _train_with_threads(job, store, device, progress)
+        return _train_with_threads(job, store, device, progress, models_path)
 
 
-def _train_with_threads(job: Job, store: ResultStore | None, device: str, progress: ProgressHook | None) -> RunRecord:
+def _train_with_threads(
+    job: Job, store: ResultStore | None, device: str, progress: ProgressHook | None, models_path: Path | None
+) -> RunRecord:
     torch_device = resolve_device(device)
     dataset = load_data(job.source, str(torch_device))
     spec, hparams = get_method(job.method), job.hparams()
     on_epoch = _epoch_callback(job, progress)
-    stage1 = store.stage1(job.key) if store is not None else None
+    best: dict[str, State] = {}
+    on_best = (lambda model: best.__setitem__("stage1", snapshot(model))) if models_path else None
+    stage1 = store.stage1(job.key) if store is not None and models_path is None else None
     if stage1 is None:
-        stage1 = run_stage1(spec, dataset, hparams, job.seed, on_epoch)
+        stage1 = run_stage1(spec, dataset, hparams, job.seed, on_epoch, on_best)
         if store is not None:
             store.save_stage1(job.key, stage1)
-    result = run_protocol(spec, dataset, hparams, job.seed, on_epoch, stage1=stage1)
+    result = run_protocol(spec, dataset, hparams, job.seed, on_epoch, keep_model=models_path is not None, stage1=stage1)
     record = run_record(job, result, dataset, torch_device)
+    if models_path is not None:
+        assert result.model is not None
+        save_models(models_path, _saved_info(job, result, record, dataset), best["stage1"], result.model.state_dict())
     if store is not None:
         store.save_run(record)
     return record
@@ -265,8 +312,17 @@ class RunReport:
         return "\n".join(lines)
 
 
-def run_jobs(executor: Executor, jobs: Sequence[Job], store_path: str | None, device: str = "cpu") -> RunReport:
+def run_jobs(
+    executor: Executor,
+    jobs: Sequence[Job],
+    store_path: str | None,
+    device: str = "cpu",
+    models_dir: str | None = None,
+) -> RunReport:
     """Every job through `execute_job` on `executor`; records also land in the store as they finish."""
     store = str(Path(store_path).resolve()) if store_path else None
-    fn = functools.partial(execute_job, store_path=store, device=device, progress=executor.progress_hook())
+    models = str(Path(models_dir).resolve()) if models_dir else None
+    fn = functools.partial(
+        execute_job, store_path=store, device=device, progress=executor.progress_hook(), models_dir=models
+    )
     return RunReport(executor.map(fn, list(jobs), description="runs"))

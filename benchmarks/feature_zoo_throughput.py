@@ -54,7 +54,7 @@ def _parse() -> argparse.Namespace:
     parser.add_argument(
         "--audio-backbone",
         nargs="+",
-        choices=sorted(AUDIO_BACKBONES),
+        choices=sorted(AUDIO_BACKBONES.names()),
         default=[DEFAULT_AUDIO_BACKBONE],
         help="one or more audio backbones, measured one after the other",
     )

@@ -21,6 +21,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from avgzsl_bench.registry import Registry
 from feature_zoo._compat import ensure_torchvision_importable, import_clap_module
 from feature_zoo.wavcaps import WavCapsHTSATBert
 from feature_zoo.weights import (
@@ -273,8 +274,11 @@ class BackboneInfo:
     factory: Callable[..., object]
 
 
-VISUAL_BACKBONES: dict[str, BackboneInfo] = {
-    "clip-vit-b32": BackboneInfo(
+VISUAL_BACKBONES: Registry[BackboneInfo] = Registry("visual backbone", entry_point_group="feature_zoo.backbones")
+AUDIO_BACKBONES: Registry[BackboneInfo] = Registry("audio backbone", entry_point_group="feature_zoo.backbones")
+VISUAL_BACKBONES.add(
+    "clip-vit-b32",
+    BackboneInfo(
         "clip-vit-b32",
         "visual",
         512,
@@ -283,9 +287,10 @@ VISUAL_BACKBONES: dict[str, BackboneInfo] = {
         "OpenAI CLIP ViT-B/32 via open_clip (the paper's visual model)",
         OpenClipViTB32,
     ),
-}
-AUDIO_BACKBONES: dict[str, BackboneInfo] = {
-    "laion-clap-htsat-tiny": BackboneInfo(
+)
+AUDIO_BACKBONES.add(
+    "laion-clap-htsat-tiny",
+    BackboneInfo(
         "laion-clap-htsat-tiny",
         "audio",
         512,
@@ -294,34 +299,30 @@ AUDIO_BACKBONES: dict[str, BackboneInfo] = {
         "LAION-CLAP HTSAT-tiny + RoBERTa via laion-clap",
         LaionClapHTSATTiny,
     ),
-}
-AUDIO_BACKBONES["wavcaps-htsat-bert"] = BackboneInfo(
+)
+AUDIO_BACKBONES.add(
     "wavcaps-htsat-bert",
-    "audio",
-    1024,
-    1024,
-    32000,
-    "WavCaps CLAP HTSAT + BERT (the paper's audio model)",
-    WavCapsHTSATBert,
+    BackboneInfo(
+        "wavcaps-htsat-bert",
+        "audio",
+        1024,
+        1024,
+        32000,
+        "WavCaps CLAP HTSAT + BERT (the paper's audio model)",
+        WavCapsHTSATBert,
+    ),
 )
 DEFAULT_AUDIO_BACKBONE = "wavcaps-htsat-bert"  # the paper's
 
 
-def _build(registry: dict[str, BackboneInfo], name: str, kwargs: dict[str, object]) -> object:
-    if name not in registry:
-        kind = next(iter(registry.values())).modality
-        raise KeyError(f"unknown {kind} backbone {name!r}; known: {sorted(registry)}")
-    return registry[name].factory(**kwargs)
-
-
 def build_visual(name: str = "clip-vit-b32", **kwargs: object) -> VisualBackbone:
     """Instantiate a registered visual backbone (kwargs: checkpoint, random_init, device)."""
-    return _build(VISUAL_BACKBONES, name, kwargs)  # type: ignore[return-value]
+    return VISUAL_BACKBONES.get(name).factory(**kwargs)  # type: ignore[return-value]
 
 
 def build_audio(name: str = DEFAULT_AUDIO_BACKBONE, **kwargs: object) -> AudioBackbone:
     """Instantiate a registered audio backbone (kwargs: checkpoint, random_init, device, ...)."""
-    return _build(AUDIO_BACKBONES, name, kwargs)  # type: ignore[return-value]
+    return AUDIO_BACKBONES.get(name).factory(**kwargs)  # type: ignore[return-value]
 
 
 @dataclass(frozen=True)

@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
+import threading
 from pathlib import Path
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
-from avgzsl_bench.cli.common import add_executor_arguments, executor_from_args
+from avgzsl_bench.cli.common import add_executor_arguments, executor_from_args, subparser
+from avgzsl_bench.errors import BenchError, Interrupted
 from avgzsl_bench.progress import make_reporter
 from feature_zoo.backbones import (
     AUDIO_BACKBONES,
@@ -22,10 +26,16 @@ from feature_zoo.backbones import (
 from feature_zoo.extract import MISSING_AUDIO_POLICIES, NOT_FOUND
 from feature_zoo.pipeline import ShardedExtraction
 from feature_zoo.preprocess import DEFAULT_PREPROCESS, FALLBACK_PREPROCESS, PREPROCESS_MODES, default_preprocess
-from feature_zoo.progress import ProgressReporter
 from feature_zoo.text import PROMPT_SETS
 
 MAX_LISTED = 20
+EXTRACT_EXAMPLES = """\
+  python -m feature_zoo extract --videos UCF101/ --splits UCF/class-split --out my_bundle/UCF --dataset ucf
+  python -m feature_zoo extract --videos clips/ --splits UCF/class-split --out out/UCF --dataset ucf \\
+      --audio-backbone laion-clap-htsat-tiny --preprocess clean --device cuda --batch-size 32
+  python -m feature_zoo extract ... --executor slurm --shard-size 512   # shards fill a shared cache"""
+TEXT_EXAMPLES = """\
+  python -m feature_zoo text --splits UCF/class-split --out my_bundle/UCF --dataset ucf"""
 RANDOM_INIT_BANNER = (
     "[bold yellow]RANDOM-INIT MODE[/]: backbones have random weights; the features are only good for "
     "tests and throughput measurements, never for results."
@@ -50,10 +60,10 @@ def _add_backbone_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--device", default=None, help="torch device for the encoders (default: cuda if available, else cpu)"
     )
-    parser.add_argument("--visual-backbone", choices=sorted(VISUAL_BACKBONES), default="clip-vit-b32")
+    parser.add_argument("--visual-backbone", choices=sorted(VISUAL_BACKBONES.names()), default="clip-vit-b32")
     parser.add_argument(
         "--audio-backbone",
-        choices=sorted(AUDIO_BACKBONES),
+        choices=sorted(AUDIO_BACKBONES.names()),
         default=DEFAULT_AUDIO_BACKBONE,
         help=f"CLAP model for audio and its text prompts (default: {DEFAULT_AUDIO_BACKBONE}, the paper's)",
     )
@@ -92,7 +102,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", required=True)
 
-    extract = sub.add_parser("extract", help="videos -> per-class feature pickles + text embeddings + manifest")
+    extract = subparser(
+        sub, "extract", "videos -> per-class feature pickles + text embeddings + manifest", EXTRACT_EXAMPLES
+    )
     extract.add_argument("--videos", type=Path, required=True, help="folder with <filename>.{mp4,avi,mkv,...} files")
     _add_backbone_args(extract)
     defaults = ", ".join(f"{name}: {mode}" for name, mode in sorted(DEFAULT_PREPROCESS.items()))
@@ -125,10 +137,15 @@ def build_parser() -> argparse.ArgumentParser:
     )
     add_executor_arguments(extract)
 
-    text = sub.add_parser("text", help="only the class-prompt text embeddings (two .npy files)")
+    text = subparser(sub, "text", "only the class-prompt text embeddings (two .npy files)", TEXT_EXAMPLES)
     _add_backbone_args(text)
 
-    sub.add_parser("backbones", help="list registered backbones and where their weights are expected")
+    subparser(
+        sub,
+        "backbones",
+        "list registered backbones and where their weights are expected",
+        "  python -m feature_zoo backbones",
+    )
     return parser
 
 
@@ -159,13 +176,19 @@ def _run_extract(args: argparse.Namespace, console: Console) -> int:
     config, visual, audio = _build_backbones(args, console)
     preprocess = args.preprocess or default_preprocess(args.dataset)
     console.print(f"preprocessing: {preprocess}" + ("" if args.preprocess else f" (default for {args.dataset})"))
-    with ProgressReporter(console) as progress:
+    with make_reporter(console=console) as progress:
+        videos = {"done": 0, "total": 0}
+
+        def on_start(total: int) -> None:
+            videos["total"] = total
+            progress.count("videos", 0, total, force=True)
 
         def on_progress(name: str, failure: str | None) -> None:
             # Missing files are summarised at the end: a partial download can mean thousands.
             if failure is not None and failure != NOT_FOUND:
-                progress.note(f"[red]skipped[/] {name}: {failure}")
-            progress.advance("videos")
+                progress.note(f"skipped {name}: {failure}", "red")
+            videos["done"] += 1
+            progress.count("videos", videos["done"], videos["total"])
 
         result = extract_dataset(
             args.videos,
@@ -181,9 +204,9 @@ def _run_extract(args: argparse.Namespace, console: Console) -> int:
             missing_audio=args.missing_audio,
             zero_shot_split=args.zero_shot_split,
             with_text=not args.no_text,
-            on_start=lambda total: progress.update("videos", 0, total, force=True),
+            on_start=on_start,
             on_progress=on_progress,
-            on_text_progress=lambda label, n, total: progress.update(label, n, total, force=True),
+            on_text_progress=lambda label, n, total: progress.count(label, n, total, force=True),
             shards=None
             if args.executor == "local"
             else ShardedExtraction(config, executor_from_args(args, make_reporter(quiet=True)), args.shard_size),
@@ -238,14 +261,14 @@ def _run_text(args: argparse.Namespace, console: Console) -> int:
     from feature_zoo.pipeline import write_text_embeddings
 
     _, visual, audio = _build_backbones(args, console)
-    with ProgressReporter(console) as progress:
+    with make_reporter(console=console) as progress:
         removed = write_text_embeddings(
             args.out,
             args.splits,
             args.dataset,
             visual,
             audio,
-            on_progress=lambda label, n, total: progress.update(label, n, total, force=True),
+            on_progress=lambda label, n, total: progress.count(label, n, total, force=True),
         )
     for path in removed:
         console.print(f"removed {path.name}: written by another CLAP text encoder")
@@ -257,7 +280,7 @@ def _run_backbones(console: Console) -> int:
     table = Table(title=f"registered backbones (weights dir: {weights_dir()}; set FEATURE_ZOO_WEIGHTS to change)")
     for column in ("name", "modality", "dim", "text dim", "sample rate", "description"):
         table.add_column(column)
-    for info in [*VISUAL_BACKBONES.values(), *AUDIO_BACKBONES.values()]:
+    for info in [*VISUAL_BACKBONES.entries(), *AUDIO_BACKBONES.entries()]:
         table.add_row(
             info.name, info.modality, str(info.dim), str(info.text_dim), str(info.sample_rate or "-"), info.description
         )
@@ -271,12 +294,22 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
     args = build_parser().parse_args(argv)
     console = Console()
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, _interrupt)  # a cluster's pre-emption stops like Ctrl-C
     try:
         if args.command == "extract":
             return _run_extract(args, console)
         if args.command == "text":
             return _run_text(args, console)
         return _run_backbones(console)
-    except (WeightsMissingError, FileNotFoundError, ValueError) as error:
-        console.print(f"[bold red]error:[/] {error}")
+    except (WeightsMissingError, FileNotFoundError, ValueError, BenchError) as error:
+        console.print(f"[bold red]error:[/] {escape(str(error))}", soft_wrap=True)
         return 2
+    except KeyboardInterrupt:
+        kept = "every finished encoder batch is in the feature cache" if args.command == "extract" else "nothing kept"
+        console.print(f"interrupted; {kept}; rerun the same command to resume", style="yellow", soft_wrap=True)
+        return Interrupted.EXIT_CODE
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt

@@ -114,7 +114,7 @@ def bundle_text_paths(
 
 def _remove_other_clap_text(clap_path: Path, dataset: str) -> list[Path]:
     # A bundle holds one CLAP text file: one left by another encoder would be read with these features.
-    prefixes = {getattr(info.factory, "text_file_prefix", None) for info in AUDIO_BACKBONES.values()} - {None}
+    prefixes = {getattr(info.factory, "text_file_prefix", None) for info in AUDIO_BACKBONES.entries()} - {None}
     others = [clap_path.with_name(text_file_name(prefix, dataset)) for prefix in sorted(prefixes)]
     stale = [path for path in others if path != clap_path and path.is_file()]
     for path in stale:

@@ -17,10 +17,19 @@ from collections.abc import Sequence
 from rich.console import Console
 from rich.markup import escape
 
-from avgzsl_bench.cli import figure, leaderboard, methods, run, tables
+from avgzsl_bench.cli import datasets, evaluate, fetch, figure, leaderboard, methods, run, tables
 from avgzsl_bench.errors import BenchError, Interrupted
 
-SUBCOMMANDS = {"run": run, "tables": tables, "leaderboard": leaderboard, "figure": figure, "methods": methods}
+SUBCOMMANDS = {
+    "run": run,
+    "tables": tables,
+    "leaderboard": leaderboard,
+    "figure": figure,
+    "methods": methods,
+    "fetch": fetch,
+    "datasets": datasets,
+    "evaluate": evaluate,
+}
 DEFAULT_SUBCOMMAND = "run"
 # Flags of the first version -> the subcommand they meant.
 LEGACY_FLAGS = {

@@ -47,7 +47,8 @@ def add_data_arguments(parser: argparse.ArgumentParser, dataset_required: bool =
         default=None if dataset_required else "demo",
         required=dataset_required,
         choices=list_datasets(),
-        help="'demo' is synthetic data generated offline; the others need --root",
+        help="'demo' is synthetic data generated offline; the others are read from --root, else from the "
+        "data folder `bench.py fetch` fills (see `bench.py datasets`)",
     )
     group.add_argument(
         "--features",
@@ -58,7 +59,9 @@ def add_data_arguments(parser: argparse.ArgumentParser, dataset_required: bool =
         "is word2vec",
     )
     group.add_argument(
-        "--root", help="dataset folder of the released feature bundle (holding class-split/ and features/)"
+        "--root",
+        help="dataset folder of a released feature bundle (holding class-split/ and features/); default: "
+        "the fetched copy under $AVGZSL_DATA or the platform's data folder",
     )
     group.add_argument(
         "--legacy-text-order",
@@ -208,7 +211,7 @@ def execute(args: argparse.Namespace, jobs: Sequence[Job], reporter: Reporter) -
     check_inputs(jobs, store_path(args), args.device)
     try:
         with executor_from_args(args, reporter) as executor:
-            report = run_jobs(executor, jobs, store_path(args), args.device)
+            report = run_jobs(executor, jobs, store_path(args), args.device, getattr(args, "save_models", None))
     except KeyboardInterrupt:
         raise Interrupted(_interrupted_message(jobs, store_path(args))) from None
     if report.failures or report.retried or report.elsewhere:

@@ -20,7 +20,7 @@ from avgzsl_bench.datasets import get_dataset
 from avgzsl_bench.errors import BenchError
 from avgzsl_bench.records import METRICS, RunRecord
 from avgzsl_bench.reports.statistics import SIGNIFICANCE_COLUMNS, SIGNIFICANCE_NOTE, significance_cells
-from avgzsl_bench.reports.summary import METRIC_COLUMNS, format_mean_std
+from avgzsl_bench.reports.summary import METRIC_COLUMNS, format_mean_std, method_label
 from avgzsl_bench.results import load_results
 from avgzsl_bench.store import ResultStore
 
@@ -60,7 +60,7 @@ def render_leaderboard(runs: pd.DataFrame, title: str) -> str:
         rows.append(
             [
                 rank,
-                first.method,
+                method_label(first),
                 settings_label(first),
                 f"`{first.config_hash}`",
                 first.feature_set,
@@ -84,6 +84,12 @@ def render_leaderboard(runs: pd.DataFrame, title: str) -> str:
         "",
         SIGNIFICANCE_NOTE,
     ]
+    if bool((runs["kind"] == "evaluation").any()):
+        notes += [
+            "",
+            "Rows marked *(evaluated)* score trained models read from checkpoints (`bench.py evaluate`, e.g. "
+            "the authors' released models) by the same test rule; the harness did not train them.",
+        ]
     if synthetic:
         notes += ["", "**SYNTHETIC: these numbers test the harness and say nothing about the methods.**"]
     return "\n".join([*notes, "", tabulate(rows, headers=headers, tablefmt="github"), ""])

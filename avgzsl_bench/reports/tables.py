@@ -83,26 +83,25 @@ def _block(
     seeds: Sequence[int],
     records: Mapping[str, RunRecord],
     overrides: Mapping[str, Any] | None,
+    evaluations: Sequence[RunRecord],
 ) -> list[str]:
-    """One dataset's block: our metrics beside the published ones, and the significance columns."""
+    """One dataset's block: our metrics beside the published ones (and rows of evaluated trained
+    models under the table row they match), with the significance columns over all its rows."""
     synthetic = source.spec.synthetic
-    runs = [
-        results_frame(records[job.key] for job in row_jobs(row, source, seeds, overrides) if job.key in records)
-        for row in spec.rows
+    entries: list[tuple[str, str, TableRow, list[RunRecord]]] = []
+    for row in spec.rows:
+        jobs = row_jobs(row, source, seeds, overrides)
+        found = [records[job.key] for job in jobs if job.key in records]
+        entries.append((row.label, f"{len(found)}/{len(seeds)}", row, found))
+        for label, evaluated in _evaluated_rows(evaluations, jobs[0], row.label):
+            entries.append((label, f"{len(evaluated)} eval.", row, evaluated))
+    frames = [results_frame(runs) for *_, runs in entries]
+    present = [index for index, frame in enumerate(frames) if not frame.empty]
+    significance = dict(zip(present, significance_cells([frames[index] for index in present])))
+    rows = [
+        [label, count, *_cells(runs, reference, row, source, synthetic), *significance.get(index, (MISSING, MISSING))]
+        for index, (label, count, row, runs) in enumerate(entries)
     ]
-    present = [index for index, frame in enumerate(runs) if not frame.empty]
-    significance = dict(zip(present, significance_cells([runs[index] for index in present])))
-    rows = []
-    for index, (row, frame) in enumerate(zip(spec.rows, runs)):
-        cells = [
-            format_cell(
-                [float(value) for value in frame[key]] if not frame.empty else [],
-                reference.value(row.paper, source.dataset, column),
-                synthetic,
-            )
-            for column, key in METRIC_COLUMNS.items()
-        ]
-        rows.append([row.label, f"{len(frame)}/{len(seeds)}", *cells, *significance.get(index, (MISSING, MISSING))])
     headers = ["method", "seeds", *METRIC_COLUMNS, *SIGNIFICANCE_COLUMNS]
     title = f"#### {source.spec.paper_name} (features: {source.feature_set})"
     return ["", title, "", tabulate(rows, headers=headers, tablefmt="github")]
@@ -115,9 +114,14 @@ def render_table(
     seeds: Sequence[int],
     records: Mapping[str, RunRecord],
     overrides: Mapping[str, Any] | None = None,
+    evaluations: Sequence[RunRecord] = (),
 ) -> str:
     """Markdown for one table, one block per dataset with the table's feature set; `records` maps
-    job keys to stored runs."""
+    job keys to stored runs.
+
+    `evaluations` (records of `bench.py evaluate`, e.g. the authors' released checkpoints) add a row
+    under each table row whose method and settings they match, marked as evaluated, not trained here.
+    """
     sources = matching_sources(spec, sources)
     seed_text = ", ".join(map(str, seeds))
     lines = [f"### Table {spec.number}: {spec.title}", ""]
@@ -136,8 +140,38 @@ def render_table(
         settings = ", ".join(f"{key}={value}" for key, value in sorted(overrides.items()))
         lines.append(f"Run with non-default settings: {settings} (the paper used the method defaults).")
     for source in order_sources(sources):
-        lines += _block(spec, reference, source, seeds, records, overrides)
+        lines += _block(spec, reference, source, seeds, records, overrides, evaluations)
     return "\n".join(lines) + "\n"
+
+
+def _cells(
+    runs: Sequence[RunRecord], reference: PaperReference, row: TableRow, source: DataSource, synthetic: bool
+) -> list[str]:
+    return [
+        format_cell(
+            [float(getattr(run, key)) for run in runs], reference.value(row.paper, source.dataset, column), synthetic
+        )
+        for column, key in METRIC_COLUMNS.items()
+    ]
+
+
+def _evaluated_rows(evaluations: Sequence[RunRecord], job: Job, label: str) -> list[tuple[str, list[RunRecord]]]:
+    """Evaluations of this row's method on this dataset with its hyper-parameters, one row per origin."""
+    wanted = job.hparams()
+    matching = [
+        record
+        for record in evaluations
+        if record.kind == "evaluation"
+        and record.method == job.method
+        and record.dataset == job.source.dataset
+        and record.features == job.source.features
+        and record.hparams == wanted
+    ]
+    by_origin: dict[str, list[RunRecord]] = {}
+    for record in matching:
+        origin = str(record.config.get("models", {}).get("origin", "saved models"))
+        by_origin.setdefault(origin, []).append(record)
+    return [(f"{label} ({origin}, evaluated)", runs) for origin, runs in by_origin.items()]
 
 
 def records_by_key(records: Iterable[RunRecord]) -> dict[str, RunRecord]:

@@ -11,6 +11,7 @@ import inspect
 import json
 import pickle
 import re
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -183,7 +184,7 @@ def test_backbones_declare_dims_and_preprocess(visual, audio, laion):
     assert (audio.name, audio.sample_rate, audio.clip_seconds) == ("wavcaps-htsat-bert", 32000, 10.0)
     assert (laion.dim, laion.text_dim, laion.sample_rate, laion.clip_seconds) == (512, 512, 48000, 10.0)
     assert all("random-init" in b.identity for b in (visual, audio, laion))
-    for info in [*bb.VISUAL_BACKBONES.values(), *bb.AUDIO_BACKBONES.values()]:
+    for info in [*bb.VISUAL_BACKBONES.entries(), *bb.AUDIO_BACKBONES.entries()]:
         assert info.factory.dim == info.dim and info.factory.text_dim == info.text_dim  # registry agrees
     # every encoder writes its text under its own name; only WavCaps may use the released "wavcaps_" one
     assert (visual.text_file_prefix, audio.text_file_prefix, laion.text_file_prefix) == ("", "wavcaps_", "laion_clap_")
@@ -478,3 +479,61 @@ def test_core_reads_a_laion_bundle_through_its_manifest(media, visual, laion, tm
     assert (dataset.dims.audio, dataset.dims.clap_text) == (512, 512)
     label = DataSource("vggsound", root=str(out)).feature_set
     assert "LAION" in label and "clean" in label  # tables name the recipe the manifest records
+
+
+def test_an_interrupted_extraction_exits_130_with_one_line_and_resumes(media, tmp_path):
+    """SIGINT mid-extraction: exit 130, one readable line, no traceback; finished batches stay cached."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    videos = tmp_path / "videos"
+    videos.mkdir()
+    rows = [(f"x{i:03d}", CLASSES[i % len(CLASSES)]) for i in range(60)]
+    for i, (name, _) in enumerate(rows):  # distinct files: identical bytes would share one cache entry
+        write_video(videos / f"{name}.mp4", num_frames=10, audio=sine(0.5, freq=200.0 + i))
+    splits = tmp_path / "class-split"
+    shutil.copytree(media["splits"], splits)
+    with (splits / "cls_split" / "stage_1_train.csv").open("a", newline="") as handle:
+        csv.writer(handle).writerows([v, 0, c, "x", v, CLASSES.index(c), "misc"] for v, c in rows)
+    command = [
+        sys.executable,
+        "-m",
+        "feature_zoo",
+        "extract",
+        "--videos",
+        str(videos),
+        "--splits",
+        str(splits),
+        "--out",
+        str(tmp_path / "out"),
+        "--dataset",
+        "vggsound",
+        "--random-init",
+        "--device",
+        "cpu",
+        "--batch-size",
+        "2",
+        "--workers",
+        "1",
+        "--no-text",
+        "--cache-dir",
+        str(tmp_path / "cache"),
+    ]
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "COLUMNS": "200"}
+    log = tmp_path / "log.txt"
+    with log.open("w") as sink:
+        process = subprocess.Popen(command, env=env, stdout=sink, stderr=subprocess.STDOUT, text=True)
+        deadline = time.monotonic() + 300
+        while not list((tmp_path / "cache").rglob("*.npz")):  # the first encoder batch is cached
+            assert process.poll() is None and time.monotonic() < deadline, log.read_text()
+            time.sleep(0.1)
+        process.send_signal(signal.SIGINT)
+        process.wait(timeout=120)
+    text = log.read_text()
+    assert process.returncode == 130, text
+    assert "Traceback" not in text
+    assert "interrupted; every finished encoder batch is in the feature cache; rerun the same command" in text
+    assert "extraction summary" not in text  # it stopped before the end
