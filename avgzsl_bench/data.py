@@ -11,6 +11,8 @@ from avgzsl_bench.errors import BenchError
 
 SPLITS = ("train", "val", "train_val", "test")
 SPLITS_WITH_UNSEEN = ("val", "test")  # the splits a GZSL score is computed on
+# The feature set of the ClipClap benchmarks; runs on it keep the configuration hashes they always had.
+DEFAULT_FEATURES = "clip-clap"
 VIDEO_DIM = 512
 AUDIO_DIM = 1024
 CLIP_TEXT_DIM = 512
@@ -47,24 +49,85 @@ class FeatureSplit:
         )
 
 
-@dataclass(frozen=True)
-class TextEmbeddings:
-    """Class-label embeddings by global class id: CLIP (512) and CLAP (1024) parts."""
+# The ClipClap paper's dual class embedding: CLIP and CLAP text, concatenated in this order.
+BOTH = "both"
+DUAL_TEXT_PARTS = ("clip", "clap")
 
-    clip: torch.Tensor  # (num_classes, clip_dim)
-    clap: torch.Tensor  # (num_classes, clap_dim)
+
+def text_parts_of(which: str) -> tuple[str, ...]:
+    """The named text parts a method's `text` choice consumes: "both" is CLIP + CLAP, else one part."""
+    return DUAL_TEXT_PARTS if which == BOTH else (which,)
+
+
+class TextEmbeddings:
+    """Class-label embeddings by global class id, as named parts of shape (num_classes, dim).
+
+    The CLIP/CLAP benchmarks have the parts "clip" (512) and "clap" (1024); the AVCA-GZSL feature
+    sets have one 300-d word2vec part, "w2v". `TextEmbeddings(clip, clap)` keeps the historical
+    spelling; further parts are passed by name (`TextEmbeddings(w2v=matrix)`).
+    """
+
+    __slots__ = ("parts",)
+    parts: dict[str, torch.Tensor]
+
+    def __init__(self, clip: torch.Tensor | None = None, clap: torch.Tensor | None = None, **others: torch.Tensor):
+        parts = {name: tensor for name, tensor in (("clip", clip), ("clap", clap)) if tensor is not None}
+        parts.update(others)
+        if not parts:
+            raise ValueError("TextEmbeddings needs at least one named part")
+        object.__setattr__(self, "parts", parts)
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise AttributeError("TextEmbeddings is immutable")
+
+    def __reduce__(self) -> tuple[object, tuple[dict[str, torch.Tensor]]]:
+        return _text_from_parts, (dict(self.parts),)
+
+    def __repr__(self) -> str:
+        shapes = ", ".join(f"{name}={tuple(tensor.shape)}" for name, tensor in self.parts.items())
+        return f"TextEmbeddings({shapes})"
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return tuple(self.parts)
+
+    def part(self, name: str) -> torch.Tensor:
+        try:
+            return self.parts[name]
+        except KeyError:
+            raise KeyError(f"this dataset has no '{name}' text embeddings; it has {', '.join(self.parts)}") from None
+
+    @property
+    def clip(self) -> torch.Tensor:
+        return self.part("clip")
+
+    @property
+    def clap(self) -> torch.Tensor:
+        return self.part("clap")
 
     @property
     def both(self) -> torch.Tensor:
         """The paper's dual embedding: concat(CLIP, CLAP) per class (not re-normalised)."""
         return torch.cat([self.clip, self.clap], dim=1)
 
+    def select(self, which: str) -> torch.Tensor:
+        """One part by name, or "both" for the dual CLIP ‖ CLAP embedding."""
+        return self.both if which == BOTH else self.part(which)
+
+    @property
+    def device(self) -> torch.device:
+        return next(iter(self.parts.values())).device
+
     def rows(self, class_ids: torch.Tensor) -> TextEmbeddings:
         """The text of the given classes (or of a per-sample list of class positions)."""
-        return TextEmbeddings(self.clip[class_ids], self.clap[class_ids])
+        return TextEmbeddings(**{name: tensor[class_ids] for name, tensor in self.parts.items()})
 
     def to(self, device: torch.device | str) -> TextEmbeddings:
-        return TextEmbeddings(self.clip.to(device), self.clap.to(device))
+        return TextEmbeddings(**{name: tensor.to(device) for name, tensor in self.parts.items()})
+
+
+def _text_from_parts(parts: dict[str, torch.Tensor]) -> TextEmbeddings:
+    return TextEmbeddings(**parts)
 
 
 @dataclass(frozen=True)
@@ -89,8 +152,7 @@ class GZSLDataset:
         return FeatureDims(
             video=int(any_split.video.shape[1]),
             audio=int(any_split.audio.shape[1]),
-            clip_text=int(self.text.clip.shape[1]),
-            clap_text=int(self.text.clap.shape[1]),
+            text_parts=tuple((name, int(tensor.shape[1])) for name, tensor in self.text.parts.items()),
         )
 
     def to(self, device: torch.device | str) -> GZSLDataset:
@@ -107,7 +169,7 @@ class GZSLDataset:
             if split_name not in self.splits:
                 raise BenchError(f"dataset '{self.name}' has no '{split_name}' split")
             self._validate_split(split_name, self.splits[split_name])
-        for part, tensor in (("clip", self.text.clip), ("clap", self.text.clap)):
+        for part, tensor in self.text.parts.items():
             if not torch.isfinite(tensor).all():
                 raise BenchError(f"dataset '{self.name}': {part} text embeddings contain NaN/inf")
 
@@ -146,11 +208,38 @@ class GZSLDataset:
 
 @dataclass(frozen=True)
 class FeatureDims:
+    """Input widths: video, audio, and each named class-text part (what a method is built for)."""
+
     video: int = VIDEO_DIM
     audio: int = AUDIO_DIM
-    clip_text: int = CLIP_TEXT_DIM
-    clap_text: int = CLAP_TEXT_DIM
+    text_parts: tuple[tuple[str, int], ...] = (("clip", CLIP_TEXT_DIM), ("clap", CLAP_TEXT_DIM))
+
+    @property
+    def text_names(self) -> tuple[str, ...]:
+        return tuple(name for name, _ in self.text_parts)
+
+    def text_dim(self, which: str) -> int:
+        """Width of a text choice: one named part, or "both" (CLIP + CLAP)."""
+        widths = dict(self.text_parts)
+        missing = [part for part in text_parts_of(which) if part not in widths]
+        if missing:
+            raise ValueError(
+                f"text '{which}' needs the {' and '.join(missing)} text embeddings; these features have "
+                f"{', '.join(widths) or 'none'}"
+            )
+        return sum(widths[part] for part in text_parts_of(which))
+
+    @property
+    def clip_text(self) -> int:
+        """CLIP text width (0 when the features have none)."""
+        return dict(self.text_parts).get("clip", 0)
+
+    @property
+    def clap_text(self) -> int:
+        """CLAP text width (0 when the features have none)."""
+        return dict(self.text_parts).get("clap", 0)
 
     @property
     def text(self) -> int:
+        """Width of the dual CLIP ‖ CLAP embedding."""
         return self.clip_text + self.clap_text

@@ -58,7 +58,7 @@ def build_trained(
 def evaluate_models(
     spec: MethodSpec, dataset: GZSLDataset, hparams: Mapping[str, Any], models: TrainedModels
 ) -> Evaluation:
-    device = dataset.text.clip.device
+    device = dataset.text.device
     started = time.perf_counter()
     model_a = build_trained(spec, dataset.dims, hparams, models.stage1, f"stage-1 model {models.files['stage1']}")
     model_b = build_trained(spec, dataset.dims, hparams, models.stage2, f"stage-2 model {models.files['stage2']}")

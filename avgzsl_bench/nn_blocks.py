@@ -9,7 +9,10 @@ from torch import nn
 
 from avgzsl_bench.data import FeatureDims, TextEmbeddings
 
-TEXT_CHOICES = ("clip", "clap", "both")
+TEXT_CHOICES = ("clip", "clap", "both", "w2v")
+# W_enc, the ClipClap paper's adaptation layer (its Eq. 9), exists for CLIP/CLAP class text only: the
+# original models consume the 300-d word2vec vector of the AVCA-GZSL benchmark directly.
+ENCODED_TEXT = ("clip", "clap", "both")
 
 
 def dropout(p: float) -> nn.Module:
@@ -44,24 +47,27 @@ def embedding_net(
 
 
 def select_text(text: TextEmbeddings, which: str) -> torch.Tensor:
-    """The class-label embedding a method consumes: CLIP, CLAP, or their concatenation (Eq. 9)."""
-    if which == "clip":
-        return text.clip
-    if which == "clap":
-        return text.clap
-    if which == "both":
-        return text.both
-    raise ValueError(f"text must be one of {TEXT_CHOICES}, got {which!r}")
+    """The class-label embedding a method consumes: one named part (CLIP, CLAP, word2vec), or
+    "both", the concatenation CLIP ‖ CLAP of the ClipClap paper."""
+    return text.select(which)
 
 
 def text_dim(dims: FeatureDims, which: str) -> int:
-    return {"clip": dims.clip_text, "clap": dims.clap_text, "both": dims.text}[which]
+    return dims.text_dim(which)
 
 
-def text_encoder(dims: FeatureDims, which: str = "both", out_dim: int = 300, p: float = 0.1) -> nn.Sequential:
+def text_encoder(dims: FeatureDims, which: str = "both", out_dim: int = 300, p: float = 0.1) -> nn.Module:
     """W_enc of the ClipClap paper's Eq. 9 for the baselines: Linear -> BN -> ReLU -> Dropout from the
-    class text (CLIP, CLAP or both) to 300-d, the slot the original 300-d word2vec input filled."""
+    class text (CLIP, CLAP or both) to 300-d, the slot the original 300-d word2vec input filled.
+    For word2vec text (the original form of the baselines) there is no W_enc: the identity."""
+    if which not in ENCODED_TEXT:
+        return nn.Identity()
     return embedding_net(text_dim(dims, which), out_dim, p)
+
+
+def encoded_text_dim(dims: FeatureDims, which: str, out_dim: int) -> int:
+    """Width of what `text_encoder` returns: W_enc's output, or the raw word2vec width."""
+    return out_dim if which in ENCODED_TEXT else text_dim(dims, which)
 
 
 # --- Shared pieces of the baseline re-implementations (CJME, AVGZSLNet, AVCA, Hyper, DEVISE...) ---
@@ -149,3 +155,8 @@ AVCA_GZSL_SCHEDULE = {
 DEMO_SCHEDULE = {"epochs": 3, "batch_size": 64, "batches_per_epoch": 20}
 # W_enc in front of a baseline's text branch: CLIP ‖ CLAP -> the 300-d slot word2vec used to fill.
 W_ENC_DEFAULTS = {"text": "both", "text_dim": 300, "text_dropout": 0.1}
+# The AVCA-GZSL benchmark's feature sets come with word2vec class text only, which the baselines
+# consume in their original form (no W_enc; `text_dim`/`text_dropout` then have no effect). These
+# are defaults-table entries for every dataset with those features (see `MethodSpec.defaults`).
+WORD2VEC_FEATURES = ("selavi", "c3d-vggish")
+WORD2VEC_TEXT: dict[str, dict[str, object]] = {f"*/{features}": {"text": "w2v"} for features in WORD2VEC_FEATURES}

@@ -13,6 +13,8 @@ import typing
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
+from avgzsl_bench.data import DEFAULT_FEATURES
+
 METRICS = ("seen", "unseen", "hm", "zsl")  # test metrics in percent, as the papers report them
 RUN_KINDS = ("protocol", "evaluation")  # trained through the two stages, or only evaluated
 
@@ -45,6 +47,9 @@ class RunRecord:
     threads: int | None = None  # CPU threads the run used (None: stored before this was recorded)
     kind: str = "protocol"  # one of RUN_KINDS
     created: str = field(default_factory=lambda: time.strftime("%Y-%m-%dT%H:%M:%S%z"))
+    # Names of the test split's unseen classes (what a bootstrap over test classes needs to
+    # recompute S, U and HM from `per_class`); empty for runs stored before it was recorded.
+    unseen_classes: list[str] = field(default_factory=list)
 
     @property
     def metrics(self) -> dict[str, float]:
@@ -53,6 +58,11 @@ class RunRecord:
     @property
     def hparams(self) -> dict[str, Any]:
         return dict(self.config.get("hparams", {}))
+
+    @property
+    def features(self) -> str:
+        """The feature set of the run's data (the default one is not written into the config)."""
+        return str(self.config.get("data", {}).get("features", DEFAULT_FEATURES))
 
     def to_row(self) -> dict[str, Any]:
         """Column -> SQLite value (JSON text for dicts and lists)."""
@@ -70,6 +80,7 @@ class RunRecord:
                 values[name] = json.loads(values[name])
         values["synthetic"] = bool(values.get("synthetic"))
         values["kind"] = values.get("kind") or "protocol"
+        values["unseen_classes"] = values.get("unseen_classes") or []
         return cls(**values)
 
 

@@ -48,10 +48,13 @@ class Job:
     threads: int = field(default=DEFAULT_THREADS, compare=False)
 
     def __str__(self) -> str:
-        return f"{self.method} on {self.source.dataset}, seed {self.seed}"
+        return f"{self.method} on {self.source.label}, seed {self.seed}"
 
     def hparams(self) -> dict[str, Any]:
-        return get_method(self.method).hparams(self.source.dataset, dict(self.overrides))
+        source = self.source
+        return get_method(self.method).hparams(
+            source.dataset, dict(self.overrides), source.features, source.spec.dims.text_names
+        )
 
     def config(self) -> dict[str, Any]:
         """Everything that determines the result except the seed."""
@@ -147,6 +150,7 @@ def run_record(job: Job, result: ProtocolResult, dataset: GZSLDataset, device: t
         val_hm_per_epoch=stage1.val_hm_per_epoch,
         val_hm_vs_beta=[list(pair) for pair in stage1.val_hm_vs_beta],
         per_class=result.test_per_class,
+        unseen_classes=[dataset.class_names[int(i)] for i in dataset.splits["test"].unseen.tolist()],
         timings=result.timings,
         feature_set=job.source.feature_set,
         synthetic=dataset.synthetic,

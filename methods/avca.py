@@ -6,7 +6,8 @@ transformer's own residuals (φ' = φ + Y). θ_a = A_proj(φ_a'), θ_v = V_proj(
 with w = W_enc(CLIP ‖ CLAP) (the ClipClap paper's Eq. 9). A shared decoder D and the A_rec/V_rec
 heads give the reconstruction and regularisation terms: L = l_rec + l_ct + l_w + l_t + l_reg.
 Prediction: ‖θ_v − θ_w‖ only (the reference's "both" slot holds this video-head evaluation, so the
-test β is the validation β).
+test β is the validation β). On the AVCA-GZSL feature sets (`text=w2v`) it is the original model:
+w is the 300-d word2vec vector itself, with the reference's per-dataset recipe for those features.
 
 `legacy=True` reproduces the reference's position embeddings that never train (they are missing
 from the model's own optimiser, so they stay at their N(0,1) initialisation); by default they
@@ -33,9 +34,11 @@ from avgzsl_bench.nn_blocks import (
     DEMO_SCHEDULE,
     TEXT_CHOICES,
     W_ENC_DEFAULTS,
+    WORD2VEC_TEXT,
     dense_stack,
     dropout,
     embedding_net,
+    encoded_text_dim,
     reconstruction_mse,
     select_text,
     text_encoder,
@@ -93,8 +96,9 @@ class AVCA(GZSLMethod):
                 for _ in range(hparams["transformer_depth"])
             )
         )
-        self.W_proj = embedding_net(TOKEN_DIM, out, r_dec)
-        self.D = embedding_net(out, TOKEN_DIM, r_dec)
+        w_dim = encoded_text_dim(dims, self.text, TOKEN_DIM)  # 300 either way: W_enc's output or word2vec
+        self.W_proj = embedding_net(w_dim, out, r_dec)
+        self.D = embedding_net(out, w_dim, r_dec)
         self.A_proj = dense_stack(TOKEN_DIM, proj_hidden, out, r_proj, momentum)
         self.V_proj = dense_stack(TOKEN_DIM, proj_hidden, out, r_proj, momentum)
         self.A_rec = embedding_net(out, TOKEN_DIM, r_dec)
@@ -178,6 +182,7 @@ class AVCA(GZSLMethod):
 AVCA_SCHEDULE: dict[str, dict[str, Any]] = {
     "default": {**AVCA_GZSL_SCHEDULE, "weight_decay": 1e-5},  # AVCA sets weight decay inside its model
     "demo": DEMO_SCHEDULE,
+    "vggsound/selavi": {"batch_size": 64},  # the only main-split script that changes the batch size
 }
 AVCA_MODEL: dict[str, dict[str, Any]] = {
     "default": {
@@ -195,6 +200,10 @@ AVCA_MODEL: dict[str, dict[str, Any]] = {
     },
     "activitynet": {"projector_dropout": 0.2, "decoder_dropout": 0.1},
     "vggsound": {"encoder_dropout": 0.0, "projector_dropout": 0.0, "decoder_dropout": 0.0},
+    **WORD2VEC_TEXT,
+    # The reference's main-split (SeLaVi) scripts; its cls-split ones are the defaults above.
+    "ucf/selavi": {"bn_momentum": 0.1},
+    "vggsound/selavi": {"decoder_dropout": 0.1, "bn_momentum": 0.1},
 }
 
 register_method(

@@ -6,7 +6,9 @@ L = l_rec + T(D(t), D(a), D(a⁻)) + T(D(t), D(v), D(v⁻)) + T(t,a,a⁻) + T(a,
 with l_rec the mean non-squared L2 distances of D(t), D(a), D(v) to x_t.
 Prediction ("both"): ‖a−t‖ + ‖v−t‖; the "audio"/"video" views enter the test β mean (the
 reference's rule). The reconstruction target is L2-normalised: the original target was a unit-norm
-word2vec vector, and W_enc's raw output has no fixed scale.
+word2vec vector, and W_enc's raw output has no fixed scale. On the AVCA-GZSL feature sets
+(`text=w2v`) it is the original model: no W_enc, and the target is the unit-norm word2vec vector
+(normalising it again changes it by rounding only).
 """
 
 from __future__ import annotations
@@ -24,6 +26,8 @@ from avgzsl_bench.nn_blocks import (
     DEMO_SCHEDULE,
     TEXT_CHOICES,
     W_ENC_DEFAULTS,
+    WORD2VEC_TEXT,
+    encoded_text_dim,
     euclidean_distance,
     select_text,
     text_encoder,
@@ -38,8 +42,9 @@ class AVGZSLNet(GZSLMethod):
     def __init__(self, dims: FeatureDims, hparams: Mapping[str, Any]) -> None:
         super().__init__(dims, hparams)
         self.text, self.margin = hparams["text"], hparams["margin"]
-        hidden, out, w_dim, p = hparams["hidden_dim"], hparams["embedding_dim"], hparams["text_dim"], hparams["dropout"]
-        self.W_enc = text_encoder(dims, self.text, w_dim, hparams["text_dropout"])
+        hidden, out, p = hparams["hidden_dim"], hparams["embedding_dim"], hparams["dropout"]
+        w_dim = encoded_text_dim(dims, self.text, hparams["text_dim"])
+        self.W_enc = text_encoder(dims, self.text, hparams["text_dim"], hparams["text_dropout"])
         self.f_a = two_layer_net(dims.audio, hidden, out, p)
         self.f_v = two_layer_net(dims.video, hidden, out, p)
         self.f_t = two_layer_net(w_dim, w_dim, out, p)
@@ -95,7 +100,8 @@ register_method(
             "decoder_hidden_dim": 64,
             "decoder_dropout": 0.5,
             "margin": 1.0,
-        }
+        },
+        **WORD2VEC_TEXT,
     },
     choices={"text": TEXT_CHOICES},
 )(AVGZSLNet)

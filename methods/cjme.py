@@ -1,5 +1,7 @@
 """CJME (Parida et al., WACV 2020) as implemented in AVCA-GZSL, adapted to CLIP/CLAP features.
 
+On the AVCA-GZSL feature sets (`text=w2v`) it is the original model: word2vec enters f_t directly.
+
 Audio, video and text (W_enc(CLIP ‖ CLAP) → 300-d, ClipClap Eq. 9) are embedded separately into a
 64-d space (ReLU outputs). A gate g = σ(Linear(BN([a, v]))) ∈ (0,1) weights the text-anchored
 triplets T(t, a, a⁻) and T(t, v, v⁻); L = gated triplets + MSE(a, v) + MSE(g, s) where the
@@ -28,6 +30,8 @@ from avgzsl_bench.nn_blocks import (
     DEMO_SCHEDULE,
     TEXT_CHOICES,
     W_ENC_DEFAULTS,
+    WORD2VEC_TEXT,
+    encoded_text_dim,
     select_text,
     text_encoder,
     triplet,
@@ -61,8 +65,9 @@ class CJME(GZSLMethod):
     def __init__(self, dims: FeatureDims, hparams: Mapping[str, Any]) -> None:
         super().__init__(dims, hparams)
         self.text, self.legacy, self.margin = hparams["text"], bool(hparams["legacy"]), hparams["margin"]
-        hidden, out, w_dim, p = hparams["hidden_dim"], hparams["embedding_dim"], hparams["text_dim"], hparams["dropout"]
-        self.W_enc = text_encoder(dims, self.text, w_dim, hparams["text_dropout"])
+        hidden, out, p = hparams["hidden_dim"], hparams["embedding_dim"], hparams["dropout"]
+        w_dim = encoded_text_dim(dims, self.text, hparams["text_dim"])
+        self.W_enc = text_encoder(dims, self.text, hparams["text_dim"], hparams["text_dropout"])
         self.f_a = two_layer_net(dims.audio, hidden, out, p, output_relu=True)
         self.f_v = two_layer_net(dims.video, hidden, out, p, output_relu=True)
         self.f_t = two_layer_net(w_dim, w_dim, out, p, output_relu=True)
@@ -116,6 +121,7 @@ register_method(
             "legacy": False,
         },
         "vggsound": {"dropout": 0.0},
+        **WORD2VEC_TEXT,
     },
     choices={"text": TEXT_CHOICES},
 )(CJME)

@@ -2,7 +2,8 @@
 
 Audio-visual input o = O_enc([v, a]); text w = W_enc([CLIP ‖ CLAP]); both projected to 64-d
 (θ_o, θ_w) and decoded back to 512-d. Loss = CE(θ_o·Θᵀ) + MSE(θ_o, θ_w) + MSE(w, ρ_o) + MSE(w, ρ_w).
-Prediction: nearest class prototype θ_w in plain Euclidean distance.
+Prediction: nearest class prototype θ_w in plain Euclidean distance. On the AVCA-GZSL feature sets
+it runs with their single class embedding (`text=w2v`, 300-d into W_enc).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import torch.nn.functional as F
 
 from avgzsl_bench.api import GZSLMethod, TrainBatch, register_method
 from avgzsl_bench.data import FeatureDims, TextEmbeddings
-from avgzsl_bench.nn_blocks import TEXT_CHOICES, embedding_net, select_text, text_dim
+from avgzsl_bench.nn_blocks import TEXT_CHOICES, WORD2VEC_TEXT, embedding_net, select_text, text_dim
 
 LOSS_TERMS = ("reg", "ce", "rec")
 MODALITIES = ("both", "audio", "video")
@@ -33,8 +34,10 @@ class ClipClap(GZSLMethod):
     def __init__(self, dims: FeatureDims, hparams: Mapping[str, Any]) -> None:
         super().__init__(dims, hparams)
         self.modality = hparams["modality"]
-        # Single-modality ablations pair each modality with its own text encoder's embedding.
-        self.text = {"both": hparams["text"], "audio": "clap", "video": "clip"}[self.modality]
+        # Single-modality ablations pair each modality with its own text encoder's embedding (when
+        # the data has it: the AVCA-GZSL feature sets have only word2vec).
+        own = {"both": hparams["text"], "audio": "clap", "video": "clip"}[self.modality]
+        self.text = own if own in (*dims.text_names, "both") else hparams["text"]
         self.losses = loss_terms(hparams["losses"])
         input_dim = {"both": dims.video + dims.audio, "audio": dims.audio, "video": dims.video}[self.modality]
         hidden, out, d_model = hparams["hidden_dim"], hparams["embedding_dim"], hparams["model_dim"]
@@ -130,7 +133,8 @@ register_method(
             "embedding_dim": 64,
             "dropout": 0.1,
             "hidden_batch_norm": True,
-        }
+        },
+        **WORD2VEC_TEXT,
     },
     choices={"modality": MODALITIES, "text": TEXT_CHOICES},
 )(ClipClap)

@@ -13,7 +13,9 @@ class rows are fixed unit-norm word2vec vectors; with a trainable W_enc the dot-
 instead inflates the seen classes' rows (norm ≈ 11 vs ≈ 9 for unseen after 60 demo steps, with
 ‖φ(x)‖ ≈ 0.7), and the Euclidean evaluation then always predicts the smallest-norm (unseen)
 rows: seen accuracy 0. Normalising the rows restores the original geometry; `False` keeps the
-raw W_enc output.
+raw W_enc output. On the AVCA-GZSL feature sets (`text=w2v`) the model is the original one: no
+W_enc, the word2vec rows as given, inputs normalised only for C3D/VGGish (as the reference's
+scripts do).
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ from avgzsl_bench.nn_blocks import (
     TEXT_CHOICES,
     W_ENC_DEFAULTS,
     dropout,
+    encoded_text_dim,
     ranking_hinge,
     select_text,
     text_encoder,
@@ -50,7 +53,8 @@ class LinearCompatibility(GZSLMethod):
         self.normalize, self.margin = bool(hparams["normalize_inputs"]), hparams["margin"]
         self.normalize_text = bool(hparams["normalize_text"])
         self.W_enc = text_encoder(dims, self.text, hparams["text_dim"], hparams["text_dropout"])
-        self.W = nn.Linear(dims.video + dims.audio, hparams["text_dim"], bias=False)
+        text_width = encoded_text_dim(dims, self.text, hparams["text_dim"])
+        self.W = nn.Linear(dims.video + dims.audio, text_width, bias=False)
         self.dropout = dropout(hparams["dropout"])
 
     def project(self, video: torch.Tensor, audio: torch.Tensor) -> torch.Tensor:
@@ -88,6 +92,10 @@ def register_compatibility(cls: type[LinearCompatibility], name: str, paper_name
                 "margin": 0.1,
             },
             "vggsound": {"dropout": 0.0},
+            # The original form on word2vec: its (unit-norm) rows enter as given; only the
+            # C3D/VGGish (cls) scripts of the reference normalise the inputs.
+            "*/selavi": {"text": "w2v", "normalize_text": False, "normalize_inputs": False},
+            "*/c3d-vggish": {"text": "w2v", "normalize_text": False},
         },
         choices={"text": TEXT_CHOICES},
     )(cls)

@@ -33,6 +33,7 @@ def cosine_distance(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
 
 class ZeroShot(GZSLMethod):
     training_free = True
+    required_text = ("clip", "clap")
 
     def __init__(self, dims: FeatureDims, hparams: Mapping[str, Any]) -> None:
         super().__init__(dims, hparams)

@@ -18,6 +18,7 @@ from avgzsl_bench.datasets import get_dataset
 from avgzsl_bench.datasets.source import DATA_ENV, data_home, resolve_root
 from avgzsl_bench.errors import BenchError
 
+from avca_bundle_factory import write_avca_bundle
 from bundle_factory import write_bundle
 
 FOLDERS = {"ucf": "UCF", "activitynet": "ActivityNet", "vggsound": "VGGSound"}
@@ -266,24 +267,25 @@ def test_a_killed_unzip_leaves_nothing_that_looks_like_a_dataset(capsys, monkeyp
 
 def test_avca_bundle_is_fetched_and_verified_by_contents(capsys, tmp_path, mirror):
     source = tmp_path / "avca"
-    stages = ["stage_1_train", "stage_1_val_seen", "stage_1_val_unseen", "stage_2_test_seen", "stage_2_test_unseen"]
-    for folder in FOLDERS.values():
-        for split, features in (("main_split", "main_features"), ("cls_split", "cls_features")):
-            for stage in stages:
-                csv = source / folder / "class-split" / split / f"{stage}.csv"
-                csv.parent.mkdir(parents=True, exist_ok=True)
-                csv.write_text("filename,label,label_code\n")
-                for modality in ("audio", "video"):
-                    h5 = source / folder / "features" / features / modality / stage / "Class.h5"
-                    h5.parent.mkdir(parents=True, exist_ok=True)
-                    h5.write_bytes(b"h5")
+    for dataset, folder in FOLDERS.items():
+        for features in ("selavi", "c3d-vggish"):
+            write_avca_bundle(source / folder, dataset, features, classes="synthetic", video_dim=4, audio_dim=4)
+    broken = tmp_path / "broken"  # complete, except that UCF lacks its C3D/VGGish features
+    for dataset, folder in FOLDERS.items():
+        for features in ("selavi",) if dataset == "ucf" else ("selavi", "c3d-vggish"):
+            write_avca_bundle(broken / folder, dataset, features, classes="synthetic", video_dim=4, audio_dim=4)
     mirror.files["/avca.zip"] = zip_tree(source, "avgzsl_benchmark_datasets/")
+    mirror.files["/broken.zip"] = zip_tree(broken, "avgzsl_benchmark_datasets/")
     home = tmp_path / "home"
     code = main(["fetch", "avca-gzsl-features", "--url", mirror.url("/avca.zip"), "--dest", str(home), "--quiet"])
     assert code == 0, capsys.readouterr().err
     for folder in FOLDERS.values():
         assert (home / "avgzsl_benchmark_datasets" / folder / "features" / "main_features").is_dir()
     assert read_state(home)["avca-gzsl-features"]["sha256"]
+    # The reader's layout check decides what a complete dataset folder holds.
+    other = tmp_path / "other"
+    code = main(["fetch", "avca-gzsl-features", "--url", mirror.url("/broken.zip"), "--dest", str(other), "--quiet"])
+    assert code != 0 and "cls_features" in capsys.readouterr().err
 
 
 def test_default_root_resolution_order(monkeypatch, tmp_path):

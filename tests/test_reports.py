@@ -40,7 +40,15 @@ def fill_store(fake_record):
 
 
 def test_reference_holds_every_table(reference) -> None:
-    assert set(reference.tables) == set(TABLE_NUMBERS)
+    assert set(TABLE_NUMBERS) <= set(reference.tables) and reference.numbers == [1, 2, 3, 4, 5, 6, 7]
+    assert [reference.table(n).features for n in (1, 5, 6, 7)] == ["clip-clap", "selavi", "c3d-vggish", "clip-clap"]
+    # Published numbers only where they could be verified: the AVCA-GZSL README gives HM and ZSL.
+    assert reference.value("avca-gzsl-selavi-avca", "ucf", "HM") == 27.15
+    assert reference.value("avca-gzsl-c3d-vggish-avca", "vggsound", "ZSL") == 6.91
+    assert reference.value("avca-gzsl-selavi-avca", "ucf", "S") is None
+    assert (
+        reference.table(7).rows[1].label == "HSP-MoE (README claim)" and "README claim" in reference.table(7).citation
+    )
     assert [row.method for row in reference.table(1).rows] == [
         "cjme",
         "avgzslnet",
@@ -53,6 +61,7 @@ def test_reference_holds_every_table(reference) -> None:
     for number in (2, 3, 4):  # the full model's row is the Table 1 row, stored once
         assert reference.table(number).rows[-1].paper == "clipclap"
     assert parse_table_numbers(["all"]) == [1, 2, 3, 4] and parse_table_numbers(["3", "1", "3"]) == [1, 3]
+    assert parse_table_numbers(["all"], reference.numbers) == reference.numbers
 
 
 def test_format_cell() -> None:
@@ -153,6 +162,28 @@ def test_figures_from_a_tiny_real_run(tmp_path: Path) -> None:
     for path in paths:
         data = path.read_bytes()
         assert data.startswith(PNG_MAGIC) and len(data) > 10_000
+
+
+def test_feature_set_tables_run_on_matching_sources_only(tmp_path: Path, reference, fill_store) -> None:
+    ucf, selavi = (
+        DataSource("ucf", root=str(tmp_path / "UCF")),
+        DataSource("ucf", root=str(tmp_path), features="selavi"),
+    )
+    jobs = table_jobs([reference.table(5)], [ucf, selavi], SEEDS)
+    assert {job.source.features for job in jobs} == {"selavi"} and len(jobs) == 8 * len(SEEDS)
+    assert all(job.hparams()["text"] == "w2v" for job in jobs)
+    store = ResultStore(tmp_path / "store.sqlite")
+    fill_store(store, jobs, lambda job: 20.0 + job.seed + (5.0 + 0.3 * job.seed**2 if job.method == "avca" else 0.0))
+    markdown = render_table(reference.table(5), reference, [ucf, selavi], SEEDS, records_by_key(store.runs()))
+    lines = {line.split("|")[1].strip(): line for line in markdown.splitlines() if line.startswith("| ")}
+    assert "UCF-GZSL^main" in markdown and "UCF-GZSL^cls" not in markdown and "AVCA-GZSL repository README" in markdown
+    assert "(27.15, Δ" in lines["AVCA"] and "(paper —)" in lines["AVCA"]  # HM published, S not
+    assert "best" in lines["AVCA"] and "paired t" in lines["CJME"]
+    out = tmp_path / "t.md"
+    args = ["tables", "5", "--roots", f"ucf={selavi.root}", "--features", "selavi", "--seeds", *map(str, SEEDS)]
+    assert main([*args, "--store", str(store.path), "--quiet", "--device", "cpu", "--tables-out", str(out)]) == 0
+    assert out.read_text() == markdown
+    assert main(["tables", "5", "--roots", f"ucf={ucf.root}", "--store", str(store.path), "--quiet"]) == 2
 
 
 def test_a_leaderboard_is_never_shrunk_silently(tmp_path: Path, fill_store, capsys) -> None:

@@ -14,6 +14,8 @@ and may override
   run an extra train-mode forward there, which only moves BatchNorm running statistics);
 * `needs_negatives = True`: each batch item also gets a sample of another class;
 * `training_free = True`: the method has nothing to train (epochs are ignored);
+* `required_text = ("clip", "clap")`: class-text parts it needs whatever its `text` choice
+  (a method that compares features with text in the encoders' own spaces);
 * `check_hparams(hparams)`: raise `ValueError` for a combination of values the declared types,
   choices and ranges cannot express (called when jobs are made, before anything runs);
 * `embed_inputs(video, audio)` / `embed_text(class_text)`: the learned embedding spaces, used by
@@ -36,6 +38,7 @@ from avgzsl_bench.data import FeatureDims, TextEmbeddings
 class GZSLMethod(nn.Module, metaclass=ABCMeta):
     needs_negatives: ClassVar[bool] = False
     training_free: ClassVar[bool] = False
+    required_text: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, dims: FeatureDims, hparams: Mapping[str, Any]) -> None:
         super().__init__()

@@ -24,7 +24,7 @@ from avgzsl_bench.api.hparams import (
     coerce,
 )
 from avgzsl_bench.api.method import GZSLMethod
-from avgzsl_bench.data import FeatureDims
+from avgzsl_bench.data import DEFAULT_FEATURES, FeatureDims, text_parts_of
 from avgzsl_bench.errors import BenchError
 from avgzsl_bench.registry import Registry
 
@@ -32,12 +32,22 @@ ENTRY_POINT_GROUP = "avgzsl_bench.methods"
 PerDataset = Mapping[str, Mapping[str, Any]]
 
 
+def defaults_keys(dataset: str, features: str = DEFAULT_FEATURES) -> tuple[str, ...]:
+    """The entries of a defaults table that apply, weakest first: "default", "*/<features>" (every
+    dataset with that feature set), "<dataset>", "<dataset>/<features>"."""
+    if features == DEFAULT_FEATURES:
+        return ("default", dataset)
+    return ("default", f"*/{features}", dataset, f"{dataset}/{features}")
+
+
 @dataclass(frozen=True)
 class MethodSpec:
     """What the protocol needs to know about a method, and nothing about its internals.
 
     `schedule` and `model` map a dataset name (or "default") to defaults; a dataset's entry
-    overrides the "default" entry key by key. `choices`/`ranges` constrain values users supply.
+    overrides the "default" entry key by key. Feature sets other than CLIP/CLAP add entries
+    "*/<features>" (all datasets) and "<dataset>/<features>" (see `defaults_keys`).
+    `choices`/`ranges` constrain values users supply.
     """
 
     name: str
@@ -57,17 +67,24 @@ class MethodSpec:
     def build(self, dims: FeatureDims, hparams: Mapping[str, Any]) -> GZSLMethod:
         return self.cls(dims, hparams)
 
-    def defaults(self, dataset: str) -> dict[str, Any]:
-        """Schedule and model defaults for `dataset`, as one flat dict."""
+    def defaults(self, dataset: str, features: str = DEFAULT_FEATURES) -> dict[str, Any]:
+        """Schedule and model defaults for `dataset` with `features`, as one flat dict."""
         merged: dict[str, Any] = {}
         for table in (self.schedule, self.model):
-            merged.update(table.get("default", {}))
-            merged.update(table.get(dataset, {}))
+            for key in defaults_keys(dataset, features):
+                merged.update(table.get(key, {}))
         return merged
 
-    def hparams(self, dataset: str, overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
-        """The resolved hyper-parameters; every override is type-, choice- and range-checked."""
-        merged = self.defaults(dataset)
+    def hparams(
+        self,
+        dataset: str,
+        overrides: Mapping[str, Any] | None = None,
+        features: str = DEFAULT_FEATURES,
+        text_parts: tuple[str, ...] | None = None,
+    ) -> dict[str, Any]:
+        """The resolved hyper-parameters; every override is type-, choice- and range-checked, and,
+        given the dataset's `text_parts`, the class text the method would consume must exist."""
+        merged = self.defaults(dataset, features)
         owner = f"method '{self.name}'"
         for key, value in (overrides or {}).items():
             if key not in merged:
@@ -79,7 +96,29 @@ class MethodSpec:
             self.cls.check_hparams(merged)
         except ValueError as error:
             raise BenchError(f"{owner}: {error}") from None
+        if text_parts is not None:
+            problem = self.text_problem(merged, text_parts)
+            if problem:
+                raise BenchError(f"{owner} on '{dataset}' with features '{features}': {problem}")
         return merged
+
+    def text_needed(self, hparams: Mapping[str, Any]) -> tuple[str, ...]:
+        """The named class-text parts a configuration consumes (its `text` choice and fixed needs)."""
+        needed = list(self.cls.required_text)
+        if isinstance(hparams.get("text"), str):
+            needed += text_parts_of(hparams["text"])
+        return tuple(dict.fromkeys(needed))
+
+    def text_problem(self, hparams: Mapping[str, Any], text_parts: tuple[str, ...]) -> str:
+        """Why this configuration cannot run on data with `text_parts` ("" when it can)."""
+        missing = [part for part in self.text_needed(hparams) if part not in text_parts]
+        if not missing:
+            return ""
+        fix = f"; pass --set text={text_parts[0]}" if "text" in hparams and len(text_parts) == 1 else ""
+        return (
+            f"it needs the {' and '.join(missing)} class-text embeddings, but the data has only "
+            f"{', '.join(text_parts)}{fix}"
+        )
 
     def _ranges(self) -> dict[str, Range]:
         return dict(self.ranges) if self.training_free else {**SCHEDULE_RANGES, **self.ranges}

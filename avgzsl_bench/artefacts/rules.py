@@ -7,8 +7,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 from avgzsl_bench.artefacts.catalog import FolderRule
-from avgzsl_bench.datasets.layout import MODALITIES, locate
-from avgzsl_bench.datasets.spec import STAGE_FOLDERS, DatasetSpec
+from avgzsl_bench.datasets.layout import check_layout, locate
+from avgzsl_bench.datasets.spec import DatasetSpec, get_dataset
 from avgzsl_bench.errors import BenchError
 
 SKIPPED_DIRS = {"__MACOSX"}  # resource forks a zip made on macOS carries
@@ -93,27 +93,17 @@ def _avca_matches(folder_name: str) -> Callable[[Path], bool]:
     return matches
 
 
-def _avca_verify(folder: Path) -> None:
-    """What both feature sets need: per-stage split CSVs and per-stage audio/video folders."""
-    split_root = _split_root(folder)
-    if split_root is None:
-        raise BenchError(f"'{folder}' has no class-split/ folder; re-download the AVCA-GZSL archive")
-    for split, features in AVCA_FEATURE_SETS:
-        for stage in STAGE_FOLDERS:
-            if not (split_root / split / f"{stage}.csv").is_file():
-                raise BenchError(f"'{split_root / split / stage}.csv' is missing; re-download the AVCA-GZSL archive")
-            for modality in MODALITIES:
-                path = folder / "features" / features / modality / stage
-                if not path.is_dir():
-                    raise BenchError(f"feature folder '{path}' is missing; re-download the AVCA-GZSL archive")
-
-
 def avca_dataset(folder_name: str, dataset: str, feature_sets: tuple[str, ...]) -> FolderRule:
+    def verify(folder: Path) -> None:
+        # The dataset reader says what a complete folder holds, for each feature set it provides.
+        for features in feature_sets:
+            check_layout(folder, get_dataset(dataset, features))
+
     return FolderRule(
         target=folder_name,
         description=f"{folder_name}: AVCA-GZSL class splits, SeLaVi and C3D/VGGish features (h5)",
         find=find_by_contents(_avca_matches(folder_name)),
-        verify=_avca_verify,
+        verify=verify,
         provides=tuple(f"{dataset}/{features}" for features in feature_sets),
     )
 

@@ -7,8 +7,8 @@ import ast
 from collections.abc import Sequence
 from typing import Any
 
-from avgzsl_bench.api import list_methods
-from avgzsl_bench.datasets import DataSource, list_datasets
+from avgzsl_bench.api import get_method, list_methods
+from avgzsl_bench.datasets import DEFAULT_FEATURES, DataSource, list_datasets, list_feature_sets
 from avgzsl_bench.datasets.source import DEFAULT_DEMO_SAMPLES
 from avgzsl_bench.errors import BenchError, Interrupted
 from avgzsl_bench.executors import EXECUTORS, Executor, get_executor
@@ -51,6 +51,14 @@ def add_data_arguments(parser: argparse.ArgumentParser, dataset_required: bool =
         "data folder `bench.py fetch` fills (see `bench.py datasets`)",
     )
     group.add_argument(
+        "--features",
+        default=DEFAULT_FEATURES,
+        choices=list_feature_sets(),
+        help="feature set: clip-clap (the ClipClap release), or the AVCA-GZSL benchmark's selavi "
+        "(SeLaVi, main split) and c3d-vggish (C3D video + VGGish audio, cls split), whose class text "
+        "is word2vec",
+    )
+    group.add_argument(
         "--root",
         help="dataset folder of a released feature bundle (holding class-split/ and features/); default: "
         "the fetched copy under $AVGZSL_DATA or the platform's data folder",
@@ -80,6 +88,7 @@ def data_source(args: argparse.Namespace, dataset: str | None = None, root: str 
         args.legacy_text_order,
         args.demo_samples,
         args.cache_dir,
+        args.features,
     )
 
 
@@ -113,8 +122,16 @@ def overrides(args: argparse.Namespace) -> dict[str, Any]:
     return values
 
 
-def method_names(text: str) -> list[str]:
-    names = list_methods() if text == "all" else [name.strip() for name in text.split(",") if name.strip()]
+def method_names(text: str, source: DataSource | None = None) -> list[str]:
+    """The methods named by --methods; "all" means every method that can run on `source`'s data."""
+    if text == "all":
+        names = list_methods()
+        if source is not None:
+            parts = source.spec.dims.text_names
+            defaults = {name: get_method(name).defaults(source.dataset, source.features) for name in names}
+            names = [name for name in names if not get_method(name).text_problem(defaults[name], parts)]
+    else:
+        names = [name.strip() for name in text.split(",") if name.strip()]
     if not names:
         raise BenchError("--methods names no method; pass e.g. --methods clipclap or --methods all")
     return names

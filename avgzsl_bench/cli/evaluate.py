@@ -141,9 +141,11 @@ def _source(args: argparse.Namespace, models: TrainedModels, console: Console) -
     return DataSource(dataset, root, legacy, samples, args.cache_dir, features)
 
 
-def _hparams(args: argparse.Namespace, models: TrainedModels, dataset: str) -> dict[str, Any]:
+def _hparams(args: argparse.Namespace, models: TrainedModels, source: DataSource) -> dict[str, Any]:
     if models.is_reference:
-        return get_method(models.method).hparams(dataset, dict(args.overrides))
+        return get_method(models.method).hparams(
+            source.dataset, dict(args.overrides), source.features, source.spec.dims.text_names
+        )
     if args.overrides:
         raise BenchError("--set applies to reference checkpoints; a saved model carries its hyper-parameters")
     return dict(models.saved["config"]["hparams"])
@@ -151,7 +153,7 @@ def _hparams(args: argparse.Namespace, models: TrainedModels, dataset: str) -> d
 
 def evaluate_one(args: argparse.Namespace, models: TrainedModels, console: Console) -> RunRecord:
     source = _source(args, models, console)
-    hparams = _hparams(args, models, source.dataset)
+    hparams = _hparams(args, models, source)
     threads = args.threads or int(models.saved.get("threads", DEFAULT_THREADS))
     torch.set_num_threads(threads)
     device = resolve_device(args.device)

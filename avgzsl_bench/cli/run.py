@@ -17,6 +17,7 @@ EXAMPLES = """\
   python bench.py run --methods clipclap --dataset demo --save-models results/models
   python bench.py run --methods clipclap --set modality=audio --set lr=1e-3 --epochs 5
   python bench.py run --methods avca,cjme --executor ray --device cuda --gpus-per-job 0.2
+  python bench.py run --methods all --dataset ucf --features selavi --root /data/avgzsl_benchmark_datasets/UCF
 (`run` is the default subcommand: `python bench.py --methods ...` is the same command.)"""
 
 
@@ -46,8 +47,9 @@ def add_parser(subparsers: Any) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
+    source = common.data_source(args)
     jobs = make_jobs(
-        common.method_names(args.methods), common.data_source(args), args.seeds, common.overrides(args), args.threads
+        common.method_names(args.methods, source), source, args.seeds, common.overrides(args), args.threads
     )
     with make_reporter(args.quiet) as reporter:
         report = common.execute(args, jobs, reporter)

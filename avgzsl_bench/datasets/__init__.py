@@ -1,5 +1,6 @@
 """Datasets: the registry of dataset/feature-set specs, their readers, and `DataSource`."""
 
+from avgzsl_bench.datasets.layout import check_layout
 from avgzsl_bench.datasets.loader import load_bundle
 from avgzsl_bench.datasets.source import READERS, DataSource
 from avgzsl_bench.datasets.spec import (
@@ -9,6 +10,7 @@ from avgzsl_bench.datasets.spec import (
     feature_sets,
     get_dataset,
     list_datasets,
+    list_feature_sets,
     register_dataset,
 )
 
@@ -18,9 +20,11 @@ __all__ = [
     "DataSource",
     "DatasetSpec",
     "READERS",
+    "check_layout",
     "feature_sets",
     "get_dataset",
     "list_datasets",
+    "list_feature_sets",
     "load_bundle",
     "register_dataset",
 ]

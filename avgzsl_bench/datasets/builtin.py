@@ -1,7 +1,9 @@
-"""The built-in datasets: the three ClipClap benchmarks (in the paper's column order) and the demo."""
+"""The built-in datasets: the three ClipClap benchmarks (in the paper's column order), the demo, and the
+same three benchmarks with the AVCA-GZSL feature sets (SeLaVi; C3D + VGGish)."""
 
 from __future__ import annotations
 
+from avgzsl_bench.data import FeatureDims
 from avgzsl_bench.datasets.spec import DatasetSpec, register_dataset
 
 CLIP_CLAP_LABEL = "CLIP ViT-B/32 + CLAP"
@@ -69,3 +71,47 @@ register_dataset(
         synthetic=True,
     )
 )
+
+# ---- The AVCA-GZSL benchmark's own feature sets (Mercea et al., CVPR 2022) ------------------------
+# SeLaVi audio/video features with the "main" class split, and C3D video + VGGish audio with the
+# "cls" split; one .h5 file per class and stage, and 300-d word2vec class embeddings (a dict keyed
+# by the names in <ds>_w2v_class_names.csv, column "manual"). Class names are matched as the
+# reference code matches them: case-insensitively for UCF and ActivityNet, exactly for VGGSound.
+AVCA_GZSL_FEATURES = {
+    # features: (class split, feature folder, label, video dim, audio dim, split tag of the paper names)
+    "selavi": ("main_split", "main_features", "SeLaVi (AVCA-GZSL)", 512, 512, "main"),
+    "c3d-vggish": ("cls_split", "cls_features", "C3D + VGGish (AVCA-GZSL)", 4096, 128, "cls"),
+}
+WORD2VEC_DIM = 300
+# dataset: (archive folder, paper name stem, text-file tag, name CSV, lower-case matching)
+AVCA_GZSL_DATASETS = {
+    "vggsound": ("VGGSound", "VGGSound-GZSL", "vggsound", "vggsound_w2v_class_names.csv", False),
+    "ucf": ("UCF", "UCF-GZSL", "ucf", "ucf_w2v_class_names.csv", True),
+    "activitynet": ("ActivityNet", "ActivityNet-GZSL", "activity", "activitynet_w2v_class_names.csv", True),
+}
+
+
+def _avca_gzsl(name: str, features: str) -> DatasetSpec:
+    class_split, feature_dir, label, video_dim, audio_dim, tag = AVCA_GZSL_FEATURES[features]
+    folder, paper_stem, text_tag, name_csv, lower_case = AVCA_GZSL_DATASETS[name]
+    return DatasetSpec(
+        name=name,
+        paper_name=f"{paper_stem}^{tag}",
+        reader="h5-bundle",
+        feature_label=label,
+        features=features,
+        folder=folder,
+        class_split=class_split,
+        feature_dir=feature_dir,
+        feature_suffix=".h5",
+        name_csv=name_csv,
+        prompt_column="manual",
+        lower_case=lower_case,
+        text_files={"w2v": f"word_embeddings_{text_tag}_normed.npy"},
+        dims=FeatureDims(video_dim, audio_dim, (("w2v", WORD2VEC_DIM),)),
+    )
+
+
+for _features in AVCA_GZSL_FEATURES:
+    for _name in AVCA_GZSL_DATASETS:
+        register_dataset(_avca_gzsl(_name, _features))

@@ -1,4 +1,8 @@
-"""Where a released bundle's files are, and a check that they exist (no file content is read here)."""
+"""Where a released bundle's files are, and a check that they exist (no file content is read here).
+
+Two releases share this layout: the ClipClap bundle (one pickle per class and stage) and the
+AVCA-GZSL benchmark (one .h5 file per class and stage); the spec's `feature_suffix` says which.
+"""
 
 from __future__ import annotations
 
@@ -55,6 +59,11 @@ class BundleLayout:
         return self.features / modality / stage
 
     @property
+    def suffix(self) -> str:
+        """File-name ending of the per-class feature files (".pkl", ".h5")."""
+        return self.spec.feature_suffix
+
+    @property
     def text_files(self) -> Mapping[str, str]:
         """Text part -> file name: the manifest's (named for the encoder that made them), else the release's."""
         return self.manifest.get("text_files") or self.spec.text_files
@@ -82,9 +91,10 @@ def read_manifest(path: Path) -> dict[str, Any]:
     return manifest
 
 
-def pkl_names(folder: Path) -> list[str]:
+def feature_file_names(folder: Path, suffix: str) -> list[str]:
+    """The per-class feature files of one stage folder, sorted (hidden files skipped)."""
     with os.scandir(folder) as entries:
-        return sorted(e.name for e in entries if e.name.endswith(".pkl") and not e.name.startswith("."))
+        return sorted(e.name for e in entries if e.name.endswith(suffix) and not e.name.startswith("."))
 
 
 def _require_dir(path: Path, message: str) -> None:
@@ -133,7 +143,7 @@ def locate(root: str | Path, spec: DatasetSpec, split: str | None = None) -> Bun
             _require_dir(
                 layout.folder(modality, stage),
                 f"feature folder '{layout.folder(modality, stage)}' is missing; the bundle needs "
-                f"{modality}/<stage>/<ClassName>.pkl for every stage ({', '.join(STAGE_FOLDERS)}): "
+                f"{modality}/<stage>/<ClassName>{spec.feature_suffix} for every stage ({', '.join(STAGE_FOLDERS)}): "
                 "re-download or re-extract it",
             )
     return layout
@@ -149,5 +159,34 @@ def source_files(layout: BundleLayout) -> list[str]:
     for modality in MODALITIES:
         for stage in STAGE_FOLDERS:
             prefix = os.path.relpath(layout.folder(modality, stage), layout.root)
-            files += [os.path.join(prefix, name) for name in pkl_names(layout.folder(modality, stage))]
+            names = feature_file_names(layout.folder(modality, stage), layout.suffix)
+            files += [os.path.join(prefix, name) for name in names]
     return files
+
+
+def check_layout(root: str | Path, spec: DatasetSpec) -> BundleLayout:
+    """Check that `root` is a complete dataset folder of `spec`'s release, reading no feature file.
+
+    Beyond `locate` (folders and split lists), the class-name table and every text file must exist
+    and every stage folder must hold at least one per-class feature file. Raises `BenchError`
+    naming the first missing piece; a download/unpack step calls this before declaring success.
+    """
+    layout = locate(root, spec)
+    if not layout.name_csv.is_file():
+        raise BenchError(
+            f"class-name table '{layout.name_csv}' is missing; restore class-split/ from the released bundle"
+        )
+    for part in layout.text_files:
+        if not layout.text(part).is_file():
+            raise BenchError(
+                f"{part} text embeddings '{layout.text(part)}' are missing; unpack the bundle's "
+                f"features/{spec.feature_dir}/text/ folder"
+            )
+    for modality in MODALITIES:
+        for stage in STAGE_FOLDERS:
+            if not feature_file_names(layout.folder(modality, stage), layout.suffix):
+                raise BenchError(
+                    f"feature folder '{layout.folder(modality, stage)}' holds no <ClassName>{layout.suffix} "
+                    "file; the archive was not unpacked completely: unpack it again"
+                )
+    return layout

@@ -1,4 +1,5 @@
-"""The pickle-bundle reader: a released dataset folder (or a feature-zoo output) -> `GZSLDataset`.
+"""The bundle readers: a released dataset folder (ClipClap pickles, AVCA-GZSL .h5 files, or a
+feature-zoo output) -> `GZSLDataset`.
 
 A load reads the fast cache when it matches the bundle's files, else parses the bundle and writes
 the cache; either way the four protocol splits are assembled from the per-stage folders.
@@ -51,12 +52,10 @@ def _split(parsed: Parsed, folders: dict[str, Folder], name: str, recipe_folders
 
 
 def _dims_note(dims: FeatureDims, expected: FeatureDims, video_dtype: str, root: Path) -> str:
-    note = (
-        f"feature dims: video {dims.video} (stored {video_dtype}, cast to float32), audio {dims.audio}, "
-        f"CLIP text {dims.clip_text}, CLAP text {dims.clap_text}"
-    )
+    text = ", ".join(f"{part.upper()} text {dim}" for part, dim in dims.text_parts)
+    note = f"feature dims: video {dims.video} (stored {video_dtype}, cast to float32), audio {dims.audio}, {text}"
     if dims != expected:
-        paper = (expected.video, expected.audio, expected.clip_text, expected.clap_text)
+        paper = (expected.video, expected.audio, *(dim for _, dim in expected.text_parts))
         note += f" (differs from the release's {'/'.join(map(str, paper))})"
         warnings.warn(f"bundle '{root}': {note}; methods must be built for these dims", UserWarning, stacklevel=4)
     return note
@@ -75,14 +74,12 @@ def assemble(parsed: Parsed, layout: BundleLayout) -> GZSLDataset:
     }
     splits = {name: _split(parsed, folders, name, recipe.folders) for name, recipe in layout.spec.splits.items()}
     text = TextEmbeddings(
-        clip=torch.as_tensor(parsed.text["clip"], dtype=torch.float32),
-        clap=torch.as_tensor(parsed.text["clap"], dtype=torch.float32),
+        **{part: torch.as_tensor(matrix, dtype=torch.float32) for part, matrix in parsed.text.items()}
     )
     dims = FeatureDims(
         int(splits["train"].video.shape[1]),
         int(splits["train"].audio.shape[1]),
-        int(text.clip.shape[1]),
-        int(text.clap.shape[1]),
+        tuple((part, int(matrix.shape[1])) for part, matrix in text.parts.items()),
     )
     return GZSLDataset(
         name=layout.spec.name,
@@ -103,13 +100,14 @@ def load_bundle(
     cache_dir: str | Path | None = None,
     split: str | None = None,
 ) -> GZSLDataset:
-    """Load one dataset folder of the released ClipClap feature bundle as a `GZSLDataset`.
+    """Load one dataset folder of a released feature bundle as a `GZSLDataset`.
 
     root: the dataset folder (holding `class-split/` and `features/`); dataset: a registered name
-    ("ucf", any case) or spec; legacy_text_order: attach text by sorted-key position like the
-    reference code instead of by name; cache_dir: where the fast cache goes (default
-    `$AVGZSL_BENCH_CACHE` or `~/.cache/avgzsl_bench`); split: the class-split folder (default: the
-    spec's). Raises `BenchError` with the offending file and the fix on any malformed input.
+    ("ucf", any case; its CLIP/CLAP feature set) or spec (e.g. `get_dataset("ucf", "selavi")`);
+    legacy_text_order: attach text by sorted-key position like the reference code instead of by name;
+    cache_dir: where the fast cache goes (default `$AVGZSL_BENCH_CACHE` or `~/.cache/avgzsl_bench`);
+    split: the class-split folder (default: the spec's). Raises `BenchError` with the offending file
+    and the fix on any malformed input.
     """
     spec = dataset if isinstance(dataset, DatasetSpec) else get_dataset(dataset)
     layout = locate(root, spec, split)

@@ -1,4 +1,7 @@
-"""A fresh read of a released pickle bundle: class ids, split lists, per-stage feature folders, text.
+"""A fresh read of a released bundle: class ids, split lists, per-stage feature folders, text.
+
+The per-class feature files are ClipClap pickles or AVCA-GZSL .h5 files (`CLASS_FILE_READERS`);
+everything else (class matching, split lists, cross-checks, text attachment) is shared.
 
 Differences from the reference loader, all deliberate: files are read in sorted file-name order
 (the reference uses filesystem order, which differs between machines); sample names are decoded
@@ -16,8 +19,8 @@ from typing import Any
 
 import numpy as np
 
-from avgzsl_bench.datasets.layout import MODALITIES, BundleLayout, pkl_names
-from avgzsl_bench.datasets.readers import decode_names, read_lines, read_pickle, stack_features
+from avgzsl_bench.datasets.layout import MODALITIES, BundleLayout, feature_file_names
+from avgzsl_bench.datasets.readers import CLASS_FILE_READERS, NAMES_FIELD, read_lines
 from avgzsl_bench.datasets.spec import STAGE_FOLDERS
 from avgzsl_bench.datasets.text import attach_text
 from avgzsl_bench.errors import BenchError
@@ -116,7 +119,7 @@ class DimCheck:
 
 @dataclass
 class _ClassFile:
-    """The audio and video pickles of one class in one stage, read and cross-checked."""
+    """The audio and video files of one class in one stage, read and cross-checked."""
 
     arrays: dict[str, np.ndarray]
     names: np.ndarray
@@ -124,10 +127,11 @@ class _ClassFile:
 
 
 def _read_class(paths: Mapping[str, Path], class_name: str, dims: DimCheck) -> _ClassFile | None:
-    raw = {modality: read_pickle(paths[modality]) for modality in MODALITIES}
-    arrays = {modality: stack_features(raw[modality]["features"], paths[modality]) for modality in MODALITIES}
-    video_names = decode_names(raw["video"]["video_names"], paths["video"])
-    audio_names = decode_names(raw["audio"]["video_names"], paths["audio"])
+    read = CLASS_FILE_READERS[paths["video"].suffix]
+    loaded = {modality: read(paths[modality]) for modality in MODALITIES}
+    arrays = {modality: vectors for modality, (vectors, _) in loaded.items()}
+    video_names, audio_names = loaded["video"][1], loaded["audio"][1]
+    names_field = NAMES_FIELD[paths["video"].suffix]
     if not np.array_equal(video_names, audio_names):
         if len(video_names) != len(audio_names):
             detail = f"{len(audio_names)} vs {len(video_names)} names"
@@ -135,7 +139,7 @@ def _read_class(paths: Mapping[str, Path], class_name: str, dims: DimCheck) -> _
             first = int(np.flatnonzero(video_names != audio_names)[0])
             detail = f"first difference at position {first}: '{audio_names[first]}' vs '{video_names[first]}'"
         raise BenchError(
-            f"'{paths['audio']}' and '{paths['video']}' list different videos in 'video_names' "
+            f"'{paths['audio']}' and '{paths['video']}' list different videos in '{names_field}' "
             f"({detail}); audio and video files of a class must list the same videos in the same "
             "order: re-extract them"
         )
@@ -150,7 +154,7 @@ def _read_class(paths: Mapping[str, Path], class_name: str, dims: DimCheck) -> _
         return None
     if len(video_names) < count:
         raise BenchError(
-            f"'{paths['video']}' has {count} vectors but only {len(video_names)} 'video_names'; "
+            f"'{paths['video']}' has {count} vectors but only {len(video_names)} '{names_field}'; "
             "every vector needs a name: re-extract it"
         )
     present = {modality: array for modality, array in arrays.items() if array is not None}
@@ -170,12 +174,14 @@ def _read_class(paths: Mapping[str, Path], class_name: str, dims: DimCheck) -> _
 def _class_files(
     layout: BundleLayout, stage: str, keep: set[int], class_names: list[str], class_to_idx: Mapping[str, int]
 ) -> tuple[dict[int, str], list[str]]:
-    """class id -> pickle file name for the kept classes, and the stems of dropped out-of-split files."""
-    files = {modality: set(pkl_names(layout.folder(modality, stage))) for modality in MODALITIES}
+    """class id -> feature file name for the kept classes, and the stems of dropped out-of-split files."""
+    files = {
+        modality: set(feature_file_names(layout.folder(modality, stage), layout.suffix)) for modality in MODALITIES
+    }
     owners: dict[int, str] = {}
     dropped: list[str] = []
     for file_name in sorted(files["audio"] | files["video"]):
-        stem = file_name[: -len(".pkl")]
+        stem = file_name[: -len(layout.suffix)]
         class_id = class_to_idx.get(layout.spec.lookup_key(stem))
         some = layout.folder("audio" if file_name in files["audio"] else "video", stage) / file_name
         if class_id is None:
@@ -207,7 +213,7 @@ def _missing_classes_error(
     layout: BundleLayout, stage: str, missing: list[int], class_names: list[str], empty: set[int]
 ) -> BenchError:
     class_name = class_names[missing[0]]
-    file = layout.folder("video", stage) / f"{class_name}.pkl"
+    file = layout.folder("video", stage) / f"{class_name}{layout.suffix}"
     what = (
         f"holds no vectors in '{file}'" if missing[0] in empty else f"has no feature file '{file}' (nor its audio twin)"
     )

@@ -1,4 +1,5 @@
-"""Readers of the released bundle's files: text lists, name tables, per-class pickles, text npy dicts.
+"""Readers of the released bundles' files: text lists, name tables, per-class feature files (ClipClap
+pickles, AVCA-GZSL .h5), text npy dicts.
 
 Each reader returns plain Python/numpy data and turns any malformed file into one `BenchError`
 that names the file and the fix.
@@ -9,6 +10,7 @@ from __future__ import annotations
 import csv
 import pickle
 import warnings
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -180,3 +182,44 @@ def stack_features(raw: Any, path: Path) -> np.ndarray | None:
     if array.dtype.kind != "f":
         array = array.astype(np.float32)
     return array
+
+
+ClassFile = tuple["np.ndarray | None", np.ndarray]  # (vectors, or None when there are none; video names)
+
+
+def read_pickle_class(path: Path) -> ClassFile:
+    """One ClipClap per-class pickle: its vectors and video names."""
+    raw = read_pickle(path)
+    return stack_features(raw["features"], path), decode_names(raw["video_names"], path)
+
+
+def read_h5_class(path: Path) -> ClassFile:
+    """One AVCA-GZSL per-class .h5 file: datasets `data` (one vector per video) and `video_urls`."""
+    import h5py
+
+    try:
+        with h5py.File(path, "r") as handle:
+            missing = [key for key in ("data", "video_urls") if key not in handle]
+            if missing:
+                raise BenchError(
+                    f"feature file '{path}' lacks dataset(s) {missing} (has {sorted(handle)}); each per-class "
+                    ".h5 file needs 'data' (one vector per video) and 'video_urls'; re-download or re-extract it"
+                )
+            data, urls = handle["data"][()], handle["video_urls"][()]
+    except BenchError:
+        raise
+    except Exception as error:
+        raise BenchError(
+            f"cannot read feature file '{path}' ({type(error).__name__}: {error}); the file is truncated or "
+            "corrupt: re-download or re-extract it"
+        ) from error
+    names = decode_names(urls, path)
+    if np.asarray(data).size == 0:
+        return None, names
+    return stack_features(np.asarray(data), path), names
+
+
+# Per-class feature file readers by file-name ending (a dataset spec's `feature_suffix`), and what
+# each format calls its list of video names (for messages).
+CLASS_FILE_READERS: dict[str, Callable[[Path], ClassFile]] = {".pkl": read_pickle_class, ".h5": read_h5_class}
+NAMES_FIELD = {".pkl": "video_names", ".h5": "video_urls"}

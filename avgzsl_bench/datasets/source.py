@@ -52,6 +52,11 @@ class DataSource:
     def spec(self) -> DatasetSpec:
         return get_dataset(self.dataset, self.features)
 
+    @property
+    def label(self) -> str:
+        """'ucf', or 'ucf/selavi' for a feature set other than the default."""
+        return self.dataset if self.features == DEFAULT_FEATURES else f"{self.dataset}/{self.features}"
+
     def identity(self) -> dict[str, Any]:
         """What determines the data (part of every job's configuration hash)."""
         if self.spec.synthetic:
@@ -134,9 +139,26 @@ def missing_data_message(spec: DatasetSpec, candidate: Path) -> str:
 
 @READERS.register("pickle-bundle")
 def _read_pickle_bundle(spec: DatasetSpec, source: DataSource) -> GZSLDataset:
+    """The released ClipClap bundle (and feature-zoo output): one pickle per class and stage."""
     from avgzsl_bench.datasets.loader import load_bundle
 
     assert source.root is not None  # resolved in DataSource.__post_init__
+    return load_bundle(source.root, spec, legacy_text_order=source.legacy_text_order, cache_dir=source.cache_dir)
+
+
+@READERS.register("h5-bundle")
+def _read_h5_bundle(spec: DatasetSpec, source: DataSource) -> GZSLDataset:
+    """The AVCA-GZSL benchmark's release: one .h5 file (`data`, `video_urls`) per class and stage.
+
+    Everything but the per-file read is the pickle bundle's pipeline: class matching, split lists,
+    cross-checks, text by name and the fast cache."""
+    from avgzsl_bench.datasets.loader import load_bundle
+
+    if spec.feature_suffix != ".h5":
+        raise BenchError(
+            f"dataset spec '{spec.key}' uses the h5-bundle reader but its files end in '{spec.feature_suffix}'"
+        )
+    assert source.root is not None
     return load_bundle(source.root, spec, legacy_text_order=source.legacy_text_order, cache_dir=source.cache_dir)
 
 

@@ -5,10 +5,10 @@ paper-reference cross-check, the feature zoo) reads it from here. A new dataset 
 one `register_dataset(DatasetSpec(...))`; if its on-disk format is new, also one reader in
 `datasets.readers` registered under the spec's `reader` name.
 
-The released ClipClap bundle has one folder per dataset::
+The released ClipClap bundle and the AVCA-GZSL benchmark have one folder per dataset::
 
     <root>/class-split/all_class.txt, <class_split>/stage_*.txt, <name_csv>
-    <root>/features/<feature_dir>/{audio,video}/<stage folder>/<ClassName>.pkl
+    <root>/features/<feature_dir>/{audio,video}/<stage folder>/<ClassName>.pkl  (AVCA-GZSL: .h5)
     <root>/features/<feature_dir>/text/<text file per part>
 """
 
@@ -17,11 +17,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from avgzsl_bench.data import FeatureDims
+from avgzsl_bench.data import DEFAULT_FEATURES, FeatureDims
 from avgzsl_bench.errors import BenchError
 from avgzsl_bench.registry import Registry
 
-DEFAULT_FEATURES = "clip-clap"
 RELEASE_FEATURE_DIR = "cls_features_non_averaged"  # features/<this>/ in the released ClipClap bundle
 
 
@@ -59,6 +58,7 @@ class DatasetSpec:
     folder: str = ""  # the dataset's folder in the released archive ("UCF")
     class_split: str = "cls_split"  # sub-folder of class-split/ with the stage lists
     feature_dir: str = RELEASE_FEATURE_DIR  # sub-folder of features/
+    feature_suffix: str = ".pkl"  # per-class feature files: ".pkl" (ClipClap release), ".h5" (AVCA-GZSL)
     name_csv: str = ""  # class-split/<name_csv>: maps text-embedding keys to class names
     prompt_column: str = ""  # the name CSV's column holding the text-embedding keys
     lower_case: bool = False  # class names are compared case-insensitively
@@ -124,3 +124,8 @@ def list_datasets() -> list[str]:
 
 def feature_sets(name: str) -> list[str]:
     return [key.split("/", 1)[1] for key in DATASETS.names() if key.split("/", 1)[0] == name]
+
+
+def list_feature_sets() -> list[str]:
+    """Every registered feature set name, the default first."""
+    return list(dict.fromkeys([DEFAULT_FEATURES, *(key.split("/", 1)[1] for key in DATASETS.names())]))

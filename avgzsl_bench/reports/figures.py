@@ -115,12 +115,14 @@ def _legend(figure: Figure, ax: Any, dataset: GZSLDataset, class_ids: list[int],
 def figure3(model: GZSLMethod, dataset: GZSLDataset, path: str | Path, seed: int = 0) -> Path:
     """Three t-SNE panels over the same test samples of FIGURE3_SEEN seen + FIGURE3_UNSEEN unseen
     classes: input audio (with CLAP text), input visual (with CLIP text), learned embeddings θ_o (with θ_w)."""
+    if not {"clip", "clap"} <= set(dataset.text.names):
+        raise BenchError("Figure 3 plots the CLIP and CLAP input spaces with their class text; use CLIP/CLAP features")
     split = dataset.splits["test"]
     seen_ids, unseen_ids = figure3_classes(split)
     class_ids = seen_ids + unseen_ids
     chosen = torch.isin(split.labels, torch.tensor(class_ids, device=split.labels.device))
     video, audio, labels = split.video[chosen].float(), split.audio[chosen].float(), split.labels[chosen].cpu()
-    class_text = dataset.text.rows(torch.tensor(class_ids, device=dataset.text.clip.device))
+    class_text = dataset.text.rows(torch.tensor(class_ids, device=dataset.text.device))
     with torch.no_grad():
         learned, learned_text = model.embed_inputs(video, audio), model.embed_text(class_text)
     panels = [

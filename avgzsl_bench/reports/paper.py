@@ -1,8 +1,10 @@
-"""The paper's reported numbers and the layout of its tables, read from a TOML data file.
+"""Published numbers and the layout of the tables that compare against them, read from a TOML file.
 
-`leaderboards/paper_reference.toml` holds, for each result id, the paper's S/U/HM/ZSL per dataset,
-and for each table the rows to run (label, method, overrides, result id). Loading cross-checks it
-against the method and dataset registries, so a typo fails here and not mid-benchmark.
+`leaderboards/paper_reference.toml` holds, for each result id, the published S/U/HM/ZSL per dataset
+(missing metrics print as "—"), and for each table the feature set it runs on, its source when it
+is not the ClipClap paper, and the rows to run (label, method, overrides, result id). Loading
+cross-checks it against the method and dataset registries, so a typo fails here and not
+mid-benchmark.
 """
 
 from __future__ import annotations
@@ -15,11 +17,11 @@ from typing import Any
 import tomllib
 
 from avgzsl_bench.api import METHODS
-from avgzsl_bench.datasets import list_datasets
+from avgzsl_bench.datasets import DEFAULT_FEATURES, list_datasets, list_feature_sets
 from avgzsl_bench.errors import BenchError
 
 PAPER_REFERENCE = Path(__file__).resolve().parents[2] / "leaderboards" / "paper_reference.toml"
-TABLE_NUMBERS = (1, 2, 3, 4)
+TABLE_NUMBERS = (1, 2, 3, 4)  # the ClipClap paper's own tables
 
 
 @dataclass(frozen=True)
@@ -35,6 +37,9 @@ class TableSpec:
     number: int
     title: str
     rows: tuple[TableRow, ...]
+    features: str = DEFAULT_FEATURES  # the feature set every row runs on
+    citation: str = ""  # where its published numbers come from, when not the reference's citation
+    protocol: str = ""
 
 
 @dataclass(frozen=True)
@@ -49,6 +54,10 @@ class PaperReference:
             return None
         return self.results[result_id].get(dataset, {}).get(metric)
 
+    @property
+    def numbers(self) -> list[int]:
+        return sorted(self.tables)
+
     def table(self, number: int) -> TableSpec:
         try:
             return self.tables[number]
@@ -59,7 +68,10 @@ class PaperReference:
 
 
 def _check(path: Path, results: Mapping[str, Any], tables: Mapping[int, TableSpec]) -> None:
-    datasets = set(list_datasets())
+    datasets, feature_sets = set(list_datasets()), set(list_feature_sets())
+    for table in tables.values():
+        if table.features not in feature_sets:
+            raise BenchError(f"{path}: Table {table.number} names unknown feature set '{table.features}'")
     for result_id, per_dataset in results.items():
         unknown = set(per_dataset) - datasets
         if unknown:
@@ -90,21 +102,29 @@ def load_paper_reference(path: str | Path = PAPER_REFERENCE) -> PaperReference:
             TableRow(row["label"], row["method"], tuple(sorted(row.get("overrides", {}).items())), row.get("paper"))
             for row in table["rows"]
         )
-        tables[int(table["number"])] = TableSpec(int(table["number"]), table["title"], rows)
+        tables[int(table["number"])] = TableSpec(
+            int(table["number"]),
+            table["title"],
+            rows,
+            features=table.get("features", DEFAULT_FEATURES),
+            citation=table.get("citation", ""),
+            protocol=table.get("protocol", ""),
+        )
     _check(path, results, tables)
     return PaperReference(
         citation=meta.get("citation", ""), protocol=meta.get("protocol", ""), results=results, tables=tables
     )
 
 
-def parse_table_numbers(values: Iterable[str]) -> list[int]:
-    """'1', '3' or 'all' (repeatable) -> sorted unique table numbers."""
+def parse_table_numbers(values: Iterable[str], known: Iterable[int] = TABLE_NUMBERS) -> list[int]:
+    """'1', '3' or 'all' (repeatable) -> sorted unique table numbers among `known`."""
+    available = sorted(set(known))
     numbers: set[int] = set()
     for value in values:
         if value == "all":
-            numbers.update(TABLE_NUMBERS)
-        elif value.isdigit() and int(value) in TABLE_NUMBERS:
+            numbers.update(available)
+        elif value.isdigit() and int(value) in available:
             numbers.add(int(value))
         else:
-            raise BenchError(f"unknown table '{value}'; choose {', '.join(map(str, TABLE_NUMBERS))} or all")
+            raise BenchError(f"unknown table '{value}'; choose {', '.join(map(str, available))} or all")
     return sorted(numbers)

@@ -1,4 +1,5 @@
-"""The paper's Tables 1-4: which runs they need, and our numbers beside the paper's as markdown.
+"""The reference tables (the ClipClap paper's Tables 1-4, the AVCA-GZSL feature sets, newer methods):
+which runs they need, and our numbers beside the published ones as markdown.
 
 A table is data (`reports.paper`): rows of (label, method, overrides, paper result id).
 `table_jobs` turns it into runner jobs for the chosen data sources and seeds; the caller runs them
@@ -16,7 +17,9 @@ from tabulate import tabulate
 from avgzsl_bench.datasets import DataSource, list_datasets
 from avgzsl_bench.records import RunRecord
 from avgzsl_bench.reports.paper import PaperReference, TableRow, TableSpec
+from avgzsl_bench.reports.statistics import SIGNIFICANCE_COLUMNS, SIGNIFICANCE_NOTE, significance_cells
 from avgzsl_bench.reports.summary import METRIC_COLUMNS, format_mean_std, mean_std
+from avgzsl_bench.results import results_frame
 from avgzsl_bench.runner import DEFAULT_THREADS, Job, make_jobs
 
 DEFAULT_TABLE_SEEDS = (42, 43, 44)
@@ -47,10 +50,11 @@ def table_jobs(
     overrides: Mapping[str, Any] | None = None,
     threads: int = DEFAULT_THREADS,
 ) -> list[Job]:
-    """Every job the tables need, once: rows shared between tables (the full model) run once."""
+    """Every job the tables need, once: rows shared between tables (the full model) run once.
+    A table runs on the sources with its feature set only."""
     unique: dict[str, Job] = {}
     for spec in specs:
-        for source in sources:
+        for source in matching_sources(spec, sources):
             for row in spec.rows:
                 for job in row_jobs(row, source, seeds, overrides, threads):
                     unique.setdefault(job.key, job)
@@ -67,6 +71,42 @@ def format_cell(values: list[float], paper: float | None, synthetic: bool) -> st
     return f"{ours} ({paper:.2f}, Δ {mean_std(values)[0] - paper:+.2f})"
 
 
+def matching_sources(spec: TableSpec, sources: Sequence[DataSource]) -> list[DataSource]:
+    """The sources a table runs on: those with the table's feature set."""
+    return [source for source in sources if source.features == spec.features]
+
+
+def _block(
+    spec: TableSpec,
+    reference: PaperReference,
+    source: DataSource,
+    seeds: Sequence[int],
+    records: Mapping[str, RunRecord],
+    overrides: Mapping[str, Any] | None,
+    evaluations: Sequence[RunRecord],
+) -> list[str]:
+    """One dataset's block: our metrics beside the published ones (and rows of evaluated trained
+    models under the table row they match), with the significance columns over all its rows."""
+    synthetic = source.spec.synthetic
+    entries: list[tuple[str, str, TableRow, list[RunRecord]]] = []
+    for row in spec.rows:
+        jobs = row_jobs(row, source, seeds, overrides)
+        found = [records[job.key] for job in jobs if job.key in records]
+        entries.append((row.label, f"{len(found)}/{len(seeds)}", row, found))
+        for label, evaluated in _evaluated_rows(evaluations, jobs[0], row.label):
+            entries.append((label, f"{len(evaluated)} eval.", row, evaluated))
+    frames = [results_frame(runs) for *_, runs in entries]
+    present = [index for index, frame in enumerate(frames) if not frame.empty]
+    significance = dict(zip(present, significance_cells([frames[index] for index in present])))
+    rows = [
+        [label, count, *_cells(runs, reference, row, source, synthetic), *significance.get(index, (MISSING, MISSING))]
+        for index, (label, count, row, runs) in enumerate(entries)
+    ]
+    headers = ["method", "seeds", *METRIC_COLUMNS, *SIGNIFICANCE_COLUMNS]
+    title = f"#### {source.spec.paper_name} (features: {source.feature_set})"
+    return ["", title, "", tabulate(rows, headers=headers, tablefmt="github")]
+
+
 def render_table(
     spec: TableSpec,
     reference: PaperReference,
@@ -76,11 +116,13 @@ def render_table(
     overrides: Mapping[str, Any] | None = None,
     evaluations: Sequence[RunRecord] = (),
 ) -> str:
-    """Markdown for one table, one block per dataset; `records` maps job keys to stored runs.
+    """Markdown for one table, one block per dataset with the table's feature set; `records` maps
+    job keys to stored runs.
 
     `evaluations` (records of `bench.py evaluate`, e.g. the authors' released checkpoints) add a row
     under each table row whose method and settings they match, marked as evaluated, not trained here.
     """
+    sources = matching_sources(spec, sources)
     seed_text = ", ".join(map(str, seeds))
     lines = [f"### Table {spec.number}: {spec.title}", ""]
     if any(source.spec.synthetic for source in sources):
@@ -89,28 +131,16 @@ def render_table(
             "the paper has no numbers for it.**",
             "",
         ]
+    citation = spec.citation or f"{reference.citation}, {reference.protocol}"
     lines.append(
-        f"Cell: ours, mean ± std over seeds {seed_text} (the paper's number, "
-        f"Δ = ours − paper). Paper: {reference.citation}, {reference.protocol}."
+        f"Cell: ours, mean ± std over seeds {seed_text} (the paper's number, Δ = ours − paper). Paper: {citation}."
     )
+    lines.append(SIGNIFICANCE_NOTE)
     if overrides:
         settings = ", ".join(f"{key}={value}" for key, value in sorted(overrides.items()))
         lines.append(f"Run with non-default settings: {settings} (the paper used the method defaults).")
     for source in order_sources(sources):
-        synthetic = source.spec.synthetic
-        rows = []
-        for row in spec.rows:
-            jobs = row_jobs(row, source, seeds, overrides)
-            found = [records[job.key] for job in jobs if job.key in records]
-            rows.append([row.label, f"{len(found)}/{len(seeds)}", *_cells(found, reference, row, source, synthetic)])
-            for label, evaluated in _evaluated_rows(evaluations, jobs[0], row.label):
-                rows.append([label, f"{len(evaluated)} eval.", *_cells(evaluated, reference, row, source, synthetic)])
-        lines += [
-            "",
-            f"#### {source.spec.paper_name} (features: {source.feature_set})",
-            "",
-            tabulate(rows, headers=["method", "seeds", *METRIC_COLUMNS], tablefmt="github"),
-        ]
+        lines += _block(spec, reference, source, seeds, records, overrides, evaluations)
     return "\n".join(lines) + "\n"
 
 
@@ -134,6 +164,7 @@ def _evaluated_rows(evaluations: Sequence[RunRecord], job: Job, label: str) -> l
         if record.kind == "evaluation"
         and record.method == job.method
         and record.dataset == job.source.dataset
+        and record.features == job.source.features
         and record.hparams == wanted
     ]
     by_origin: dict[str, list[RunRecord]] = {}

@@ -21,7 +21,7 @@ class RunTrainer:
         self, spec: MethodSpec, dataset: GZSLDataset, hparams: Mapping[str, Any], seed: int, split_name: str
     ) -> None:
         torch.manual_seed(seed)
-        self.model: GZSLMethod = spec.build(dataset.dims, hparams).to(dataset.text.clip.device)
+        self.model: GZSLMethod = spec.build(dataset.dims, hparams).to(dataset.text.device)
         self.schedule = Schedule.from_hparams(hparams)
         self.split = dataset.splits[split_name]
         self.class_text = dataset.text.rows(self.split.seen)
