@@ -8,13 +8,15 @@ import torch
 from torch import nn
 
 from avgzsl_bench.data import FeatureDims, TextEmbeddings
+from avgzsl_bench.dropout import CounterDropout
 
 TEXT_CHOICES = ("clip", "clap", "both")
 
 
 def dropout(p: float) -> nn.Module:
-    """The dropout layer of every method: one place decides where dropout masks come from."""
-    return nn.Dropout(p)
+    """The dropout layer of every method: one place decides where dropout masks come from (a
+    counter-based hash keyed per run and step, so a stacked run draws the masks it draws alone)."""
+    return CounterDropout(p)
 
 
 def dense_block(
@@ -93,10 +95,20 @@ def dense_stack(in_dim: int, hidden: int, out_dim: int, p: float, out_bn_momentu
 def triplet(
     anchor: torch.Tensor, positive: torch.Tensor, negative: torch.Tensor, margin: float = 1.0, reduction: str = "mean"
 ) -> torch.Tensor:
-    """`nn.TripletMarginLoss(margin, p=2, eps=1e-6)`: the eps is added inside the difference."""
-    return torch.nn.functional.triplet_margin_loss(
-        anchor, positive, negative, margin=margin, p=2, eps=1e-6, reduction=reduction
-    )
+    """`nn.TripletMarginLoss(margin, p=2, eps=1e-6)`: the eps is added inside the difference.
+
+    Written out (torch's own formula) rather than calling the fused op: `vmap` has no batching
+    rule for that op, and its per-run fallback sums the anchor's two gradients in another order
+    than one run does; these ops batch exactly.
+    """
+    positive_distance = (anchor - positive + 1e-6).norm(p=2, dim=-1)
+    negative_distance = (anchor - negative + 1e-6).norm(p=2, dim=-1)
+    losses = (margin + positive_distance - negative_distance).clamp_min(0)
+    if reduction == "none":
+        return losses
+    if reduction == "mean":
+        return losses.mean()
+    raise ValueError(f"triplet reduction must be 'mean' or 'none', got {reduction!r}")
 
 
 def reconstruction_mse(decoded: list[torch.Tensor] | tuple[torch.Tensor, ...], target: torch.Tensor) -> torch.Tensor:

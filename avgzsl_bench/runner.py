@@ -24,6 +24,7 @@ import avgzsl_bench
 from avgzsl_bench.api import get_method
 from avgzsl_bench.data import GZSLDataset
 from avgzsl_bench.datasets import DataSource
+from avgzsl_bench.dropout import RNG_VERSION
 from avgzsl_bench.errors import BenchError
 from avgzsl_bench.executors import Executor, Outcome, ProgressHook
 from avgzsl_bench.protocol import EpochCallback, ProtocolResult, run_protocol, run_stage1
@@ -51,8 +52,8 @@ class Job:
         return get_method(self.method).hparams(self.source.dataset, dict(self.overrides))
 
     def config(self) -> dict[str, Any]:
-        """Everything that determines the result except the seed."""
-        return {"method": self.method, "data": self.source.identity(), "hparams": self.hparams()}
+        """Everything that determines the result except the seed (`rng`: how dropout masks are drawn)."""
+        return {"method": self.method, "data": self.source.identity(), "hparams": self.hparams(), "rng": RNG_VERSION}
 
     @property
     def config_hash(self) -> str:
