@@ -20,6 +20,7 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 from torch import nn
+from torch.distributions import Categorical
 
 from avgzsl_bench.api import GZSLMethod, TrainBatch, register_method
 from avgzsl_bench.data import FeatureDims, TextEmbeddings
@@ -46,12 +47,16 @@ def gated_triplet(gate: torch.Tensor, l_ta: torch.Tensor, l_tv: torch.Tensor, le
 
 
 def attention_target(a: torch.Tensor, v: torch.Tensor, class_embeddings: torch.Tensor) -> torch.Tensor:
-    """s = 1 (video), 0 if video's class posterior is >0.1 nats more uncertain, 0.5 if within 0.1."""
-    entropy_a = torch.distributions.Categorical(probs=F.softmax(a @ class_embeddings.T, dim=1)).entropy()
-    entropy_v = torch.distributions.Categorical(probs=F.softmax(v @ class_embeddings.T, dim=1)).entropy()
-    target = torch.ones_like(entropy_v)
-    target[entropy_v - entropy_a > ENTROPY_MARGIN] = 0.0
-    target[(entropy_v - entropy_a).abs() <= ENTROPY_MARGIN] = 0.5
+    """s = 1 (video), 0 if video's class posterior is >0.1 nats more uncertain, 0.5 if within 0.1.
+
+    `torch.where`, not masked assignment, and no argument validation: the same values without a
+    data-dependent shape or a host round-trip (so the step stays batchable and capturable).
+    """
+    entropy_a = Categorical(probs=F.softmax(a @ class_embeddings.T, dim=1), validate_args=False).entropy()
+    entropy_v = Categorical(probs=F.softmax(v @ class_embeddings.T, dim=1), validate_args=False).entropy()
+    gap = entropy_v - entropy_a
+    target = torch.where(gap > ENTROPY_MARGIN, 0.0, 1.0)
+    target = torch.where(gap.abs() <= ENTROPY_MARGIN, 0.5, target)
     return target.unsqueeze(1)
 
 

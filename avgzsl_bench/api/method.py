@@ -14,6 +14,8 @@ and may override
   run an extra train-mode forward there, which only moves BatchNorm running statistics);
 * `needs_negatives = True`: each batch item also gets a sample of another class;
 * `training_free = True`: the method has nothing to train (epochs are ignored);
+* `stackable = False` (with `stack_note` saying why): its runs cannot be trained as one stacked
+  model under `torch.func.vmap` (e.g. a loss with data-dependent shapes), so they run one at a time;
 * `check_hparams(hparams)`: raise `ValueError` for a combination of values the declared types,
   choices and ranges cannot express (called when jobs are made, before anything runs);
 * `embed_inputs(video, audio)` / `embed_text(class_text)`: the learned embedding spaces, used by
@@ -36,6 +38,8 @@ from avgzsl_bench.data import FeatureDims, TextEmbeddings
 class GZSLMethod(nn.Module, metaclass=ABCMeta):
     needs_negatives: ClassVar[bool] = False
     training_free: ClassVar[bool] = False
+    stackable: ClassVar[bool] = True
+    stack_note: ClassVar[str] = ""
 
     def __init__(self, dims: FeatureDims, hparams: Mapping[str, Any]) -> None:
         super().__init__()

@@ -1,0 +1,185 @@
+"""`StackedTrainer`: R runs of one method and configuration (different seeds) trained as one model.
+
+The runs' weights and BatchNorm statistics are stacked along a leading run dimension and the
+method's own `loss`/`after_step` run once per step under `torch.func.vmap` over that dimension,
+so R small models cost about as many kernel launches as one. Everything that makes a run that run
+stays per run: its initial weights (built right after seeding, as alone), its batch draws (its own
+sampler generator), its dropout masks (keyed by its seed), its Adam state and learning rate
+(`StackedAdam`), its BatchNorm running statistics (stacked buffers updated in place).
+
+Evaluation goes through `model(run)`: a module of the method whose parameters and buffers are
+views of that run's slices, so it always shows the run's current state without copies.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+import torch
+from torch import nn
+from torch.func import functional_call, vmap
+
+from avgzsl_bench.api import GZSLMethod, MethodSpec, Schedule
+from avgzsl_bench.data import GZSLDataset, TextEmbeddings
+from avgzsl_bench.dropout import MaskStream, masks_from, seed_key, step_key
+from avgzsl_bench.sampling import ClassBalancedSampler
+from avgzsl_bench.training.batches import Draws, batch_of, epoch_draws
+from avgzsl_bench.training.exact import ExactStacking
+from avgzsl_bench.training.graphs import StepRunner
+from avgzsl_bench.training.optim import StackedAdam
+
+Text = tuple[torch.Tensor, torch.Tensor]  # CLIP and CLAP rows of the training classes
+
+
+def stack_reason(spec: MethodSpec) -> str | None:
+    """Why `spec`'s runs cannot be trained as a stack, or None when they can."""
+    if spec.training_free:
+        return "it has nothing to train"
+    if not spec.cls.stackable:
+        return spec.cls.stack_note or "the method says so"
+    return None
+
+
+class _MethodCall(nn.Module):
+    """`functional_call` calls `forward`; this routes it to a named method of the wrapped model."""
+
+    def __init__(self, model: GZSLMethod) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(self, name: str, *args: Any) -> Any:
+        return getattr(self.model, name)(*args)
+
+
+def _alias(model: nn.Module, stacked: Mapping[str, torch.Tensor], run: int, buffers: bool) -> None:
+    """Make `model`'s parameters (or buffers) views of run `run`'s slices of the stacked tensors."""
+    for name, tensor in stacked.items():
+        owner_name, _, attribute = name.rpartition(".")
+        owner = model.get_submodule(owner_name)
+        view = tensor.detach()[run]
+        if buffers:
+            owner._buffers[attribute] = view
+        else:
+            owner._parameters[attribute] = nn.Parameter(view, requires_grad=tensor.requires_grad)
+
+
+class StackedTrainer:
+    """Trains R runs as one; the same interface as `RunTrainer` (which is R = 1, unstacked)."""
+
+    def __init__(
+        self,
+        spec: MethodSpec,
+        dataset: GZSLDataset,
+        hparams: Mapping[str, Any],
+        seeds: Sequence[int],
+        split_name: str,
+        graphs: bool | None = None,
+    ) -> None:
+        device = dataset.text.clip.device
+        models = []
+        for seed in seeds:
+            torch.manual_seed(seed)
+            models.append(spec.build(dataset.dims, hparams).to(device))
+        self.runs = len(seeds)
+        self.schedule = Schedule.from_hparams(hparams)
+        self.split = dataset.splits[split_name]
+        self.class_text = dataset.text.rows(self.split.seen)
+        # Every run gets its own copy of the class text: a layer applied to an input shared by the
+        # runs would be batched as one wider matrix product, whose rounding differs from one run's.
+        clip, clap = (
+            part.unsqueeze(0).repeat(len(seeds), 1, 1) for part in (self.class_text.clip, self.class_text.clap)
+        )
+        self.run_text: Text = (clip, clap)
+        self.samplers = [ClassBalancedSampler(self.split.labels, torch.Generator().manual_seed(s)) for s in seeds]
+        self.needs_negatives = models[0].needs_negatives
+        self.template = copy.deepcopy(models[0])
+        self.call = _MethodCall(self.template)
+        self.params = {
+            name: torch.stack([dict(m.named_parameters())[name].detach() for m in models]).requires_grad_(
+                p.requires_grad
+            )
+            for name, p in models[0].named_parameters()
+        }
+        self.buffers = {
+            name: torch.stack([dict(m.named_buffers())[name] for m in models]) for name, _ in models[0].named_buffers()
+        }
+        for run, model in enumerate(models):
+            _alias(model, self.params, run, buffers=False)
+            _alias(model, self.buffers, run, buffers=True)
+        self.models = models
+        self.run_keys = torch.stack([seed_key(seed, device) for seed in seeds])
+        self.step_count = torch.zeros((), dtype=torch.int32, device=device)
+        trainable = [p for p in self.params.values() if p.requires_grad]
+        self.graphs = StepRunner(device, graphs)
+        self.optimizer = StackedAdam(trainable, self.runs, self.schedule, lr_on_device=device.type == "cuda")
+        self._loss = vmap(self._run_loss)
+        self._after = vmap(self._run_after_step, out_dims=None)
+        self._loss_elements = 0  # dropout elements the loss draws per run and step (fixed by the shapes)
+        self.losses: list[torch.Tensor] = []  # per step, (R,) total loss of every run, when recording
+
+    @property
+    def epochs(self) -> int:
+        return self.schedule.epochs
+
+    def model(self, run: int) -> GZSLMethod:
+        """Run `run`'s model, viewing its current slices (for evaluation)."""
+        return self.models[run]
+
+    def snapshot(self, run: int) -> GZSLMethod:
+        """An independent copy of run `run`'s model as it is now."""
+        model = copy.deepcopy(self.template)
+        state = {name: tensor[run] for name, tensor in {**self.params, **self.buffers}.items()}
+        model.load_state_dict(state)
+        return model
+
+    def _state(self, params: dict[str, torch.Tensor], buffers: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        return {f"model.{name}": tensor for name, tensor in {**params, **buffers}.items()}
+
+    def _run_loss(self, params: dict, buffers: dict, key: torch.Tensor, text: Text, draws: Draws) -> torch.Tensor:
+        stream = MaskStream(key)
+        with masks_from(stream):
+            batch = batch_of(self.split, TextEmbeddings(*text), draws)
+            terms = functional_call(self.call, self._state(params, buffers), ("loss", batch))
+        self._loss_elements = stream.offset
+        return sum(terms.values())
+
+    def _run_after_step(self, params: dict, buffers: dict, key: torch.Tensor, text: Text, draws: Draws) -> None:
+        stream = MaskStream(key)
+        stream.offset = self._loss_elements  # after_step continues the step's masks, as in one run
+        with masks_from(stream):
+            batch = batch_of(self.split, TextEmbeddings(*text), draws)
+            functional_call(self.call, self._state(params, buffers), ("after_step", batch))
+
+    def _step(self, draws: Draws) -> torch.Tensor:
+        keys = step_key(self.run_keys, self.step_count)
+        self.optimizer.zero_grad()
+        with ExactStacking():
+            losses = self._loss(self.params, self.buffers, keys, self.run_text, draws)
+        losses.sum().backward()
+        self.optimizer.step()
+        with torch.no_grad(), ExactStacking():
+            self._after(self.params, self.buffers, keys, self.run_text, draws)
+        self.step_count.add_(1)
+        return losses.detach()
+
+    def _epoch_draws(self) -> Draws:
+        """(num_batches, R, batch_size) per name: every run's draws from its own sampler."""
+        schedule = self.schedule
+        per_run = [
+            epoch_draws(sampler, schedule.batches_per_epoch, schedule.batch_size, self.needs_negatives)
+            for sampler in self.samplers
+        ]
+        device = self.split.labels.device
+        return {name: torch.stack([d[name] for d in per_run], dim=1).to(device) for name in per_run[0]}
+
+    def train_epoch(self, record_losses: bool = False) -> None:
+        self.template.train()
+        draws = self._epoch_draws()
+        step: Callable[[Draws], torch.Tensor] = self._step
+        self.graphs.run_epoch(step, draws, self.losses if record_losses else None)
+
+    def end_epoch(self, val_hms: Sequence[float | None]) -> None:
+        """Each run's learning rate follows its own validation HM (`None`: a finished run)."""
+        self.optimizer.end_epoch(val_hms)
