@@ -3,7 +3,8 @@
 `execute_job` is a self-contained, picklable unit of work: it applies the job's thread count,
 loads the data (cached per process and data source), runs the protocol and writes every finished
 stage to the results store at once, so any executor (in-process, Ray, SLURM) can run it and an
-interrupted benchmark resumes where it stopped. `run_jobs` maps it over an executor.
+interrupted benchmark resumes where it stopped. `run_jobs` maps it over an executor; with
+stacking it maps `execute_group` over groups of jobs that differ only in the seed instead.
 """
 
 from __future__ import annotations
@@ -27,9 +28,18 @@ from avgzsl_bench.datasets import DataSource
 from avgzsl_bench.dropout import RNG_VERSION
 from avgzsl_bench.errors import BenchError
 from avgzsl_bench.executors import Executor, Outcome, ProgressHook
-from avgzsl_bench.protocol import EpochCallback, ProtocolResult, run_protocol, run_stage1
+from avgzsl_bench.protocol import (
+    EpochCallback,
+    GroupEpochCallback,
+    ProtocolResult,
+    Stage1Result,
+    run_group,
+    run_protocol,
+    run_stage1,
+)
 from avgzsl_bench.records import RunRecord
 from avgzsl_bench.store import ResultStore
+from avgzsl_bench.training import stack_reason
 
 # CPU threads of every run, whichever executor runs it. Float reductions are ordered by the thread
 # count, so the same seed gives bit-identical numbers only with the same count; 2 is what these
@@ -220,8 +230,123 @@ class RunReport:
         return "\n".join(lines)
 
 
-def run_jobs(executor: Executor, jobs: Sequence[Job], store_path: str | None, device: str = "cpu") -> RunReport:
-    """Every job through `execute_job` on `executor`; records also land in the store as they finish."""
+def run_jobs(
+    executor: Executor, jobs: Sequence[Job], store_path: str | None, device: str = "cpu", stack: str = "off"
+) -> RunReport:
+    """Every job through `execute_job` on `executor` (or, stacking, every group of jobs through
+    `execute_group`); records also land in the store as they finish."""
     store = str(Path(store_path).resolve()) if store_path else None
-    fn = functools.partial(execute_job, store_path=store, device=device, progress=executor.progress_hook())
-    return RunReport(executor.map(fn, list(jobs), description="runs"))
+    progress = executor.progress_hook()
+    if stack == "off":
+        fn = functools.partial(execute_job, store_path=store, device=device, progress=progress)
+        return RunReport(executor.map(fn, list(jobs), description="runs"))
+    groups = group_jobs(jobs, resolve_device(device), force=stack == "on")
+    group_fn = functools.partial(execute_group, store_path=store, device=device, progress=progress)
+    outcomes = executor.map(group_fn, groups, description="runs (seeds stacked)")
+    return RunReport([per_job for outcome in outcomes for per_job in outcome_per_job(outcome)])
+
+
+# --- stacked runs: the seeds of one configuration trained as one model --------------------------
+
+STACK_CHOICES = ("auto", "on", "off")
+
+
+@dataclass(frozen=True)
+class JobGroup:
+    """Jobs that differ only in the seed; `execute_group` trains them as one stacked model."""
+
+    jobs: tuple[Job, ...]
+
+    def __str__(self) -> str:
+        first = self.jobs[0]
+        if len(self.jobs) == 1:
+            return str(first)
+        return f"{first.method} on {first.source.dataset}, seeds {', '.join(str(job.seed) for job in self.jobs)}"
+
+
+def stacks_on(spec_name: str, device: torch.device, force: bool) -> bool:
+    """Whether `--stack auto` (or `on`, with `force`) stacks this method's seeds on `device`.
+
+    auto stacks on CUDA only: on CPU the stacked step measured slower than one run after another
+    for every built-in method (see benchmarks/table1_speed.py), since a CPU step is bound by its
+    arithmetic, which stacking does not reduce.
+    """
+    if stack_reason(get_method(spec_name)) is not None:
+        return False
+    return force or device.type == "cuda"
+
+
+def group_jobs(jobs: Iterable[Job], device: torch.device, force: bool = False) -> list[JobGroup]:
+    """The jobs grouped by configuration (method, data, hyper-parameters, threads), in first-seen
+    order; a job whose method is not stacked on `device` is a group of its own."""
+    groups: dict[Any, list[Job]] = {}
+    for index, job in enumerate(jobs):
+        key = (job.config_hash, job.threads) if stacks_on(job.method, device, force) else ("alone", index)
+        groups.setdefault(key, []).append(job)
+    return [JobGroup(tuple(members)) for members in groups.values()]
+
+
+def outcome_per_job(outcome: Outcome) -> list[Outcome]:
+    """A group's outcome as one outcome per job (a failed group fails each of its jobs)."""
+    group: JobGroup = outcome.item
+    if outcome.ok:
+        return [
+            Outcome(job, record, None, None, outcome.attempts, outcome.errors)
+            for job, record in zip(group.jobs, outcome.value)
+        ]
+    return [
+        Outcome(job, None, outcome.error, outcome.traceback, outcome.attempts, outcome.errors) for job in group.jobs
+    ]
+
+
+def _group_callback(group: JobGroup, progress: ProgressHook | None) -> GroupEpochCallback | None:
+    if progress is None:
+        return None
+    label = str(group)
+
+    def on_epoch(stage: str, epoch: int, total: int, hms: Sequence[float | None]) -> None:
+        shown = ", ".join("-" if hm is None else f"{hm:.2f}" for hm in hms)
+        progress(label, f"{stage} epoch {epoch}/{total}, val HM {shown}", epoch, total)
+
+    return on_epoch
+
+
+def execute_group(
+    group: JobGroup, store_path: str | None, device: str = "cpu", progress: ProgressHook | None = None
+) -> list[RunRecord]:
+    """Run a group's jobs as one stacked model (resuming stored stages), persisting each run's
+    record as its stage 2 ends; returns the records in job order."""
+    store = ResultStore(store_path) if store_path else None
+    records: dict[int, RunRecord] = {}
+    for index, job in enumerate(group.jobs):
+        stored = store.runs(key=job.key) if store is not None else []
+        if stored:
+            records[index] = stored[0]
+    pending = [index for index in range(len(group.jobs)) if index not in records]
+    if len(pending) == 1:
+        records[pending[0]] = execute_job(group.jobs[pending[0]], store_path, device, progress)
+    elif pending:
+        jobs = [group.jobs[index] for index in pending]
+        torch.set_num_threads(jobs[0].threads)
+        torch_device = resolve_device(device)
+        dataset = load_data(jobs[0].source, str(torch_device))
+
+        def save_stage1(position: int, result: Stage1Result) -> None:
+            if store is not None:
+                store.save_stage1(jobs[position].key, result)
+
+        results = run_group(
+            get_method(jobs[0].method),
+            dataset,
+            jobs[0].hparams(),
+            [job.seed for job in jobs],
+            stage1=[store.stage1(job.key) if store is not None else None for job in jobs],
+            on_epoch=_group_callback(JobGroup(tuple(jobs)), progress),
+            on_stage1=save_stage1,
+        )
+        for position, result in results:
+            record = run_record(jobs[position], result, dataset, torch_device)
+            if store is not None:
+                store.save_run(record)
+            records[pending[position]] = record
+    return [records[index] for index in range(len(group.jobs))]

@@ -13,7 +13,7 @@ from avgzsl_bench.datasets.source import DEFAULT_DEMO_SAMPLES
 from avgzsl_bench.errors import BenchError
 from avgzsl_bench.executors import EXECUTORS, Executor, get_executor
 from avgzsl_bench.progress import Reporter
-from avgzsl_bench.runner import DEFAULT_THREADS, Job, RunReport, check_inputs, run_jobs
+from avgzsl_bench.runner import DEFAULT_THREADS, STACK_CHOICES, Job, RunReport, check_inputs, run_jobs
 
 DEFAULT_STORE = "results/avgzsl_bench.sqlite"
 
@@ -92,6 +92,14 @@ def add_training_arguments(parser: argparse.ArgumentParser, default_seeds: Seque
         default=[],
         metavar="KEY=VALUE",
         help="override any hyper-parameter, e.g. --set text=clip",
+    )
+    group.add_argument(
+        "--stack",
+        choices=STACK_CHOICES,
+        default="auto",
+        help="train the seeds of one configuration as one stacked model (each run gets the numbers it gets "
+        "alone: bit-identical on one CPU thread, equal up to rounding elsewhere; much faster on a GPU). "
+        "auto: on for CUDA, off for CPU (measured slower there); methods that cannot be stacked run alone",
     )
     group.add_argument(
         "--threads",
@@ -189,7 +197,7 @@ def execute(args: argparse.Namespace, jobs: Sequence[Job], reporter: Reporter) -
         reporter.note("Dataset 'demo' is SYNTHETIC: the numbers test the harness, not methods.", "yellow")
     check_inputs(jobs, store_path(args), args.device)
     with executor_from_args(args, reporter) as executor:
-        report = run_jobs(executor, jobs, store_path(args), args.device)
+        report = run_jobs(executor, jobs, store_path(args), args.device, args.stack)
     if report.failures or report.retried:
         reporter.note(report.summary(), "red" if report.failures else "yellow")
     return report
