@@ -52,7 +52,7 @@ def _unwrap(value: Any) -> Physical:
         return None, None
     level = functorch.maybe_get_level(value)
     physical, dim = functorch._unwrap_batched(value, level)
-    return physical.movedim(dim, 0), level
+    return physical.movedim(int(dim), 0), level
 
 
 class _Unstack(Function):
@@ -104,8 +104,14 @@ def _per_run(call: Callable[..., Any], args: Sequence[Any], physical: Sequence[P
 def _linear(physical: Sequence[Physical], args: Sequence[Any], runs: int) -> torch.Tensor:
     (x, _), (weight, _), (bias, _) = physical
     # One run takes `addmm` on a contiguous 2-d input, and on a contiguous 3-d input flattened to rows.
-    batched = x is not None and weight is not None and (args[2] is None or bias is not None)
-    if not (batched and x.dim() in (3, 4) and x[0].is_contiguous() and weight.shape[1] >= MIN_BATCHED_OUTPUTS):
+    if (
+        x is None
+        or weight is None
+        or (args[2] is not None and bias is None)
+        or x.dim() not in (3, 4)
+        or not x[0].is_contiguous()
+        or weight.shape[1] < MIN_BATCHED_OUTPUTS
+    ):
         return _per_run(F.linear, args, physical, runs)
     rows = x.reshape(runs, -1, x.shape[-1])
     transposed = weight.transpose(1, 2)
@@ -116,15 +122,18 @@ def _linear(physical: Sequence[Physical], args: Sequence[Any], runs: int) -> tor
 def _batch_norm(physical: Sequence[Physical], args: Sequence[Any], runs: int) -> torch.Tensor:
     x, mean, var, weight, bias = (tensor for tensor, _ in physical[:5])
     training, momentum, eps = args[5:8]
-    side_by_side = (
-        training
-        and all(t is not None for t in (x, mean, var, weight, bias))
-        and x.dim() == 3
-        and x.shape[-1] % LANES == 0
-        and mean.is_contiguous()  # the running statistics are updated in place: they must flatten as views
-        and var.is_contiguous()
-    )
-    if not side_by_side:
+    if (
+        not training
+        or x is None
+        or mean is None
+        or var is None
+        or weight is None
+        or bias is None
+        or x.dim() != 3
+        or x.shape[-1] % LANES
+        or not mean.is_contiguous()  # the running statistics are updated in place: they must flatten as views
+        or not var.is_contiguous()
+    ):
 
         def call(x: Any, mean: Any, var: Any, weight: Any, bias: Any) -> Any:
             return F.batch_norm(x, mean, var, weight, bias, training, momentum, eps)
