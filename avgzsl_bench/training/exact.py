@@ -52,7 +52,8 @@ def _unwrap(value: Any) -> Physical:
         return None, None
     level = functorch.maybe_get_level(value)
     physical, dim = functorch._unwrap_batched(value, level)
-    return physical.movedim(int(dim), 0), level
+    assert dim is not None  # a batched tensor has a batch dimension
+    return physical.movedim(dim, 0), level
 
 
 class _Unstack(Function):
