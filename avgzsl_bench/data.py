@@ -10,6 +10,7 @@ import torch
 from avgzsl_bench.errors import BenchError
 
 SPLITS = ("train", "val", "train_val", "test")
+SPLITS_WITH_UNSEEN = ("val", "test")  # the splits a GZSL score is computed on
 VIDEO_DIM = 512
 AUDIO_DIM = 1024
 CLIP_TEXT_DIM = 512
@@ -100,36 +101,47 @@ class GZSLDataset:
         )
 
     def validate(self) -> None:
-        """Refuse data the protocol cannot score honestly: NaNs, empty classes, bad shapes."""
+        """Refuse data the protocol cannot score honestly: empty splits or class sets, classes
+        without samples, NaNs, bad shapes. Readers name the offending file; this is the last line."""
         for split_name in SPLITS:
             if split_name not in self.splits:
                 raise BenchError(f"dataset '{self.name}' has no '{split_name}' split")
-            split = self.splits[split_name]
-            for field_name in ("video", "audio"):
-                tensor = getattr(split, field_name)
-                if tensor.ndim != 2 or tensor.shape[0] != len(split):
-                    raise BenchError(
-                        f"dataset '{self.name}', split '{split_name}': {field_name} features have "
-                        f"shape {tuple(tensor.shape)}, expected ({len(split)}, dim)"
-                    )
-                if not torch.isfinite(tensor).all():
-                    rows = (~torch.isfinite(tensor)).any(dim=1).nonzero().flatten()[:5].tolist()
-                    where = [split.names[i] for i in rows] if split.names else rows
-                    raise BenchError(
-                        f"dataset '{self.name}', split '{split_name}': {field_name} features contain "
-                        f"NaN/inf (first samples: {where}); re-extract those videos or drop them"
-                    )
-            present = torch.unique(split.labels)
-            missing = set(split.classes.tolist()) - set(present.tolist())
-            if missing:
-                names = sorted(self.class_names[i] for i in missing)
-                raise BenchError(
-                    f"dataset '{self.name}', split '{split_name}': classes without samples: {names}; "
-                    "their accuracy would be 0/0. Remove them from the split files or add features"
-                )
+            self._validate_split(split_name, self.splits[split_name])
         for part, tensor in (("clip", self.text.clip), ("clap", self.text.clap)):
             if not torch.isfinite(tensor).all():
                 raise BenchError(f"dataset '{self.name}': {part} text embeddings contain NaN/inf")
+
+    def _validate_split(self, split_name: str, split: FeatureSplit) -> None:
+        where = f"dataset '{self.name}', split '{split_name}'"
+        if len(split) == 0:
+            raise BenchError(f"{where} has no samples; its split files list no videos with features")
+        if split.seen.numel() == 0:
+            raise BenchError(f"{where} has no seen classes; check its split files")
+        if split_name in SPLITS_WITH_UNSEEN and split.unseen.numel() == 0:
+            raise BenchError(
+                f"{where} has no unseen classes, so its unseen accuracy and HM would be 0 by "
+                "construction; check its split files"
+            )
+        for field_name in ("video", "audio"):
+            tensor = getattr(split, field_name)
+            if tensor.ndim != 2 or tensor.shape[0] != len(split):
+                raise BenchError(
+                    f"{where}: {field_name} features have shape {tuple(tensor.shape)}, expected ({len(split)}, dim)"
+                )
+            if not torch.isfinite(tensor).all():
+                rows = (~torch.isfinite(tensor)).any(dim=1).nonzero().flatten()[:5].tolist()
+                samples = [split.names[i] for i in rows] if split.names else rows
+                raise BenchError(
+                    f"{where}: {field_name} features contain NaN/inf (first samples: {samples}); "
+                    "re-extract those videos or drop them"
+                )
+        missing = set(split.classes.tolist()) - set(torch.unique(split.labels).tolist())
+        if missing:
+            names = sorted(self.class_names[i] for i in missing)
+            raise BenchError(
+                f"{where}: classes without samples: {names}; their accuracy would be 0/0. Remove "
+                "them from the split files or add features"
+            )
 
 
 @dataclass(frozen=True)

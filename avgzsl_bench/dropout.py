@@ -9,9 +9,10 @@ under `vmap` (one key per run), and the step's key is computed on the device fro
 so the masks need no host round-trip and replay unchanged inside a CUDA graph.
 
 The hash is integer arithmetic on int32 (exact on every device; multiplications wrap modulo
-2**32, and right shifts are masked to be logical): `mix(counter * golden ^ key)` with the
-"lowbias32" finaliser, keeping the top 24 bits as the uniform draw. An element is kept when its
-draw is at least round(p * 2**24), then scaled by 1 / (1 - p), as torch's dropout scales.
+2**32, and right shifts are masked to be logical): the "lowbias32" finaliser applied to
+`counter * golden ^ key`, up to its last multiplication, whose top 24 bits are the uniform draw.
+An element is kept when its draw is at least round(p * 2**24) (one signed comparison of the
+word with its sign bit flipped), then scaled by 1 / (1 - p), as torch's dropout scales.
 
 Outside a `MaskStream` (a model called in train mode by hand, e.g. in a notebook) the masks come
 from torch's global generator, as with `nn.Dropout`.
@@ -34,8 +35,10 @@ _GOLDEN = -1640531535  # 0x9E3779B1 as a signed int32
 _MIX_1 = 0x7FEB352D
 _MIX_2 = -2073254261  # 0x846CA68B as a signed int32
 _SEED_SALT = 0x2545F491
+_SIGN = -(1 << 31)  # xor with it maps unsigned order onto signed order
 # The counters of one step's dropout elements: 2**30 per run is ~10x the largest step we know of.
 MAX_STEP_ELEMENTS = 1 << 30
+CPU_PREFETCH_LIMIT = 1 << 20
 
 _state = threading.local()
 _tables: dict[torch.device, torch.Tensor] = {}
@@ -46,12 +49,17 @@ def _to_int32(value: int) -> int:
     return value - (1 << 32) if value >= 1 << 31 else value
 
 
-def mix32(x: torch.Tensor) -> torch.Tensor:
-    """The lowbias32 integer finaliser on an int32 tensor (a bijection of 32-bit words)."""
+def _mix_to_product(x: torch.Tensor) -> torch.Tensor:
+    """lowbias32 up to its last multiplication: the top bits are well mixed (the draws use them)."""
     x = x ^ ((x >> 16) & 0xFFFF)
     x = x * _MIX_1
     x = x ^ ((x >> 15) & 0x1FFFF)
-    x = x * _MIX_2
+    return x * _MIX_2
+
+
+def mix32(x: torch.Tensor) -> torch.Tensor:
+    """The lowbias32 integer finaliser on an int32 tensor (a bijection of 32-bit words)."""
+    x = _mix_to_product(x)
     return x ^ ((x >> 16) & 0xFFFF)
 
 
@@ -83,30 +91,54 @@ def _counter_table(size: int, device: torch.device) -> torch.Tensor:
 class MaskStream:
     """The dropout masks of one training step of one run (or of every run of a stack, under vmap).
 
-    Calls number their elements consecutively from 0, so the k-th dropout element of the step gets
-    the same draw in either path. `prefetch(n)` computes the first n draws in one pass (fewer,
-    larger operations; the same values).
+    Calls number their elements consecutively from `offset` (0 at the start of a step), so the k-th
+    dropout element of the step gets the same draw in either path. `words`: the step's first hash
+    words, from `step_words` (a few large operations per step instead of several per dropout call;
+    the same values).
     """
 
-    def __init__(self, key: torch.Tensor) -> None:
+    def __init__(self, key: torch.Tensor, words: torch.Tensor | None = None, offset: int = 0) -> None:
         self.key = key
-        self.offset = 0
-        self._drawn: torch.Tensor | None = None
+        self.offset = offset
+        self._words = words
 
-    def prefetch(self, count: int) -> None:
-        self._drawn = self._uniform(0, count, self.key.device)
+    def _hash(self, start: int, count: int) -> torch.Tensor:
+        return _hash_counters(self.key, start, count)
 
-    def _uniform(self, start: int, count: int, device: torch.device) -> torch.Tensor:
-        counters = _counter_table(start + count, device)[start : start + count]
-        return (mix32(counters ^ self.key) >> 8) & ((1 << UNIFORM_BITS) - 1)
+    def _next_words(self, shape: torch.Size) -> torch.Tensor:
+        count = shape.numel()
+        start, self.offset = self.offset, self.offset + count
+        if self._words is not None and self.offset <= self._words.shape[-1]:
+            return self._words[start : self.offset].view(shape)
+        return self._hash(start, count).view(shape)
 
     def draw(self, shape: torch.Size) -> torch.Tensor:
         """24-bit uniform integers (int32) of `shape`, the next ones of this step."""
-        count = shape.numel()
-        start, self.offset = self.offset, self.offset + count
-        if self._drawn is not None and self.offset <= self._drawn.shape[-1]:
-            return self._drawn[start : self.offset].view(shape)
-        return self._uniform(start, count, self.key.device).view(shape)
+        return (self._next_words(shape) >> 8) & ((1 << UNIFORM_BITS) - 1)
+
+    def keep(self, shape: torch.Size, threshold: int) -> torch.Tensor:
+        """`draw(shape) >= threshold` (the same next draws), without extracting the draws."""
+        return (self._next_words(shape) ^ _SIGN) >= (threshold << 8) + _SIGN
+
+
+def _hash_counters(key: torch.Tensor, start: int, count: int) -> torch.Tensor:
+    counters = _counter_table(start + count, key.device)[start : start + count]
+    return _mix_to_product(counters ^ key.unsqueeze(-1))
+
+
+def step_words(key: torch.Tensor, count: int) -> torch.Tensor:
+    """The first `count` hash words of a step's masks, for `MaskStream(key, words)`; `key` may hold
+    one run's key or a stack's, (R,) -> (R, count)."""
+    return _hash_counters(key, 0, count)
+
+
+def prefetch_count(elements: int, device: torch.device) -> int:
+    """How many of a step's `elements` dropout draws to hash up front (0: hash per call).
+
+    On a GPU, up front always: a handful of launches per step instead of several per dropout call.
+    On a CPU, only while a step's draws stay in cache; beyond, one pass per call is faster.
+    """
+    return elements if device.type != "cpu" or elements <= CPU_PREFETCH_LIMIT else 0
 
 
 def active_stream() -> MaskStream | None:
@@ -132,7 +164,7 @@ class CounterDropout(nn.Module):
         if not 0.0 <= p < 1.0:
             raise ValueError(f"dropout probability must lie in [0, 1), got {p}")
         self.p = p
-        self.threshold = round(p * (1 << UNIFORM_BITS))
+        self.threshold = min(round(p * (1 << UNIFORM_BITS)), (1 << UNIFORM_BITS) - 1)
         self.scale = 1.0 / (1.0 - p)
 
     def extra_repr(self) -> str:
@@ -144,5 +176,4 @@ class CounterDropout(nn.Module):
         stream = active_stream()
         if stream is None:
             return F.dropout(x, self.p, training=True)
-        keep = torch.where(stream.draw(x.shape) >= self.threshold, self.scale, 0.0)
-        return x * keep
+        return x * torch.where(stream.keep(x.shape, self.threshold), self.scale, 0.0)

@@ -5,6 +5,8 @@ the items reports `item_started`, sub-progress of the running item (`item_progre
 epoch 3/20, val HM 41.2"), and `item_finished`. In a terminal this drives a `rich` display with
 an overall bar and ETA plus a line for the running item; when output is piped to a file (cluster
 logs), every finished sub-step and item becomes one timestamped line, so a log is never silent.
+Long counts of small steps (videos decoded, prompts encoded) use `count`, which a log shows at
+most every `interval_s` seconds per label, plus the first and the last step.
 """
 
 from __future__ import annotations
@@ -50,9 +52,12 @@ class Reporter:
     def item_finished(self, label: str, outcome: str, ok: bool = True) -> None:
         """An item ended: `outcome` says how ("done", "failed: ...", "retrying: ...")."""
 
+    def count(self, label: str, done: int, total: int | None = None, force: bool = False) -> None:
+        """`done` of `total` small steps of `label` are finished."""
+
     def note(self, text: str, style: str = "") -> None:
         """A message that must be seen whatever the display mode."""
-        self.console.print(escape(text), style=style or None, highlight=False)
+        self.console.print(escape(text), style=style or None, highlight=False, soft_wrap=True)
 
     def close(self) -> None:
         """End the display."""
@@ -61,9 +66,11 @@ class Reporter:
 class LogReporter(Reporter):
     """One timestamped line per finished sub-step and per finished item (for non-terminals)."""
 
-    def __init__(self, console: Console | None = None) -> None:
+    def __init__(self, console: Console | None = None, interval_s: float = 10.0) -> None:
         super().__init__(console)
         self._done, self._total, self._description = 0, 0, ""
+        self.interval_s = interval_s
+        self._last_count: dict[str, float] = {}
 
     def _line(self, text: str) -> None:
         stamp = time.strftime("%Y-%m-%d %H:%M:%S")
@@ -83,6 +90,14 @@ class LogReporter(Reporter):
         if ok:
             self._done += 1
         self._line(f"[{self._done}/{self._total}] {label}: {outcome}")
+
+    def count(self, label: str, done: int, total: int | None = None, force: bool = False) -> None:
+        now = time.monotonic()
+        first = label not in self._last_count
+        finished = total is not None and done >= total
+        if force or first or finished or now - self._last_count[label] >= self.interval_s:
+            self._last_count[label] = now
+            self._line(f"{label}: {done}/{total if total is not None else '?'}")
 
 
 class LiveReporter(Reporter):
@@ -135,8 +150,13 @@ class LiveReporter(Reporter):
                 f"{escape(label)}: {escape(outcome)}", style=None if ok else "yellow", highlight=False
             )
 
+    def count(self, label: str, done: int, total: int | None = None, force: bool = False) -> None:
+        if label not in self._items:
+            self._items[label] = self._progress.add_task(escape(label), total=total)
+        self._progress.update(self._items[label], completed=done, total=total)
+
     def note(self, text: str, style: str = "") -> None:
-        self._progress.console.print(escape(text), style=style or None, highlight=False)
+        self._progress.console.print(escape(text), style=style or None, highlight=False, soft_wrap=True)
 
     def close(self) -> None:
         self._progress.stop()

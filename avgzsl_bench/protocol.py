@@ -23,6 +23,8 @@ from avgzsl_bench.training import RunTrainer, StackedTrainer
 EpochCallback = Callable[[str, int, int, float], None]
 # A group's progress: stage, epoch, epochs, and each run's val HM (None: not trained this epoch).
 GroupEpochCallback = Callable[[str, int, int, Sequence["float | None"]], None]
+BestCallback = Callable[[GZSLMethod], None]  # called with the model whenever stage 1 finds a new best epoch
+GroupBestCallback = Callable[[int, GZSLMethod], None]  # the same, with the run's index in the group
 
 
 class Trainer(Protocol):
@@ -33,7 +35,7 @@ class Trainer(Protocol):
     @property
     def epochs(self) -> int: ...
 
-    def model(self, run: int) -> GZSLMethod: ...
+    def model_of(self, run: int) -> GZSLMethod: ...
 
     def snapshot(self, run: int) -> GZSLMethod: ...
 
@@ -101,16 +103,21 @@ def _primary(views: dict[str, ViewEvaluation]) -> ViewEvaluation:
 
 
 def _val_hm(trainer: Trainer, run: int, dataset: GZSLDataset) -> float:
-    return float(_primary(evaluate(trainer.model(run), dataset.splits["val"], dataset.text)).best.hm)
+    return float(_primary(evaluate(trainer.model_of(run), dataset.splits["val"], dataset.text)).best.hm)
 
 
-def _train_stage1(trainer: Trainer, dataset: GZSLDataset, notify: GroupEpochCallback) -> list[Stage1Result]:
+def _train_stage1(
+    trainer: Trainer, dataset: GZSLDataset, notify: GroupEpochCallback, on_best: GroupBestCallback | None = None
+) -> list[Stage1Result]:
     """Stage 1 of every run of `trainer`: each keeps the first epoch with its best val HM."""
     started = time.perf_counter()
     val_split, runs, epochs = dataset.splits["val"], trainer.runs, trainer.epochs
     best_views: list[dict[str, ViewEvaluation] | None] = [None] * runs
     if epochs == 0:
-        best_views = [evaluate(trainer.model(run), val_split, dataset.text) for run in range(runs)]
+        best_views = [evaluate(trainer.model_of(run), val_split, dataset.text) for run in range(runs)]
+        for run in range(runs):
+            if on_best is not None:
+                on_best(run, trainer.model_of(run))
     best_hm: list[float | None] = [None] * runs
     best_epochs = [0] * runs
     curves: list[list[float]] = [[] for _ in range(runs)]
@@ -118,32 +125,45 @@ def _train_stage1(trainer: Trainer, dataset: GZSLDataset, notify: GroupEpochCall
         trainer.train_epoch()
         hms = []
         for run in range(runs):
-            views = evaluate(trainer.model(run), val_split, dataset.text)
+            views = evaluate(trainer.model_of(run), val_split, dataset.text)
             hm = float(_primary(views).best.hm)
             hms.append(hm)
             curves[run].append(100 * hm)
             previous = best_hm[run]
             if previous is None or hm > previous:
                 best_hm[run], best_epochs[run], best_views[run] = hm, epoch, views
+                if on_best is not None:
+                    on_best(run, trainer.model_of(run))
         trainer.end_epoch(hms)
         notify("stage 1", epoch, epochs, [100 * hm for hm in hms])
     seconds = (time.perf_counter() - started) / runs  # each run's share of the stacked wall time
-    return [_stage1_result(views, best, curve, seconds) for views, best, curve in zip(best_views, best_epochs, curves)]
+    results = []
+    for chosen, best, curve in zip(best_views, best_epochs, curves):
+        assert chosen is not None
+        results.append(summarise_stage1(chosen, best, curve, seconds))
+    return results
 
 
-def _stage1_result(
-    views: dict[str, ViewEvaluation] | None, best_epochs: int, curve: list[float], seconds: float
+def summarise_stage1(
+    best_views: dict[str, ViewEvaluation], best_epochs: int, hm_curve: list[float], seconds: float
 ) -> Stage1Result:
-    assert views is not None
-    primary = _primary(views)
+    """What stage 1 hands on, from the val evaluation of its best model."""
+    primary = _primary(best_views)
     return Stage1Result(
         best_epochs=best_epochs,
         val=primary.best.as_dict(),
-        val_betas={view: float(result.best.betas) for view, result in views.items()},
-        val_hm_per_epoch=curve,
+        val_betas={view: float(result.best.betas) for view, result in best_views.items()},
+        val_hm_per_epoch=hm_curve,
         val_hm_vs_beta=[(float(b), 100 * float(h)) for b, h in zip(primary.curve.betas, primary.curve.hm)],
         seconds=seconds,
     )
+
+
+def evaluate_test(model: GZSLMethod, dataset: GZSLDataset, beta: float) -> tuple[dict[str, float], dict[str, float]]:
+    """The single test evaluation at the val-chosen beta: metrics and per-class recall (percent)."""
+    test = _primary(evaluate(model, dataset.splits["test"], dataset.text, beta=beta)).best
+    per_class = {dataset.class_names[int(c)]: 100 * float(r) for c, r in zip(test.classes.tolist(), test.per_class)}
+    return test.as_dict(), per_class
 
 
 def _train_stage2(
@@ -182,17 +202,15 @@ def _test(
 ) -> ProtocolResult:
     """The single test evaluation, at the beta chosen on val in stage 1."""
     started = time.perf_counter()
-    test = _primary(evaluate(model, dataset.splits["test"], dataset.text, beta=stage1.test_beta)).best
+    test, per_class = evaluate_test(model, dataset, stage1.test_beta)
     return ProtocolResult(
         method=spec.name,
         dataset=dataset.name,
         seed=seed,
         hparams=dict(hparams),
         stage1=stage1,
-        test=test.as_dict(),
-        test_per_class={
-            dataset.class_names[int(c)]: 100 * float(r) for c, r in zip(test.classes.tolist(), test.per_class)
-        },
+        test=test,
+        test_per_class=per_class,
         timings={"stage1_s": stage1.seconds, **timings, "test_s": time.perf_counter() - started},
         model=model if keep_model else None,
     )
@@ -205,10 +223,17 @@ def _single(on_epoch: EpochCallback | None) -> GroupEpochCallback:
 
 
 def run_stage1(
-    spec: MethodSpec, dataset: GZSLDataset, hparams: Mapping[str, Any], seed: int, on_epoch: EpochCallback | None = None
+    spec: MethodSpec,
+    dataset: GZSLDataset,
+    hparams: Mapping[str, Any],
+    seed: int,
+    on_epoch: EpochCallback | None = None,
+    on_best: BestCallback | None = None,
 ) -> Stage1Result:
     """Train on `train`, evaluate `val` each epoch, keep the first epoch with the best val HM."""
-    return _train_stage1(RunTrainer(spec, dataset, hparams, seed, "train"), dataset, _single(on_epoch))[0]
+    trainer = RunTrainer(spec, dataset, hparams, seed, "train")
+    on_run_best = None if on_best is None else (lambda run, model: on_best(model))
+    return _train_stage1(trainer, dataset, _single(on_epoch), on_run_best)[0]
 
 
 def run_protocol(

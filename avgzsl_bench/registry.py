@@ -108,6 +108,10 @@ class Registry(Generic[T]):
         self.discover()
         return list(self._entries)
 
+    def entries(self) -> list[T]:
+        self.discover()
+        return list(self._entries.values())
+
     def __contains__(self, name: object) -> bool:
         self.discover()
         return name in self._entries

@@ -3,8 +3,7 @@
 `execute_job` is a self-contained, picklable unit of work: it applies the job's thread count,
 loads the data (cached per process and data source), runs the protocol and writes every finished
 stage to the results store at once, so any executor (in-process, Ray, SLURM) can run it and an
-interrupted benchmark resumes where it stopped. `run_jobs` maps it over an executor; with
-stacking it maps `execute_group` over groups of jobs that differ only in the seed instead.
+interrupted benchmark resumes where it stopped. `run_jobs` maps it over an executor.
 """
 
 from __future__ import annotations
@@ -13,7 +12,8 @@ import functools
 import hashlib
 import json
 import subprocess
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -23,23 +23,16 @@ import torch
 
 import avgzsl_bench
 from avgzsl_bench.api import get_method
+from avgzsl_bench.checkpoints import State, save_models, snapshot
 from avgzsl_bench.data import GZSLDataset
 from avgzsl_bench.datasets import DataSource
 from avgzsl_bench.dropout import RNG_VERSION
 from avgzsl_bench.errors import BenchError
 from avgzsl_bench.executors import Executor, Outcome, ProgressHook
-from avgzsl_bench.protocol import (
-    EpochCallback,
-    GroupEpochCallback,
-    ProtocolResult,
-    Stage1Result,
-    run_group,
-    run_protocol,
-    run_stage1,
-)
+from avgzsl_bench.leases import ClaimedElsewhere, JobLease
+from avgzsl_bench.protocol import EpochCallback, ProtocolResult, run_protocol, run_stage1
 from avgzsl_bench.records import RunRecord
 from avgzsl_bench.store import ResultStore
-from avgzsl_bench.training import stack_reason
 
 # CPU threads of every run, whichever executor runs it. Float reductions are ordered by the thread
 # count, so the same seed gives bit-identical numbers only with the same count; 2 is what these
@@ -176,27 +169,104 @@ def _epoch_callback(job: Job, progress: ProgressHook | None) -> EpochCallback | 
     return on_epoch
 
 
+def models_file(models_dir: str, job: Job) -> Path:
+    """Where `--save-models` puts a job's models (format: `avgzsl_bench.checkpoints`)."""
+    return Path(models_dir) / f"{job.key}.pt"
+
+
+def _saved_info(job: Job, result: ProtocolResult, record: RunRecord, dataset: GZSLDataset) -> dict[str, Any]:
+    dims = dataset.dims
+    return {
+        "method": job.method,
+        "dataset": job.source.dataset,
+        "key": job.key,
+        "seed": job.seed,
+        "threads": job.threads,
+        "config": job.config(),
+        "dims": {"video": dims.video, "audio": dims.audio, "clip_text": dims.clip_text, "clap_text": dims.clap_text},
+        "best_epochs": result.stage1.best_epochs,
+        "val_betas": result.stage1.val_betas,
+        "beta": result.stage1.test_beta,
+        "test": record.metrics,
+        "version": record.version,
+        "git_revision": record.git_revision,
+    }
+
+
 def execute_job(
-    job: Job, store_path: str | None, device: str = "cpu", progress: ProgressHook | None = None
-) -> RunRecord:
-    """Run one job to the end (resuming a stored stage 1) and persist it; returns its record."""
-    store = ResultStore(store_path) if store_path else None
-    if store is not None:
-        stored = store.runs(key=job.key)
-        if stored:
+    job: Job,
+    store_path: str | None,
+    device: str = "cpu",
+    progress: ProgressHook | None = None,
+    models_dir: str | None = None,
+) -> RunRecord | ClaimedElsewhere:
+    """Run one job to the end (resuming a stored stage 1) and persist it; returns its record.
+
+    With a store, the job is claimed first: a job another live process is training is skipped
+    (`ClaimedElsewhere`), and a finished one is read back instead of being trained again. With
+    `models_dir`, the stage-1 best-epoch model and the stage-2 model are saved there too; a stored
+    run without its saved models is then trained again, since only training makes the models.
+    """
+    models_path = models_file(models_dir, job) if models_dir else None
+    if store_path is None:
+        return _train(job, None, device, progress, models_path)
+    store = ResultStore(store_path)
+    stored = store.runs(key=job.key)
+    if stored and _has_models(models_path):
+        return stored[0]
+    with JobLease(store, job.key) as lease:
+        if lease.held_by is not None:
+            if progress is not None:
+                progress(str(job), f"skipped: being trained by another process ({lease.held_by})", None, None)
+            return ClaimedElsewhere(job.key, lease.held_by)
+        stored = store.runs(key=job.key)  # finished by another process between the two looks
+        if stored and _has_models(models_path):
             return stored[0]
-    torch.set_num_threads(job.threads)
+        return _train(job, store, device, progress, models_path)
+
+
+def _has_models(models_path: Path | None) -> bool:
+    return models_path is None or models_path.is_file()
+
+
+@contextmanager
+def cpu_threads(count: int) -> Iterator[None]:
+    """Run with `count` intra-op CPU threads, then restore the caller's setting (in-process executors
+    share the process with their caller)."""
+    previous = torch.get_num_threads()
+    torch.set_num_threads(count)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)
+
+
+def _train(
+    job: Job, store: ResultStore | None, device: str, progress: ProgressHook | None, models_path: Path | None
+) -> RunRecord:
+    with cpu_threads(job.threads):
+        return _train_with_threads(job, store, device, progress, models_path)
+
+
+def _train_with_threads(
+    job: Job, store: ResultStore | None, device: str, progress: ProgressHook | None, models_path: Path | None
+) -> RunRecord:
     torch_device = resolve_device(device)
     dataset = load_data(job.source, str(torch_device))
     spec, hparams = get_method(job.method), job.hparams()
     on_epoch = _epoch_callback(job, progress)
-    stage1 = store.stage1(job.key) if store is not None else None
+    best: dict[str, State] = {}
+    on_best = (lambda model: best.__setitem__("stage1", snapshot(model))) if models_path else None
+    stage1 = store.stage1(job.key) if store is not None and models_path is None else None
     if stage1 is None:
-        stage1 = run_stage1(spec, dataset, hparams, job.seed, on_epoch)
+        stage1 = run_stage1(spec, dataset, hparams, job.seed, on_epoch, on_best)
         if store is not None:
             store.save_stage1(job.key, stage1)
-    result = run_protocol(spec, dataset, hparams, job.seed, on_epoch, stage1=stage1)
+    result = run_protocol(spec, dataset, hparams, job.seed, on_epoch, keep_model=models_path is not None, stage1=stage1)
     record = run_record(job, result, dataset, torch_device)
+    if models_path is not None:
+        assert result.model is not None
+        save_models(models_path, _saved_info(job, result, record, dataset), best["stage1"], result.model.state_dict())
     if store is not None:
         store.save_run(record)
     return record
@@ -210,7 +280,12 @@ class RunReport:
 
     @property
     def records(self) -> list[RunRecord]:
-        return [outcome.value for outcome in self.outcomes if outcome.ok]
+        return [outcome.value for outcome in self.outcomes if outcome.ok and isinstance(outcome.value, RunRecord)]
+
+    @property
+    def elsewhere(self) -> list[ClaimedElsewhere]:
+        """Jobs skipped because another live process was training them."""
+        return [outcome.value for outcome in self.outcomes if isinstance(outcome.value, ClaimedElsewhere)]
 
     @property
     def failures(self) -> list[Outcome]:
@@ -224,129 +299,27 @@ class RunReport:
         lines = [
             f"{len(self.records)}/{len(self.outcomes)} jobs finished"
             + (f", {len(self.retried)} after a retry" if self.retried else "")
+            + (f", {len(self.elsewhere)} being trained by another process" if self.elsewhere else "")
             + (f", {len(self.failures)} failed twice:" if self.failures else ".")
         ]
         lines += [f"  - {outcome.item}: {outcome.error}" for outcome in self.failures]
+        if self.elsewhere:
+            owners = ", ".join(sorted({claim.owner for claim in self.elsewhere}))
+            lines.append(f"  jobs claimed by {owners} are not in this table; rerun the same command once they finish")
         return "\n".join(lines)
 
 
 def run_jobs(
-    executor: Executor, jobs: Sequence[Job], store_path: str | None, device: str = "cpu", stack: str = "off"
+    executor: Executor,
+    jobs: Sequence[Job],
+    store_path: str | None,
+    device: str = "cpu",
+    models_dir: str | None = None,
 ) -> RunReport:
-    """Every job through `execute_job` on `executor` (or, stacking, every group of jobs through
-    `execute_group`); records also land in the store as they finish."""
+    """Every job through `execute_job` on `executor`; records also land in the store as they finish."""
     store = str(Path(store_path).resolve()) if store_path else None
-    progress = executor.progress_hook()
-    if stack == "off":
-        fn = functools.partial(execute_job, store_path=store, device=device, progress=progress)
-        return RunReport(executor.map(fn, list(jobs), description="runs"))
-    groups = group_jobs(jobs, resolve_device(device), force=stack == "on")
-    group_fn = functools.partial(execute_group, store_path=store, device=device, progress=progress)
-    outcomes = executor.map(group_fn, groups, description="runs (seeds stacked)")
-    return RunReport([per_job for outcome in outcomes for per_job in outcome_per_job(outcome)])
-
-
-# --- stacked runs: the seeds of one configuration trained as one model --------------------------
-
-STACK_CHOICES = ("auto", "on", "off")
-
-
-@dataclass(frozen=True)
-class JobGroup:
-    """Jobs that differ only in the seed; `execute_group` trains them as one stacked model."""
-
-    jobs: tuple[Job, ...]
-
-    def __str__(self) -> str:
-        first = self.jobs[0]
-        if len(self.jobs) == 1:
-            return str(first)
-        return f"{first.method} on {first.source.dataset}, seeds {', '.join(str(job.seed) for job in self.jobs)}"
-
-
-def stacks_on(spec_name: str, device: torch.device, force: bool) -> bool:
-    """Whether `--stack auto` (or `on`, with `force`) stacks this method's seeds on `device`.
-
-    auto stacks on CUDA only: on CPU the stacked step measured slower than one run after another
-    for every built-in method (see benchmarks/table1_speed.py), since a CPU step is bound by its
-    arithmetic, which stacking does not reduce.
-    """
-    if stack_reason(get_method(spec_name)) is not None:
-        return False
-    return force or device.type == "cuda"
-
-
-def group_jobs(jobs: Iterable[Job], device: torch.device, force: bool = False) -> list[JobGroup]:
-    """The jobs grouped by configuration (method, data, hyper-parameters, threads), in first-seen
-    order; a job whose method is not stacked on `device` is a group of its own."""
-    groups: dict[Any, list[Job]] = {}
-    for index, job in enumerate(jobs):
-        key = (job.config_hash, job.threads) if stacks_on(job.method, device, force) else ("alone", index)
-        groups.setdefault(key, []).append(job)
-    return [JobGroup(tuple(members)) for members in groups.values()]
-
-
-def outcome_per_job(outcome: Outcome) -> list[Outcome]:
-    """A group's outcome as one outcome per job (a failed group fails each of its jobs)."""
-    group: JobGroup = outcome.item
-    if outcome.ok:
-        return [
-            Outcome(job, record, None, None, outcome.attempts, outcome.errors)
-            for job, record in zip(group.jobs, outcome.value)
-        ]
-    return [
-        Outcome(job, None, outcome.error, outcome.traceback, outcome.attempts, outcome.errors) for job in group.jobs
-    ]
-
-
-def _group_callback(group: JobGroup, progress: ProgressHook | None) -> GroupEpochCallback | None:
-    if progress is None:
-        return None
-    label = str(group)
-
-    def on_epoch(stage: str, epoch: int, total: int, hms: Sequence[float | None]) -> None:
-        shown = ", ".join("-" if hm is None else f"{hm:.2f}" for hm in hms)
-        progress(label, f"{stage} epoch {epoch}/{total}, val HM {shown}", epoch, total)
-
-    return on_epoch
-
-
-def execute_group(
-    group: JobGroup, store_path: str | None, device: str = "cpu", progress: ProgressHook | None = None
-) -> list[RunRecord]:
-    """Run a group's jobs as one stacked model (resuming stored stages), persisting each run's
-    record as its stage 2 ends; returns the records in job order."""
-    store = ResultStore(store_path) if store_path else None
-    records: dict[int, RunRecord] = {}
-    for index, job in enumerate(group.jobs):
-        stored = store.runs(key=job.key) if store is not None else []
-        if stored:
-            records[index] = stored[0]
-    pending = [index for index in range(len(group.jobs)) if index not in records]
-    if len(pending) == 1:
-        records[pending[0]] = execute_job(group.jobs[pending[0]], store_path, device, progress)
-    elif pending:
-        jobs = [group.jobs[index] for index in pending]
-        torch.set_num_threads(jobs[0].threads)
-        torch_device = resolve_device(device)
-        dataset = load_data(jobs[0].source, str(torch_device))
-
-        def save_stage1(position: int, result: Stage1Result) -> None:
-            if store is not None:
-                store.save_stage1(jobs[position].key, result)
-
-        results = run_group(
-            get_method(jobs[0].method),
-            dataset,
-            jobs[0].hparams(),
-            [job.seed for job in jobs],
-            stage1=[store.stage1(job.key) if store is not None else None for job in jobs],
-            on_epoch=_group_callback(JobGroup(tuple(jobs)), progress),
-            on_stage1=save_stage1,
-        )
-        for position, result in results:
-            record = run_record(jobs[position], result, dataset, torch_device)
-            if store is not None:
-                store.save_run(record)
-            records[pending[position]] = record
-    return [records[index] for index in range(len(group.jobs))]
+    models = str(Path(models_dir).resolve()) if models_dir else None
+    fn = functools.partial(
+        execute_job, store_path=store, device=device, progress=executor.progress_hook(), models_dir=models
+    )
+    return RunReport(executor.map(fn, list(jobs), description="runs"))

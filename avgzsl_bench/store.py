@@ -9,6 +9,7 @@ fields; a store written by an older version gains the newer columns when it is o
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 import time
 from collections.abc import Iterator
@@ -28,6 +29,15 @@ CREATE TABLE IF NOT EXISTS stage1 (
     created TEXT NOT NULL
 );
 """
+# A job being trained is claimed by its process until `expires` (Unix time); the process renews the
+# lease while it works, so a claim outlives its process by at most one lease.
+CLAIMS_SCHEMA = """
+CREATE TABLE IF NOT EXISTS claims (
+    key TEXT PRIMARY KEY,
+    owner TEXT NOT NULL,
+    expires REAL NOT NULL
+);
+"""
 
 
 def _runs_schema() -> str:
@@ -36,6 +46,24 @@ def _runs_schema() -> str:
         constraint = " PRIMARY KEY" if name == "key" else (" NOT NULL" if name == "created" else "")
         columns.append(f"    {name} {sql_type(name)}{constraint}")
     return "CREATE TABLE IF NOT EXISTS runs (\n" + ",\n".join(columns) + "\n);"
+
+
+def _check_writable(path: Path) -> None:
+    """A store that cannot be written is refused up front, with the folder named."""
+    folder = path.parent
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise BenchError(
+            f"cannot create the results store folder '{folder}' ({error.strerror or error}); "
+            "pass --store with a path in a writable folder"
+        ) from None
+    # SQLite's WAL mode writes two companion files next to the store, so the folder must be writable too.
+    if not os.access(folder, os.W_OK | os.X_OK) or (path.exists() and not os.access(path, os.W_OK)):
+        raise BenchError(
+            f"the results store '{path}' is not writable (folder '{folder}'); pass --store with a "
+            "path in a writable folder, or make that folder writable"
+        )
 
 
 def _now() -> str:
@@ -47,10 +75,10 @@ class ResultStore:
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        _check_writable(self.path)
         try:
             with self._connect() as connection:
-                connection.executescript(STAGE1_SCHEMA + _runs_schema())
+                connection.executescript(STAGE1_SCHEMA + CLAIMS_SCHEMA + _runs_schema())
                 present = {row["name"] for row in connection.execute("PRAGMA table_info(runs)")}
                 for name in column_names():
                     if name not in present:
@@ -99,6 +127,41 @@ class ResultStore:
         placeholders = ", ".join("?" for _ in row)
         with self._connect() as connection:
             connection.execute(f"INSERT OR REPLACE INTO runs ({columns}) VALUES ({placeholders})", tuple(row.values()))
+
+    # -- claims: one process trains a job at a time ------------------------------------------
+    def claim(self, key: str, owner: str, lease_s: float) -> str | None:
+        """Claim `key` for `owner` for `lease_s` seconds; returns None on success, else the live owner.
+
+        An expired claim (its process died) is taken over; the claim of a finished run is refused by
+        the caller, which checks the `runs` table first.
+        """
+        now = time.time()
+        with self._connect() as connection:
+            connection.execute("BEGIN IMMEDIATE")  # read-then-write without another writer in between
+            row = connection.execute("SELECT owner, expires FROM claims WHERE key = ?", (key,)).fetchone()
+            if row is not None and row["owner"] != owner and row["expires"] > now:
+                return str(row["owner"])
+            connection.execute(
+                "INSERT OR REPLACE INTO claims (key, owner, expires) VALUES (?, ?, ?)", (key, owner, now + lease_s)
+            )
+        return None
+
+    def renew(self, keys: list[str], owner: str, lease_s: float) -> None:
+        with self._connect() as connection:
+            connection.executemany(
+                "UPDATE claims SET expires = ? WHERE key = ? AND owner = ?",
+                [(time.time() + lease_s, key, owner) for key in keys],
+            )
+
+    def release(self, key: str, owner: str) -> None:
+        with self._connect() as connection:
+            connection.execute("DELETE FROM claims WHERE key = ? AND owner = ?", (key, owner))
+
+    def claims(self) -> dict[str, tuple[str, float]]:
+        """Every live or expired claim: key -> (owner, expiry time)."""
+        with self._connect() as connection:
+            rows = connection.execute("SELECT key, owner, expires FROM claims").fetchall()
+        return {row["key"]: (row["owner"], row["expires"]) for row in rows}
 
     def runs(self, **filters: Any) -> list[RunRecord]:
         """Stored runs, filtered by column equality, oldest first."""

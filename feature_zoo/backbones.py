@@ -11,53 +11,33 @@ and where to put it.
 
 from __future__ import annotations
 
-import os
-from unittest import mock
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol, TypeVar
+from typing import Protocol
+from unittest import mock
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
+from avgzsl_bench.registry import Registry
 from feature_zoo._compat import ensure_torchvision_importable, import_clap_module
-from feature_zoo.cache import file_sha256
-
-T = TypeVar("T")
-
-RANDOM_INIT_SEED = 0
-TEXT_BATCH = 256
-
-
-class WeightsMissingError(RuntimeError):
-    """Pretrained weights are not on this machine; the message tells the user what to fetch."""
-
-
-def weights_dir() -> Path:
-    """Where default checkpoints are looked up: ``$FEATURE_ZOO_WEIGHTS`` or ``~/.cache/feature_zoo/weights``."""
-    env = os.environ.get("FEATURE_ZOO_WEIGHTS")
-    return Path(env).expanduser() if env else Path.home() / ".cache" / "feature_zoo" / "weights"
-
-
-def _file_digest(path: Path) -> str:
-    return file_sha256(path)[:16]
-
-
-def _resolve_checkpoint(explicit: Path | str | None, default_name: str, hint: str) -> Path | None:
-    """Explicit path (must exist) > file in the weights dir > None (let the library try its cache)."""
-    if explicit is not None:
-        path = Path(explicit).expanduser()
-        if not path.is_file():
-            raise WeightsMissingError(f"checkpoint {path} does not exist. {hint}")
-        return path
-    candidate = weights_dir() / default_name
-    return candidate if candidate.is_file() else None
+from feature_zoo.wavcaps import WavCapsHTSATBert
+from feature_zoo.weights import (
+    RANDOM_INIT_SEED,
+    WeightsMissingError,
+    encode_in_chunks,
+    file_digest,
+    resolve_checkpoint,
+    seeded,
+    weights_dir,
+)
 
 
 class VisualBackbone(Protocol):
     name: str
+    display_name: str  # how tables and the manifest's feature_recipe name the encoder
     identity: str
     dim: int
 
@@ -73,6 +53,8 @@ class VisualBackbone(Protocol):
 
 class AudioBackbone(Protocol):
     name: str
+    display_name: str
+    text_file_prefix: str  # text file name = prefix + word_embeddings_<dataset>_normed.npy
     identity: str
     dim: int
     sample_rate: int
@@ -83,18 +65,6 @@ class AudioBackbone(Protocol):
 
     def encode_texts(self, texts: Sequence[str]) -> torch.Tensor:
         """Prompts -> (N, text_dim) L2-normalised float32 on CPU."""
-
-
-def _seeded(build: Callable[[], T]) -> T:
-    # Same seed -> same random weights -> random-init cache entries stay valid across runs.
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(RANDOM_INIT_SEED)
-        return build()
-
-
-def _encode_in_chunks(texts: Sequence[str], encode: Callable[[list[str]], torch.Tensor]) -> torch.Tensor:
-    parts = [encode(list(texts[i : i + TEXT_BATCH])) for i in range(0, len(texts), TEXT_BATCH)]
-    return F.normalize(torch.cat(parts).float(), dim=-1).cpu()
 
 
 # --------------------------------------------------------------------------------------------
@@ -111,6 +81,8 @@ class OpenClipViTB32:
     """OpenAI CLIP ViT-B/32 through open_clip (QuickGELU architecture, as OpenAI trained it)."""
 
     name = "clip-vit-b32"
+    display_name = "CLIP ViT-B/32"
+    text_file_prefix = ""  # the released bundle's CLIP text file has no prefix
     dim = 512
     text_dim = 512
 
@@ -125,17 +97,17 @@ class OpenClipViTB32:
         )
         arch = "ViT-B-32-quickgelu"
         if random_init:
-            model, _, preprocess = _seeded(lambda: open_clip.create_model_and_transforms(arch, pretrained=None))
+            model, _, preprocess = seeded(lambda: open_clip.create_model_and_transforms(arch, pretrained=None))
             self.identity = f"{self.name}/random-init-seed{RANDOM_INIT_SEED}"
         else:
-            path = _resolve_checkpoint(checkpoint, CLIP_CHECKPOINT_NAME, hint)
+            path = resolve_checkpoint(checkpoint, CLIP_CHECKPOINT_NAME, hint)
             pretrained = str(path) if path is not None else "openai"
             try:
                 model, _, preprocess = open_clip.create_model_and_transforms(arch, pretrained=pretrained)
             except Exception as error:  # open_clip raises assorted hub/IO errors when offline
                 reason = str(error).rstrip(". ")
                 raise WeightsMissingError(f"could not load CLIP ViT-B/32 ({pretrained}): {reason}. {hint}") from error
-            self.identity = f"{self.name}/" + (f"sha256-{_file_digest(path)}" if path else "openai")
+            self.identity = f"{self.name}/" + (f"sha256-{file_digest(path)}" if path else "openai")
         self.device = torch.device(device)
         self.model = model.to(self.device).eval()
         self._preprocess = preprocess
@@ -154,7 +126,7 @@ class OpenClipViTB32:
 
     @torch.inference_mode()
     def encode_texts(self, texts: Sequence[str]) -> torch.Tensor:
-        return _encode_in_chunks(texts, lambda chunk: self.model.encode_text(self._tokenizer(chunk).to(self.device)))
+        return encode_in_chunks(texts, lambda chunk: self.model.encode_text(self._tokenizer(chunk).to(self.device)))
 
 
 # --------------------------------------------------------------------------------------------
@@ -169,8 +141,13 @@ def _roberta_config():  # the roberta-base architecture, built without touching 
     from transformers import RobertaConfig
 
     return RobertaConfig(
-        vocab_size=50265, max_position_embeddings=514, type_vocab_size=1, layer_norm_eps=1e-5,
-        pad_token_id=1, bos_token_id=0, eos_token_id=2,
+        vocab_size=50265,
+        max_position_embeddings=514,
+        type_vocab_size=1,
+        layer_norm_eps=1e-5,
+        pad_token_id=1,
+        bos_token_id=0,
+        eos_token_id=2,
     )
 
 
@@ -185,6 +162,8 @@ class LaionClapHTSATTiny:
     """
 
     name = "laion-clap-htsat-tiny"
+    display_name = "LAION-CLAP HTSAT-tiny-RoBERTa"
+    text_file_prefix = "laion_clap_"  # never the released "wavcaps_" name: these are other vectors
     dim = 512
     text_dim = 512
     sample_rate = 48000
@@ -208,7 +187,7 @@ class LaionClapHTSATTiny:
         )
         path = None
         if not random_init:
-            path = _resolve_checkpoint(checkpoint, CLAP_CHECKPOINT_NAME, hint)
+            path = resolve_checkpoint(checkpoint, CLAP_CHECKPOINT_NAME, hint)
             if path is None:
                 raise WeightsMissingError(f"no LAION-CLAP checkpoint found. {hint}")
             self._tokenizer = self._load_roberta_tokenizer(tokenizer_dir, hint)
@@ -220,10 +199,10 @@ class LaionClapHTSATTiny:
         # create_model fetches pretrained roberta-base weights from the hub; building the same
         # architecture from its config needs no network, and the CLAP checkpoint overwrites it all.
         with mock.patch.object(RobertaModel, "from_pretrained", lambda *args, **kwargs: RobertaModel(config)):
-            model = _seeded(build) if random_init else build()
+            model = seeded(build) if random_init else build()
         if path is not None:
             self._load_weights(model, path, hint)
-            self.identity = f"{self.name}/sha256-{_file_digest(path)}"
+            self.identity = f"{self.name}/sha256-{file_digest(path)}"
         else:
             self.identity = f"{self.name}/random-init-seed{RANDOM_INIT_SEED}"
             self._tokenizer = None
@@ -277,7 +256,7 @@ class LaionClapHTSATTiny:
 
     @torch.inference_mode()
     def encode_texts(self, texts: Sequence[str]) -> torch.Tensor:
-        return _encode_in_chunks(texts, lambda chunk: self.model.encode_text(self._tokenize(chunk), self.device))
+        return encode_in_chunks(texts, lambda chunk: self.model.encode_text(self._tokenize(chunk), self.device))
 
 
 # --------------------------------------------------------------------------------------------
@@ -295,49 +274,55 @@ class BackboneInfo:
     factory: Callable[..., object]
 
 
-def _wavcaps_not_bundled(**_: object) -> AudioBackbone:
-    raise WeightsMissingError(
-        "the paper's WavCaps CLAP (HTSAT audio + BERT text, 1024-d, 32 kHz) is registered but not bundled: "
-        "it needs the WavCaps retrieval code (https://github.com/XinhaoMei/WavCaps, retrieval/models/ase_model.py) "
-        f"and its checkpoint HTSAT_BERT_zero_shot.pt placed at {weights_dir() / 'HTSAT_BERT_zero_shot.pt'}. "
-        "Implement it as an AudioBackbone (sample_rate=32000, dim=1024) and register it in "
-        "feature_zoo.backbones.AUDIO_BACKBONES; until then use --audio-backbone laion-clap-htsat-tiny."
-    )
-
-
-VISUAL_BACKBONES: dict[str, BackboneInfo] = {
-    "clip-vit-b32": BackboneInfo(
-        "clip-vit-b32", "visual", 512, 512, None, "OpenAI CLIP ViT-B/32 via open_clip (the paper's visual model)",
+VISUAL_BACKBONES: Registry[BackboneInfo] = Registry("visual backbone", entry_point_group="feature_zoo.backbones")
+AUDIO_BACKBONES: Registry[BackboneInfo] = Registry("audio backbone", entry_point_group="feature_zoo.backbones")
+VISUAL_BACKBONES.add(
+    "clip-vit-b32",
+    BackboneInfo(
+        "clip-vit-b32",
+        "visual",
+        512,
+        512,
+        None,
+        "OpenAI CLIP ViT-B/32 via open_clip (the paper's visual model)",
         OpenClipViTB32,
     ),
-}
-AUDIO_BACKBONES: dict[str, BackboneInfo] = {
-    "laion-clap-htsat-tiny": BackboneInfo(
-        "laion-clap-htsat-tiny", "audio", 512, 512, 48000, "LAION-CLAP HTSAT-tiny + RoBERTa via laion-clap",
+)
+AUDIO_BACKBONES.add(
+    "laion-clap-htsat-tiny",
+    BackboneInfo(
+        "laion-clap-htsat-tiny",
+        "audio",
+        512,
+        512,
+        48000,
+        "LAION-CLAP HTSAT-tiny + RoBERTa via laion-clap",
         LaionClapHTSATTiny,
     ),
-    "wavcaps-htsat-bert": BackboneInfo(
-        "wavcaps-htsat-bert", "audio", 1024, 1024, 32000,
-        "WavCaps CLAP HTSAT + BERT (the paper's audio model; not bundled)", _wavcaps_not_bundled,
+)
+AUDIO_BACKBONES.add(
+    "wavcaps-htsat-bert",
+    BackboneInfo(
+        "wavcaps-htsat-bert",
+        "audio",
+        1024,
+        1024,
+        32000,
+        "WavCaps CLAP HTSAT + BERT (the paper's audio model)",
+        WavCapsHTSATBert,
     ),
-}
-
-
-def _build(registry: dict[str, BackboneInfo], name: str, kwargs: dict[str, object]) -> object:
-    if name not in registry:
-        kind = next(iter(registry.values())).modality
-        raise KeyError(f"unknown {kind} backbone {name!r}; known: {sorted(registry)}")
-    return registry[name].factory(**kwargs)
+)
+DEFAULT_AUDIO_BACKBONE = "wavcaps-htsat-bert"  # the paper's
 
 
 def build_visual(name: str = "clip-vit-b32", **kwargs: object) -> VisualBackbone:
     """Instantiate a registered visual backbone (kwargs: checkpoint, random_init, device)."""
-    return _build(VISUAL_BACKBONES, name, kwargs)  # type: ignore[return-value]
+    return VISUAL_BACKBONES.get(name).factory(**kwargs)  # type: ignore[return-value]
 
 
-def build_audio(name: str = "laion-clap-htsat-tiny", **kwargs: object) -> AudioBackbone:
+def build_audio(name: str = DEFAULT_AUDIO_BACKBONE, **kwargs: object) -> AudioBackbone:
     """Instantiate a registered audio backbone (kwargs: checkpoint, random_init, device, ...)."""
-    return _build(AUDIO_BACKBONES, name, kwargs)  # type: ignore[return-value]
+    return AUDIO_BACKBONES.get(name).factory(**kwargs)  # type: ignore[return-value]
 
 
 @dataclass(frozen=True)
@@ -345,7 +330,7 @@ class BackboneConfig:
     """How to build both backbones: small and picklable, so sharded workers build their own copy."""
 
     visual: str = "clip-vit-b32"
-    audio: str = "laion-clap-htsat-tiny"
+    audio: str = DEFAULT_AUDIO_BACKBONE
     visual_checkpoint: Path | None = None
     audio_checkpoint: Path | None = None
     clap_tokenizer: Path | None = None
@@ -353,10 +338,14 @@ class BackboneConfig:
     device: str = "cpu"
 
     def build(self) -> tuple[VisualBackbone, AudioBackbone]:
-        visual = build_visual(self.visual, checkpoint=self.visual_checkpoint, random_init=self.random_init,
-                              device=self.device)
-        audio_kwargs: dict[str, object] = {"checkpoint": self.audio_checkpoint, "random_init": self.random_init,
-                                           "device": self.device}
+        visual = build_visual(
+            self.visual, checkpoint=self.visual_checkpoint, random_init=self.random_init, device=self.device
+        )
+        audio_kwargs: dict[str, object] = {
+            "checkpoint": self.audio_checkpoint,
+            "random_init": self.random_init,
+            "device": self.device,
+        }
         if self.clap_tokenizer is not None:
             audio_kwargs["tokenizer_dir"] = self.clap_tokenizer
         return visual, build_audio(self.audio, **audio_kwargs)

@@ -2,12 +2,14 @@
 
 ``<out>/class-split/``                                       copy of the input split folder
 ``<out>/features/cls_features_non_averaged/{audio,video}/<split>/<Class>.pkl``
-    dict: ``features`` (list of 1-D float32 arrays), ``video_names`` (list of numpy.bytes_),
-    ``fps`` (list of int); audio and video files list the same videos in the same order
-``<out>/features/cls_features_non_averaged/text/{,wavcaps_}word_embeddings_<ds>_normed.npy``
-    0-d object array of a dict class string -> float32 vector
+    dict: ``features`` (list of 1-D arrays: video float16 or float32 by recipe, audio float32),
+    ``video_names`` (list of numpy.bytes_), ``fps`` (list of int); audio and video files list the
+    same videos in the same order
+``<out>/features/cls_features_non_averaged/text/<prefix>word_embeddings_<ds>_normed.npy``
+    0-d object array of a dict class string -> float32 vector; the prefix names the text encoder
+    ("" for CLIP, "wavcaps_" for WavCaps CLAP as released, "laion_clap_" for LAION-CLAP)
 ``<out>/features/cls_features_non_averaged/feature_zoo_manifest.json``
-    backbones, dims, counts and the failed videos of the last run
+    recipe, backbones, dims, text file names, counts and the failed videos of the last run
 
 Unlike the reference, ``video_names`` lists only videos that have features, so names and
 features pair up one to one; classes left without any video get no file (they are listed in the
@@ -25,7 +27,6 @@ from pathlib import Path
 
 import numpy as np
 
-from avgzsl_bench.datasets import get_dataset
 from avgzsl_bench.datasets.spec import RELEASE_FEATURE_DIR
 from feature_zoo.extract import VideoFeatures
 
@@ -71,10 +72,14 @@ def copy_class_split(splits_dir: Path | str, out_root: Path | str) -> None:
 
 
 def write_features(
-    out_root: Path | str, splits: Mapping[str, list[tuple[str, str]]], features: Mapping[str, VideoFeatures]
+    out_root: Path | str,
+    splits: Mapping[str, list[tuple[str, str]]],
+    features: Mapping[str, VideoFeatures],
+    video_dtype: str = "float32",
 ) -> list[str]:
     """Write the per-class pickles; returns ``"<split>/<class>"`` of classes that had no usable video."""
     root = feature_root(out_root)
+    dtypes = {"video": np.dtype(video_dtype), "audio": np.dtype(np.float32)}
     empty: list[str] = []
     for split, rows in splits.items():
         by_class: dict[str, list[str]] = {}
@@ -87,7 +92,7 @@ def write_features(
                 continue
             for modality, attribute in (("video", "visual"), ("audio", "audio")):
                 payload = {
-                    "features": [np.asarray(getattr(features[v], attribute), dtype=np.float32) for v in kept],
+                    "features": [np.asarray(getattr(features[v], attribute), dtype=dtypes[modality]) for v in kept],
                     "video_names": [np.bytes_(v.encode("utf-8")) for v in kept],
                     "fps": [int(features[v].fps) for v in kept],
                 }
@@ -98,10 +103,17 @@ def write_features(
     return empty
 
 
-def text_paths(out_root: Path | str, dataset: str) -> tuple[Path, Path]:
-    """(CLIP-side file, CLAP-side file); names as the released bundle has them, whatever the backbone."""
-    text_dir, spec = feature_root(out_root) / "text", get_dataset(dataset)
-    return text_dir / spec.text_files["clip"], text_dir / spec.text_files["clap"]
+def text_file_name(prefix: str, dataset: str) -> str:
+    """``word_embeddings_<dataset>_normed.npy`` behind the encoder's prefix, as the released bundle names them."""
+    return f"{prefix}word_embeddings_{dataset}_normed.npy"
+
+
+def text_paths(
+    out_root: Path | str, dataset: str, clip_prefix: str = "", clap_prefix: str = "wavcaps_"
+) -> tuple[Path, Path]:
+    """(CLIP-side file, CLAP-side file) for the encoders with these file prefixes."""
+    text_dir = feature_root(out_root) / "text"
+    return text_dir / text_file_name(clip_prefix, dataset), text_dir / text_file_name(clap_prefix, dataset)
 
 
 def write_text(path: Path, embeddings: Mapping[str, np.ndarray]) -> None:

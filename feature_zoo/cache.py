@@ -1,7 +1,8 @@
 """Content-addressed per-video feature cache.
 
 Key = sha256(file bytes) + backbone identity + preprocessing version, so renamed or moved videos
-still hit, while edited files, other weights or a changed decoding rule miss. One small ``.npz``
+still hit, while edited files, other weights or another decoding rule (a changed rule, or the
+reference vs clean recipe of ``feature_zoo.preprocess``) miss. One small ``.npz``
 per (video, modality): swapping the audio backbone re-encodes audio only. Entries are written
 atomically, which is what makes an interrupted run resumable: an entry exists completely or not
 at all.
@@ -17,8 +18,9 @@ from pathlib import Path
 
 import numpy as np
 
-# Bump when decoding/preprocessing changes in a way that changes embeddings (frame choice,
-# colour handling, resampling, crop/pad rule).
+# The clean recipe's version. Bump when decoding/preprocessing changes in a way that changes
+# embeddings (frame choice, colour handling, resampling, crop/pad rule); the reference recipes
+# carry their own tags (feature_zoo.preprocess).
 PREPROCESS_VERSION = "fz1-middle-n//2-rgb-mono-mean-centre10s"
 
 
@@ -33,11 +35,12 @@ def file_sha256(path: Path | str) -> str:
 class FeatureCache:
     """Directory of ``<modality>/<kk>/<key>.npz`` files."""
 
-    def __init__(self, root: Path | str) -> None:
+    def __init__(self, root: Path | str, version: str = PREPROCESS_VERSION) -> None:
         self.root = Path(root)
+        self.version = version
 
     def path(self, modality: str, file_hash: str, identity: str) -> Path:
-        key = hashlib.sha256(f"{file_hash}|{identity}|{PREPROCESS_VERSION}".encode()).hexdigest()
+        key = hashlib.sha256(f"{file_hash}|{identity}|{self.version}".encode()).hexdigest()
         return self.root / modality / key[:2] / f"{key}.npz"
 
     def load(self, modality: str, file_hash: str, identity: str) -> dict[str, np.ndarray] | None:

@@ -1,9 +1,9 @@
 """Video and audio decoding with PyAV (bundled FFmpeg; no ffmpeg binary needed).
 
-Visual input: the middle decoded frame, 0-based index ``n // 2`` of the ``n`` frames that
-actually decode, as correct RGB. The reference scripts differ in ways we do not replicate:
-OpenCV BGR bytes were fed to CLIP as RGB (all datasets), UCF frames were additionally inverted
-by a float->uint8 wrap, and the mp4 scripts took 0-based index ``n // 2 - 1``.
+Visual input: one RGB frame, chosen by a rule from the number of frames that actually decode and
+the number the container declares (``feature_zoo.preprocess`` holds the rules; by default the
+0-based ``n // 2`` of the decoded frames). Decoding stays faithful; every deliberate deviation
+(channel order, pixel wrap) is applied later by the preprocessing policy.
 
 Audio input: all channels resampled to the backbone's rate, averaged to mono (a plain channel
 mean like librosa's, because FFmpeg's own downmix is ~3 dB louder), then centre-cropped or
@@ -12,6 +12,8 @@ zero-padded at the end to a fixed length (10 s in the spec).
 
 from __future__ import annotations
 
+import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,11 +27,20 @@ class DecodeError(RuntimeError):
     """A video that cannot be used; the message says why (shown in the run summary)."""
 
 
+FrameRule = Callable[[int, int], "int | None"]  # (decoded frames, declared frames) -> 0-based index or None
+
+
+def middle_frame(decoded: int, declared: int) -> int | None:
+    return decoded // 2
+
+
 @dataclass(frozen=True)
 class DecodedVideo:
-    frame: np.ndarray  # (H, W, 3) uint8 RGB, the middle frame
-    frame_index: int  # 0-based index of that frame among the decoded frames
-    num_frames: int
+    frame: np.ndarray | None  # (H, W, 3) uint8 RGB; None when the rule chose no index or one past the decoded frames
+    frame_index: int | None  # 0-based index among the decoded frames that the rule chose
+    num_frames: int  # frames that decode
+    declared_frames: int  # frames the container declares (what OpenCV reports as the frame count)
+    size: tuple[int, int]  # (width, height)
     fps: float
     audio: np.ndarray | None  # (num_samples,) float32 mono at the requested rate; None = no audio track
 
@@ -89,10 +100,23 @@ def _frame_at(path: Path, target_index: int, target_pts: int | None) -> np.ndarr
     raise DecodeError(f"frame {target_index} decoded in the first pass but not in the second")
 
 
+def declared_frame_count(container: av.container.InputContainer, stream: av.VideoStream, fps: float) -> int:
+    """The container's frame count; without one, duration x fps rounded, the estimate OpenCV falls back to."""
+    if stream.frames > 0:
+        return int(stream.frames)
+    if container.duration:
+        seconds = container.duration / av.time_base
+    elif stream.duration and stream.time_base:
+        seconds = float(stream.duration * stream.time_base)
+    else:
+        return 0
+    return int(math.floor(seconds * fps + 0.5))
+
+
 def decode_video(
-    path: Path | str, sample_rate: int, clip_seconds: float = CLIP_SECONDS
+    path: Path | str, sample_rate: int, clip_seconds: float = CLIP_SECONDS, frame_rule: FrameRule = middle_frame
 ) -> DecodedVideo:
-    """Decode the middle RGB frame and the fixed-length mono audio of one video file.
+    """Decode one RGB frame (chosen by ``frame_rule``) and the fixed-length mono audio of one video file.
 
     Raises :class:`DecodeError` for files that cannot be used (unreadable, no video frames).
     """
@@ -105,6 +129,8 @@ def decode_video(
             vstream.thread_type = "AUTO"
             rate = vstream.average_rate or vstream.guessed_rate
             fps = float(rate) if rate else 0.0
+            declared = declared_frame_count(container, vstream, fps)
+            size = (vstream.codec_context.width, vstream.codec_context.height)
             astream = container.streams.audio[0] if container.streams.audio else None
             mono = _MonoAccumulator(astream.layout, sample_rate) if astream is not None else None
             # One demux pass: count the video frames that really decode (container metadata can
@@ -120,11 +146,15 @@ def decode_video(
             audio = mono.finish() if mono is not None else None
         if not pts:
             raise DecodeError("no decodable video frames")
-        middle = len(pts) // 2
-        unique_pts = len(set(pts)) == len(pts)
-        frame = _frame_at(path, middle, pts[middle] if unique_pts else None)
+        index = frame_rule(len(pts), declared)
+        frame = None
+        if index is not None and 0 <= index < len(pts):
+            unique_pts = len(set(pts)) == len(pts)
+            frame = _frame_at(path, index, pts[index] if unique_pts else None)
     except (av.FFmpegError, OSError, ValueError, IndexError) as error:
         raise DecodeError(f"{type(error).__name__}: {error}") from error
     if audio is not None:
         audio = fit_length(audio, int(round(clip_seconds * sample_rate)))
-    return DecodedVideo(frame=frame, frame_index=middle, num_frames=len(pts), fps=fps, audio=audio)
+    return DecodedVideo(
+        frame=frame, frame_index=index, num_frames=len(pts), declared_frames=declared, size=size, fps=fps, audio=audio
+    )

@@ -20,6 +20,7 @@ import torch
 from feature_zoo.backbones import AudioBackbone, VisualBackbone
 from feature_zoo.cache import FeatureCache, file_sha256
 from feature_zoo.decode import DecodeError, decode_video
+from feature_zoo.preprocess import CLEAN, FramePolicy, NoFrame
 
 T = TypeVar("T")
 MISSING_AUDIO_POLICIES = ("skip", "silence")
@@ -29,7 +30,7 @@ NO_AUDIO = "no audio track (skipped like the reference; use --missing-audio sile
 
 @dataclass(frozen=True)
 class VideoFeatures:
-    visual: np.ndarray  # (visual dim,) float32, L2-normalised
+    visual: np.ndarray  # (visual dim,) float32, L2-normalised (the bundle may store it as float16)
     audio: np.ndarray  # (audio dim,) float32, L2-normalised
     fps: int
     silent: bool = False  # no audio track; ``audio`` is the embedding of 10 s of silence
@@ -77,7 +78,11 @@ def _bounded_map(pool: ThreadPoolExecutor, fn: Callable[..., T], items: Iterable
 
 
 class Extractor:
-    """Turns video files into (visual, audio) embeddings, reusing and filling a :class:`FeatureCache`."""
+    """Turns video files into (visual, audio) embeddings, reusing and filling a :class:`FeatureCache`.
+
+    ``policy`` is the visual preprocessing recipe (``feature_zoo.preprocess``); cache entries are
+    keyed by its tag, so a cache folder can hold both recipes without mixing them.
+    """
 
     def __init__(
         self,
@@ -87,10 +92,13 @@ class Extractor:
         batch_size: int = 16,
         workers: int = 2,
         missing_audio: str = "skip",
+        policy: FramePolicy = CLEAN,
     ) -> None:
         if missing_audio not in MISSING_AUDIO_POLICIES:
             raise ValueError(f"missing_audio must be one of {MISSING_AUDIO_POLICIES}")
-        self.visual, self.audio, self.cache = visual, audio, cache
+        if cache.version != policy.cache_tag:
+            cache = FeatureCache(cache.root, policy.cache_tag)
+        self.visual, self.audio, self.cache, self.policy = visual, audio, cache, policy
         self.batch_size, self.workers, self.missing_audio = max(1, batch_size), max(1, workers), missing_audio
         self._clip_samples = int(round(audio.clip_seconds * audio.sample_rate))
 
@@ -115,25 +123,31 @@ class Extractor:
             if visual is not None and audio is not None:
                 silent = bool(audio["silent"])
                 return VideoFeatures(visual["embedding"], audio["embedding"], int(visual["fps"]), silent)
-            decoded = decode_video(path, self.audio.sample_rate, self.audio.clip_seconds)
+            decoded = decode_video(path, self.audio.sample_rate, self.audio.clip_seconds, self.policy.frame_rule)
             silent = decoded.audio is None
             if silent and self.missing_audio == "skip":
                 return NO_AUDIO
-            fps = int(round(decoded.fps)) if decoded.fps > 0 else 25
+            image = (
+                None
+                if visual is not None
+                else self.policy.image(decoded.frame, decoded.frame_index, decoded.size, self.visual.preprocess)
+            )
             return _Pending(
                 name=name,
                 file_hash=file_hash,
-                fps=fps,
-                image=None if visual is not None else self.visual.preprocess(decoded.frame),
-                waveform=None if audio is not None else (
-                    np.zeros(self._clip_samples, np.float32) if silent else decoded.audio
-                ),
+                fps=self.policy.fps(decoded.fps),
+                image=image,
+                waveform=None
+                if audio is not None
+                else (np.zeros(self._clip_samples, np.float32) if silent else decoded.audio),
                 visual=None if visual is None else visual["embedding"],
                 audio=None if audio is None else audio["embedding"],
                 silent=silent,
             )
         except DecodeError as error:
             return f"unreadable video: {error}"
+        except NoFrame as error:
+            return str(error)
         except OSError as error:
             return f"cannot read file: {error}"
 

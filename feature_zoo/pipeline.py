@@ -5,25 +5,29 @@ from __future__ import annotations
 import functools
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
-from feature_zoo import __version__
 from avgzsl_bench.executors import Executor
-from feature_zoo.shards import map_shards
-from feature_zoo.backbones import AudioBackbone, BackboneConfig, VisualBackbone
+from feature_zoo import __version__
+from feature_zoo.backbones import AUDIO_BACKBONES, AudioBackbone, BackboneConfig, VisualBackbone
 from feature_zoo.bundle_writer import (
     copy_class_split,
     find_videos,
     read_split_lists,
+    text_file_name,
     text_paths,
     write_features,
     write_manifest,
     write_text,
 )
-from feature_zoo.cache import PREPROCESS_VERSION, FeatureCache
+from feature_zoo.cache import FeatureCache
 from feature_zoo.extract import ExtractionReport, Extractor
+from feature_zoo.preprocess import FramePolicy, default_preprocess, frame_policy
+from feature_zoo.shards import map_shards
 from feature_zoo.text import PROMPT_SETS, ensemble_embeddings, load_templates, prompt_class_names
+
+TextProgress = Callable[[str, int, int], None]  # (label, prompts done, prompts in all)
 
 
 @dataclass
@@ -32,6 +36,7 @@ class DatasetResult:
     empty_classes: list[str]
     manifest_path: Path
     text_written: bool
+    removed_text: list[Path] = field(default_factory=list)  # other encoders' CLAP text files, now stale
 
 
 @dataclass(frozen=True)
@@ -48,11 +53,26 @@ class ShardedExtraction:
     shard_size: int = 512
 
 
-def _fill_cache(shard: list[tuple[str, Path]], *, backbones: BackboneConfig, cache_dir: str, batch_size: int,
-                workers: int, missing_audio: str) -> list[str | None]:
+def _fill_cache(
+    shard: list[tuple[str, Path]],
+    *,
+    backbones: BackboneConfig,
+    cache_dir: str,
+    batch_size: int,
+    workers: int,
+    missing_audio: str,
+    policy: FramePolicy,
+) -> list[str | None]:
     visual, audio = backbones.build()
-    extractor = Extractor(visual, audio, FeatureCache(cache_dir), batch_size=batch_size, workers=workers,
-                          missing_audio=missing_audio)
+    extractor = Extractor(
+        visual,
+        audio,
+        FeatureCache(cache_dir, policy.cache_tag),
+        batch_size=batch_size,
+        workers=workers,
+        missing_audio=missing_audio,
+        policy=policy,
+    )
     report = extractor.run(dict(shard))
     return [report.failures.get(name) for name, _ in shard]
 
@@ -72,18 +92,56 @@ def backbone_record(backbone: VisualBackbone | AudioBackbone) -> dict[str, objec
     if hasattr(backbone, "sample_rate"):
         record["sample_rate"] = backbone.sample_rate
         record["clip_seconds"] = backbone.clip_seconds
+    if hasattr(backbone, "text_tokenizer"):
+        record["text_tokenizer"] = backbone.text_tokenizer
     return record
 
 
+def feature_recipe(visual: VisualBackbone, audio: AudioBackbone, preprocess: str) -> str:
+    """How tables name the features, e.g. "CLIP ViT-B/32 + WavCaps CLAP HTSAT-BERT, reference preprocessing"."""
+    random_init = getattr(visual, "random_init", False) or getattr(audio, "random_init", False)
+    return f"{visual.display_name} + {audio.display_name}, {preprocess} preprocessing" + (
+        " (random init)" if random_init else ""
+    )
+
+
+def bundle_text_paths(
+    out_root: Path | str, dataset: str, visual: VisualBackbone, audio: AudioBackbone
+) -> tuple[Path, Path]:
+    """(CLIP text file, CLAP text file), each named for the encoder that writes it."""
+    return text_paths(out_root, dataset, visual.text_file_prefix, audio.text_file_prefix)
+
+
+def _remove_other_clap_text(clap_path: Path, dataset: str) -> list[Path]:
+    # A bundle holds one CLAP text file: one left by another encoder would be read with these features.
+    prefixes = {getattr(info.factory, "text_file_prefix", None) for info in AUDIO_BACKBONES.entries()} - {None}
+    others = [clap_path.with_name(text_file_name(prefix, dataset)) for prefix in sorted(prefixes)]
+    stale = [path for path in others if path != clap_path and path.is_file()]
+    for path in stale:
+        path.unlink()
+    return stale
+
+
 def write_text_embeddings(
-    out_root: Path | str, splits_dir: Path | str, dataset: str, visual: VisualBackbone, audio: AudioBackbone
-) -> None:
-    """Both text files of the bundle: CLIP prompts through the visual backbone, CLAP prompts through the audio one."""
+    out_root: Path | str,
+    splits_dir: Path | str,
+    dataset: str,
+    visual: VisualBackbone,
+    audio: AudioBackbone,
+    on_progress: TextProgress | None = None,
+) -> list[Path]:
+    """Both text files of the bundle: CLIP prompts through the visual backbone, CLAP prompts through the audio one.
+
+    Returns the CLAP text files of other encoders that were removed from the folder.
+    """
     names = prompt_class_names(splits_dir, dataset)
     prompt_set = PROMPT_SETS[dataset]
-    clip_path, clap_path = text_paths(out_root, dataset)
-    write_text(clip_path, ensemble_embeddings(visual.encode_texts, names, load_templates("clip", prompt_set)))
-    write_text(clap_path, ensemble_embeddings(audio.encode_texts, names, load_templates("clap", prompt_set)))
+    clip_path, clap_path = bundle_text_paths(out_root, dataset, visual, audio)
+    for path, encoder, backbone in ((clip_path, "clip", visual), (clap_path, "clap", audio)):
+        label = f"text prompts ({encoder})"
+        report = None if on_progress is None else (lambda done, total, label=label: on_progress(label, done, total))
+        write_text(path, ensemble_embeddings(backbone.encode_texts, names, load_templates(encoder, prompt_set), report))
+    return _remove_other_clap_text(clap_path, dataset)
 
 
 def extract_dataset(
@@ -94,6 +152,7 @@ def extract_dataset(
     visual: VisualBackbone,
     audio: AudioBackbone,
     *,
+    preprocess: str | None = None,
     cache_dir: Path | str | None = None,
     batch_size: int = 16,
     workers: int = 2,
@@ -102,43 +161,85 @@ def extract_dataset(
     with_text: bool = True,
     on_start: Callable[[int], None] | None = None,
     on_progress: Callable[[str, str | None], None] | None = None,
+    on_text_progress: TextProgress | None = None,
     shards: ShardedExtraction | None = None,
 ) -> DatasetResult:
-    """Extract every video named in the split CSVs and write the bundle under ``out_root``."""
+    """Extract every video named in the split CSVs and write the bundle under ``out_root``.
+
+    ``preprocess`` is "reference" or "clean" (``feature_zoo.preprocess``); None = the dataset's default.
+    """
     if dataset not in PROMPT_SETS:
         raise ValueError(f"unknown dataset {dataset!r}; known: {sorted(PROMPT_SETS)}")
+    preprocess = preprocess or default_preprocess(dataset)
+    policy = frame_policy(preprocess, dataset)
     splits = read_split_lists(splits_dir, zero_shot_split)
     names = sorted({video for rows in splits.values() for video, _ in rows})
     videos = find_videos(videos_dir, names)
     if on_start is not None:
         on_start(len(videos))
-    cache = FeatureCache(cache_dir if cache_dir is not None else default_cache_dir(out_root))
+    cache = FeatureCache(cache_dir if cache_dir is not None else default_cache_dir(out_root), policy.cache_tag)
     if shards is not None:
-        fill = functools.partial(_fill_cache, backbones=shards.backbones, cache_dir=str(cache.root),
-                                 batch_size=batch_size, workers=workers, missing_audio=missing_audio)
+        fill = functools.partial(
+            _fill_cache,
+            backbones=shards.backbones,
+            cache_dir=str(cache.root),
+            batch_size=batch_size,
+            workers=workers,
+            missing_audio=missing_audio,
+            policy=policy,
+        )
         with shards.executor as executor:
-            map_shards(fill, sorted(videos.items()), executor, shard_size=shards.shard_size,
-                       description="video shards")
-    extractor = Extractor(visual, audio, cache, batch_size=batch_size, workers=workers, missing_audio=missing_audio)
+            map_shards(fill, sorted(videos.items()), executor, shard_size=shards.shard_size, description="video shards")
+    extractor = Extractor(
+        visual, audio, cache, batch_size=batch_size, workers=workers, missing_audio=missing_audio, policy=policy
+    )
     report = extractor.run(videos, on_progress=on_progress)
 
     copy_class_split(splits_dir, out_root)
-    empty = write_features(out_root, splits, report.features)
+    empty = write_features(out_root, splits, report.features, video_dtype=policy.video_dtype)
+    removed = []
     if with_text:
-        write_text_embeddings(out_root, splits_dir, dataset, visual, audio)
-    manifest = {
+        removed = write_text_embeddings(out_root, splits_dir, dataset, visual, audio, on_progress=on_text_progress)
+    manifest = _manifest(dataset, zero_shot_split, policy, visual, audio, out_root)
+    manifest.update(_outcome(len(videos), report, empty, with_text))
+    path = write_manifest(out_root, manifest)
+    return DatasetResult(
+        report=report, empty_classes=empty, manifest_path=path, text_written=with_text, removed_text=removed
+    )
+
+
+def _manifest(
+    dataset: str,
+    zero_shot_split: str,
+    policy: FramePolicy,
+    visual: VisualBackbone,
+    audio: AudioBackbone,
+    out_root: Path | str,
+) -> dict[str, object]:
+    """What produced the bundle: the recipe, the backbones, and which file holds which text embeddings."""
+    clip_path, clap_path = bundle_text_paths(out_root, dataset, visual, audio)
+    return {
         "feature_zoo_version": __version__,
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "dataset": dataset,
         "zero_shot_split": zero_shot_split,
-        "preprocess_version": PREPROCESS_VERSION,
+        "preprocess": policy.mode,
+        "preprocess_version": policy.cache_tag,
+        "feature_recipe": feature_recipe(visual, audio, policy.mode),
         "visual": backbone_record(visual),
         "audio": backbone_record(audio),
         "dims": {"video": visual.dim, "audio": audio.dim, "clip_text": visual.text_dim, "clap_text": audio.text_dim},
         "random_init": bool(getattr(visual, "random_init", False) or getattr(audio, "random_init", False)),
-        "feature_dtype": "float32",
+        "feature_dtype": {"video": policy.video_dtype, "audio": "float32"},
+        "fps": policy.fixed_fps if policy.fixed_fps is not None else "stream frame rate, rounded",
+        "text_files": {"clip": clip_path.name, "clap": clap_path.name},
+    }
+
+
+def _outcome(videos: int, report: ExtractionReport, empty: list[str], with_text: bool) -> dict[str, object]:
+    return {
         "counts": {
-            "videos": len(videos),
+            "videos": videos,
             "extracted": len(report.features),
             "from_cache": report.cached,
             "encoded": report.encoded,
@@ -147,6 +248,5 @@ def extract_dataset(
         "failed_videos": dict(sorted(report.failures.items())),
         "silent_audio_videos": sorted(report.silent_audio),
         "empty_classes": empty,
+        "text_written": with_text,
     }
-    path = write_manifest(out_root, manifest)
-    return DatasetResult(report=report, empty_classes=empty, manifest_path=path, text_written=with_text)

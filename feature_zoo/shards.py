@@ -15,7 +15,7 @@ def shard(items: Sequence[Any], shard_size: int) -> list[list[Any]]:
     if shard_size < 1:
         raise ValueError("shard_size must be at least 1")
     items = list(items)
-    return [items[start:start + shard_size] for start in range(0, len(items), shard_size)]
+    return [items[start : start + shard_size] for start in range(0, len(items), shard_size)]
 
 
 class ShardError(BenchError):
@@ -26,9 +26,14 @@ class ShardError(BenchError):
         self.outcomes = outcomes
 
 
-def map_shards(fn: Callable[[list[Any]], Sequence[Any]], items: Sequence[Any],
-               executor: Executor | None = None, shard_size: int | None = None,
-               num_shards: int | None = None, description: str = "shards") -> list[Any]:
+def map_shards(
+    fn: Callable[[list[Any]], Sequence[Any]],
+    items: Sequence[Any],
+    executor: Executor | None = None,
+    shard_size: int | None = None,
+    num_shards: int | None = None,
+    description: str = "shards",
+) -> list[Any]:
     """Split ``items`` into shards, run ``fn(shard) -> list`` (one result per item) on the executor
     and return the concatenated results in the items' order.
 
@@ -45,8 +50,7 @@ def map_shards(fn: Callable[[list[Any]], Sequence[Any]], items: Sequence[Any],
     outcomes = (executor or LocalExecutor()).map(fn, shards, description=description)
     failed = [o for o in outcomes if not o.ok]
     if failed:
-        first = ", ".join(f"shard of {len(o.item)} starting at {label(o.item[0])}: {o.error}"
-                          for o in failed[:3])
+        first = ", ".join(f"shard of {len(o.item)} starting at {label(o.item[0])}: {o.error}" for o in failed[:3])
         raise ShardError(f"{len(failed)}/{len(shards)} shards failed twice ({first})", outcomes)
     results: list[Any] = []
     for outcome, chunk in zip(outcomes, shards):

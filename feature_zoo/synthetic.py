@@ -29,7 +29,10 @@ def write_video(
     audio_rate: int = 44100,
     codec: str = "h264",
 ) -> Path:
-    """Write an mp4 of colour-coded frames plus, if given, an AAC track of ``audio`` ((channels, n) floats in [-1, 1])."""
+    """Write an mp4 of colour-coded frames plus, if given, an AAC track of ``audio``.
+
+    ``audio`` is a (channels, n) float array in [-1, 1].
+    """
     path = Path(path)
     width, height = size
     with av.open(str(path), mode="w") as container:

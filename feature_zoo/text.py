@@ -12,6 +12,7 @@ import torch
 import torch.nn.functional as F
 
 from avgzsl_bench.datasets import get_dataset, list_datasets
+from feature_zoo.weights import TEXT_BATCH
 
 # Prompt ensemble per dataset (spec 7.3): human actions for UCF and ActivityNet, any sound for VGGSound.
 # The name CSV and its prompt column come from the loader's dataset specs, so both sides agree.
@@ -35,12 +36,24 @@ def prompt_class_names(splits_dir: Path | str, dataset: str) -> list[str]:
 
 
 def ensemble_embeddings(
-    encode_texts: Callable[[Sequence[str]], torch.Tensor], class_names: Sequence[str], templates: Sequence[str]
+    encode_texts: Callable[[Sequence[str]], torch.Tensor],
+    class_names: Sequence[str],
+    templates: Sequence[str],
+    on_chunk: Callable[[int, int], None] | None = None,
 ) -> dict[str, np.ndarray]:
-    """One unit-norm float32 prototype per class: mean of the L2-normalised prompt embeddings, renormalised."""
+    """One unit-norm float32 prototype per class: mean of the L2-normalised prompt embeddings, renormalised.
+
+    Prompts are encoded in chunks of ``TEXT_BATCH`` so that ``on_chunk(done, total)`` can report
+    progress: thousands of prompts through BERT or RoBERTa take minutes on a CPU.
+    """
     # str.replace, not str.format: class strings may contain braces.
     prompts = [template.replace("{}", name) for name in class_names for template in templates]
-    embeddings = F.normalize(encode_texts(prompts).float(), dim=-1)
+    parts = []
+    for start in range(0, len(prompts), TEXT_BATCH):
+        parts.append(encode_texts(prompts[start : start + TEXT_BATCH]).float())
+        if on_chunk is not None:
+            on_chunk(min(start + TEXT_BATCH, len(prompts)), len(prompts))
+    embeddings = F.normalize(torch.cat(parts), dim=-1)
     per_class = embeddings.reshape(len(class_names), len(templates), -1).mean(dim=1)
     prototypes = F.normalize(per_class, dim=-1).numpy().astype(np.float32)
     return {name: prototypes[i] for i, name in enumerate(class_names)}

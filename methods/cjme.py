@@ -29,6 +29,7 @@ from avgzsl_bench.nn_blocks import (
     DEMO_SCHEDULE,
     TEXT_CHOICES,
     W_ENC_DEFAULTS,
+    encode_sample_text,
     select_text,
     text_encoder,
     triplet,
@@ -78,12 +79,16 @@ class CJME(GZSLMethod):
     def embed_text(self, text: TextEmbeddings) -> torch.Tensor:
         return self.f_t(self.W_enc(select_text(text, self.text)))
 
+    def embed_sample_text(self, batch: TrainBatch, targets: torch.Tensor) -> torch.Tensor:
+        """`embed_text` of each sample's class text (first layer on the class rows, bit-identical)."""
+        return self.f_t(encode_sample_text(self.W_enc, batch.class_text, self.text, targets))
+
     def loss(self, batch: TrainBatch) -> dict[str, torch.Tensor]:
         pos, neg = batch.positive, batch.negatives
         # Call order as in the reference (it fixes the BatchNorm running statistics).
-        a, v, t = self.f_a(pos.audio), self.f_v(pos.video), self.embed_text(pos.text)
+        a, v, t = self.f_a(pos.audio), self.f_v(pos.video), self.embed_sample_text(batch, pos.targets)
         a_neg, v_neg = self.f_a(neg.audio), self.f_v(neg.video)
-        self.embed_text(neg.text)  # t⁻: computed (BN statistics) but unused by the loss
+        self.embed_sample_text(batch, neg.targets)  # t⁻: computed (BN statistics) but unused by the loss
         gate = self.gate(torch.cat([pos.audio, pos.video], dim=1))
         class_embeddings = self.embed_text(batch.class_text).detach()
         l_ta = triplet(t, a, a_neg, self.margin, reduction="none")

@@ -1,5 +1,6 @@
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -39,13 +40,14 @@ def test_demo_run_prints_a_markdown_table(capsys, tmp_path):
     "argv, message",
     [
         (["--methods", "no-such-method"], "unknown method 'no-such-method'"),
-        (["--dataset", "ucf"], "needs --root"),
+        (["--dataset", "ucf"], "python bench.py fetch clipclap-features"),
         (["--dataset", "ucf", "--root", "/nonexistent/UCF"], "/nonexistent/UCF"),
         (["--set", "no_such_hparam=1"], "no hyper-parameter 'no_such_hparam'"),
         (["--device", "cuda:7"] if not torch.cuda.is_available() else ["--methods", "x"], ""),
     ],
 )
-def test_bad_input_gives_one_clear_error(capsys, argv, message):
+def test_bad_input_gives_one_clear_error(capsys, monkeypatch, tmp_path, argv, message):
+    monkeypatch.setenv("AVGZSL_DATA", str(tmp_path))  # an empty data folder: nothing fetched
     code = main([*argv, "--quiet", "--no-store"])
     err = capsys.readouterr().err
     assert code == 2
@@ -94,12 +96,7 @@ def test_nan_features_are_refused_with_the_sample_named(tiny_demo):
     train = tiny_demo.splits["train"]
     poisoned_video = train.video.clone()
     poisoned_video[3, 0] = float("nan")
-    broken = type(tiny_demo)(
-        **{
-            **tiny_demo.__dict__,
-            "splits": {**tiny_demo.splits, "train": type(train)(**{**train.__dict__, "video": poisoned_video})},
-        }
-    )
+    broken = replace(tiny_demo, splits={**tiny_demo.splits, "train": replace(train, video=poisoned_video)})
     with pytest.raises(BenchError, match=train.names[3]):
         broken.validate()
 

@@ -10,7 +10,8 @@ import torch
 
 from avgzsl_bench.api import get_method
 from avgzsl_bench.datasets import DataSource
-from avgzsl_bench.runner import execute_group, group_jobs, make_jobs, resolve_device
+from avgzsl_bench.runner import make_jobs, resolve_device
+from avgzsl_bench.stacking import execute_group, group_jobs
 from avgzsl_bench.training import StackedTrainer
 
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
@@ -44,5 +45,5 @@ def test_captured_steps_equal_eager_steps(tiny_demo):
     assert captured.graphs.failure is None and captured.graphs.graph is not None
     assert torch.equal(torch.stack(captured.losses), torch.stack(eager.losses))
     for run in range(2):
-        for key, value in captured.model(run).state_dict().items():
-            assert torch.equal(value, eager.model(run).state_dict()[key]), key
+        for key, value in captured.model_of(run).state_dict().items():
+            assert torch.equal(value, eager.model_of(run).state_dict()[key]), key

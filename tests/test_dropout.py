@@ -6,7 +6,16 @@ import pytest
 import torch
 from torch.func import vmap
 
-from avgzsl_bench.dropout import UNIFORM_BITS, CounterDropout, MaskStream, masks_from, mix32, seed_key, step_key
+from avgzsl_bench.dropout import (
+    UNIFORM_BITS,
+    CounterDropout,
+    MaskStream,
+    masks_from,
+    mix32,
+    seed_key,
+    step_key,
+    step_words,
+)
 
 
 def reference_mix32(value: int) -> int:
@@ -52,9 +61,11 @@ def test_masks_depend_on_seed_and_step_and_position_only():
 
     whole = draws(1, 5, [shape.numel()])
     assert torch.equal(whole, draws(1, 5, [1000, 2000, shape.numel() - 3000]))  # split calls: same draws
-    prefetched = MaskStream(key(1, 5))
-    prefetched.prefetch(shape.numel())
-    assert torch.equal(prefetched.draw(shape).flatten(), whole)
+    prefetched = MaskStream(key(1, 5), step_words(key(1, 5), 5000))
+    assert torch.equal(torch.cat([prefetched.draw(torch.Size([n])) for n in (3000, 2000)]), whole[:5000])
+    assert torch.equal(prefetched.draw(shape).flatten()[: shape.numel() - 5000], whole[5000:])  # beyond: hashed
+    keep = MaskStream(key(1, 5)).keep(shape, 1 << 22)
+    assert torch.equal(keep.flatten(), whole >= 1 << 22)
     assert not torch.equal(whole, draws(2, 5, [shape.numel()]))  # another seed
     assert not torch.equal(whole, draws(1, 6, [shape.numel()]))  # another step
     assert int(whole.min()) >= 0 and int(whole.max()) < 2**UNIFORM_BITS

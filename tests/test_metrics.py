@@ -4,7 +4,7 @@ from avgzsl_bench.metrics import HM_EPSILON, calibration_grid, gzsl_scores
 
 
 def _spec_example():
-    """The toy problem of the spec (clipclap_protocol.md 6.7), run through the reference code."""
+    """A hand-made toy problem whose expected values were obtained from the reference evaluation code."""
     classes = torch.tensor([1, 2, 3, 4, 7, 8])
     seen, unseen = torch.tensor([1, 3, 4, 7]), torch.tensor([2, 8])
     prototypes = torch.tensor([[0, 0], [1, 0], [0, 1], [1, 1], [2, 0], [0, 2]], dtype=torch.float32)

@@ -153,3 +153,38 @@ def test_figures_from_a_tiny_real_run(tmp_path: Path) -> None:
     for path in paths:
         data = path.read_bytes()
         assert data.startswith(PNG_MAGIC) and len(data) > 10_000
+
+
+def test_a_leaderboard_is_never_shrunk_silently(tmp_path: Path, fill_store, capsys) -> None:
+    ucf = DataSource("ucf", root=str(tmp_path / "UCF"))
+    full, partial = ResultStore(tmp_path / "full.sqlite"), ResultStore(tmp_path / "partial.sqlite")
+    fill_store(full, make_jobs(["avca", "clipclap", "cjme"], ucf, [1]), lambda job: 40.0)
+    fill_store(partial, make_jobs(["clipclap"], ucf, [1]), lambda job: 50.0)
+    boards = tmp_path / "boards"
+    assert main(["leaderboard", "--store", str(full.path), "--out", str(boards)]) == 0
+    before = (boards / "ucf.md").read_text()
+    assert main(["leaderboard", "--store", str(partial.path), "--out", str(boards)]) == 2
+    assert "lists 3 configurations but the store" in " ".join(capsys.readouterr().err.split())
+    assert (boards / "ucf.md").read_text() == before  # refused before anything was written
+    assert main(["leaderboard", "--store", str(partial.path), "--out", str(boards), "--force"]) == 0
+    assert "cjme" not in (boards / "ucf.md").read_text()
+
+
+def test_evaluated_checkpoints_get_their_own_row_in_paper_tables(tmp_path: Path, reference, fake_record) -> None:
+    ucf = DataSource("ucf", root=str(tmp_path / "UCF"))
+    (clipclap_job,) = make_jobs(["clipclap"], ucf, [42])
+    evaluated = fake_record("eval-clipclap-ucf-abc-seed42", seed=42, dataset="ucf", hm=55.0)
+    evaluated.kind = "evaluation"
+    evaluated.config = {
+        "method": "clipclap",
+        "data": ucf.identity(),
+        "hparams": clipclap_job.hparams(),
+        "models": {"origin": "reference checkpoint", "sha256": {}},
+    }
+    other = fake_record("eval-cjme-ucf-def-seed42", method="cjme", dataset="ucf", hm=10.0)
+    other.kind = "evaluation"
+    markdown = render_table(reference.table(1), reference, [ucf], [42], {}, evaluations=[evaluated, other])
+    row = next(line for line in markdown.splitlines() if "(reference checkpoint, evaluated)" in line)
+    assert row.split("|")[1].strip() == "ClipClap (reference checkpoint, evaluated)"
+    assert "55.00 (55.97, Δ -0.97)" in row  # HM beside the paper's
+    assert "CJME (" not in markdown  # its hyper-parameters are not the table's: no row

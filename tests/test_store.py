@@ -7,7 +7,6 @@ import os
 import signal
 import sqlite3
 import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
@@ -73,35 +72,16 @@ def test_concurrent_writers(tmp_path: Path, fake_record) -> None:
     assert keys == {f"w{w}-r{i}" for w in range(8) for i in range(15)}
 
 
-def _bench(store: Path, seeds: list[str]) -> list[str]:
-    return [
-        sys.executable,
-        str(REPO / "bench.py"),
-        "--methods",
-        "clipclap",
-        "--dataset",
-        "demo",
-        "--demo-samples",
-        "12",
-        "--epochs",
-        "1",
-        "--set",
-        "batches_per_epoch=5",
-        "--device",
-        "cpu",
-        "--quiet",
-        "--store",
-        str(store),
-        "--seeds",
-        *seeds,
-    ]
-
-
-def test_killed_benchmark_resumes_without_recomputing(tmp_path: Path) -> None:
+def test_killed_benchmark_resumes_without_recomputing(tmp_path: Path, bench_command) -> None:
     db = tmp_path / "store.sqlite"
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     process = subprocess.Popen(
-        _bench(db, ["1", "2", "3"]), cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
+        bench_command(db, ["1", "2", "3"], "--quiet"),
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     try:
         deadline = time.monotonic() + 120
@@ -123,7 +103,9 @@ def test_killed_benchmark_resumes_without_recomputing(tmp_path: Path) -> None:
     first_key = next(key for key, run in before.items() if run.seed == 1)
 
     # Rerun seeds 1 and 2 only (keeps the test short): seed 1 must be skipped, seed 2 finished.
-    rerun = subprocess.run(_bench(db, ["1", "2"]), cwd=REPO, env=env, capture_output=True, text=True, timeout=180)
+    rerun = subprocess.run(
+        bench_command(db, ["1", "2"], "--quiet"), cwd=REPO, env=env, capture_output=True, text=True, timeout=180
+    )
     assert rerun.returncode == 0, rerun.stderr
     after = {run.key: run for run in store.runs()}
     assert set(before) <= set(after)

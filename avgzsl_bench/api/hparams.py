@@ -33,9 +33,9 @@ class Range:
         return not (self.high is not None and (value > self.high or (value == self.high and not self.include_high)))
 
     def __str__(self) -> str:
-        low = "-inf" if self.low is None else f"{self.low:g}"
-        high = "inf" if self.high is None else f"{self.high:g}"
-        return f"{'[' if self.include_low else '('}{low}, {high}{']' if self.include_high else ')'}"
+        low = "(-inf" if self.low is None else f"{'[' if self.include_low else '('}{self.low:g}"
+        high = "inf)" if self.high is None else f"{self.high:g}{']' if self.include_high else ')'}"
+        return f"{low}, {high}"
 
 
 AT_LEAST_ONE = Range(1)

@@ -9,16 +9,27 @@ subcommands.
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
+import threading
 from collections.abc import Sequence
 
 from rich.console import Console
 from rich.markup import escape
 
-from avgzsl_bench.cli import figure, leaderboard, methods, run, tables
-from avgzsl_bench.errors import BenchError
+from avgzsl_bench.cli import datasets, evaluate, fetch, figure, leaderboard, methods, run, tables
+from avgzsl_bench.errors import BenchError, Interrupted
 
-SUBCOMMANDS = {"run": run, "tables": tables, "leaderboard": leaderboard, "figure": figure, "methods": methods}
+SUBCOMMANDS = {
+    "run": run,
+    "tables": tables,
+    "leaderboard": leaderboard,
+    "figure": figure,
+    "methods": methods,
+    "fetch": fetch,
+    "datasets": datasets,
+    "evaluate": evaluate,
+}
 DEFAULT_SUBCOMMAND = "run"
 # Flags of the first version -> the subcommand they meant.
 LEGACY_FLAGS = {
@@ -78,11 +89,28 @@ def normalise_argv(argv: Sequence[str]) -> list[str]:
     return [DEFAULT_SUBCOMMAND, *argv]
 
 
+def _stop_on_sigterm() -> None:
+    """SIGTERM (a cluster's pre-emption, `kill`) ends the work like Ctrl-C: finished runs stay stored."""
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, interrupt)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(normalise_argv(sys.argv[1:] if argv is None else argv))
     console = Console(stderr=True)
+    _stop_on_sigterm()
     try:
         return int(args.handler(args))
     except BenchError as error:
-        console.print(f"[red]error:[/] {escape(str(error))}", highlight=False)
+        console.print(f"[red]error:[/] {escape(str(error))}", highlight=False, soft_wrap=True)
         return 2
+    except Interrupted as stop:
+        console.print(escape(str(stop)), style="yellow", highlight=False, soft_wrap=True)
+        return Interrupted.EXIT_CODE
+    except KeyboardInterrupt:
+        console.print("interrupted (nothing to resume)", style="yellow", highlight=False)
+        return Interrupted.EXIT_CODE

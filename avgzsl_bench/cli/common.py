@@ -10,10 +10,12 @@ from typing import Any
 from avgzsl_bench.api import list_methods
 from avgzsl_bench.datasets import DataSource, list_datasets
 from avgzsl_bench.datasets.source import DEFAULT_DEMO_SAMPLES
-from avgzsl_bench.errors import BenchError
+from avgzsl_bench.errors import BenchError, Interrupted
 from avgzsl_bench.executors import EXECUTORS, Executor, get_executor
 from avgzsl_bench.progress import Reporter
-from avgzsl_bench.runner import DEFAULT_THREADS, STACK_CHOICES, Job, RunReport, check_inputs, run_jobs
+from avgzsl_bench.runner import DEFAULT_THREADS, Job, RunReport, check_inputs
+from avgzsl_bench.stacking import STACK_CHOICES, run_groups
+from avgzsl_bench.store import ResultStore
 
 DEFAULT_STORE = "results/avgzsl_bench.sqlite"
 
@@ -46,10 +48,13 @@ def add_data_arguments(parser: argparse.ArgumentParser, dataset_required: bool =
         default=None if dataset_required else "demo",
         required=dataset_required,
         choices=list_datasets(),
-        help="'demo' is synthetic data generated offline; the others need --root",
+        help="'demo' is synthetic data generated offline; the others are read from --root, else from the "
+        "data folder `bench.py fetch` fills (see `bench.py datasets`)",
     )
     group.add_argument(
-        "--root", help="dataset folder of the released feature bundle (holding class-split/ and features/)"
+        "--root",
+        help="dataset folder of a released feature bundle (holding class-split/ and features/); default: "
+        "the fetched copy under $AVGZSL_DATA or the platform's data folder",
     )
     group.add_argument(
         "--legacy-text-order",
@@ -196,11 +201,23 @@ def execute(args: argparse.Namespace, jobs: Sequence[Job], reporter: Reporter) -
     if any(job.source.spec.synthetic for job in jobs):
         reporter.note("Dataset 'demo' is SYNTHETIC: the numbers test the harness, not methods.", "yellow")
     check_inputs(jobs, store_path(args), args.device)
-    with executor_from_args(args, reporter) as executor:
-        report = run_jobs(executor, jobs, store_path(args), args.device, args.stack)
-    if report.failures or report.retried:
+    try:
+        with executor_from_args(args, reporter) as executor:
+            models = getattr(args, "save_models", None)
+            report = run_groups(executor, jobs, store_path(args), args.device, args.stack, models)
+    except KeyboardInterrupt:
+        raise Interrupted(_interrupted_message(jobs, store_path(args))) from None
+    if report.failures or report.retried or report.elsewhere:
         reporter.note(report.summary(), "red" if report.failures else "yellow")
     return report
+
+
+def _interrupted_message(jobs: Sequence[Job], path: str | None) -> str:
+    if path is None:
+        return "interrupted; nothing was stored (--no-store)"
+    store = ResultStore(path)
+    stored = sum(store.has_run(job.key) for job in jobs)
+    return f"interrupted; {stored} of {len(jobs)} runs stored; rerun the same command to resume"
 
 
 def add_roots_argument(parser: argparse.ArgumentParser) -> None:

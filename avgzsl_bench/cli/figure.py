@@ -32,7 +32,7 @@ def add_parser(subparsers: Any) -> None:
     )
     parser.add_argument("which", choices=FIGURES, help="which figure")
     parser.add_argument("--method", default="clipclap", help="the method Figure 3 trains")
-    parser.add_argument("--figures-dir", default="figures", help="where figures go")
+    parser.add_argument("--figures-dir", default="results/figures", help="where figures go")
     common.add_data_arguments(parser)
     common.add_roots_argument(parser)
     common.add_training_arguments(parser, default_seeds=[42])

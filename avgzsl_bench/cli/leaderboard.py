@@ -11,8 +11,9 @@ from avgzsl_bench.reports.leaderboard import DEFAULT_LEADERBOARD_DIR, write_lead
 from avgzsl_bench.store import ResultStore
 
 EXAMPLES = """\
-  python bench.py leaderboard                                 # every dataset in the default store
-  python bench.py leaderboard --store runs/cluster.sqlite --out results/boards"""
+  python bench.py leaderboard                                 # results/leaderboards/<dataset>.md
+  python bench.py leaderboard --store runs/cluster.sqlite --out results/boards
+  python bench.py leaderboard --out leaderboards              # update the committed boards"""
 
 
 def add_parser(subparsers: Any) -> None:
@@ -30,12 +31,15 @@ def add_parser(subparsers: Any) -> None:
         default=DEFAULT_LEADERBOARD_DIR,
         help="folder the leaderboards are written to",
     )
+    parser.add_argument(
+        "--force", action="store_true", help="overwrite a board that lists more configurations than this store holds"
+    )
     parser.add_argument("--quiet", action="store_true", help="print nothing but errors")
     parser.set_defaults(handler=main)
 
 
 def main(args: argparse.Namespace) -> int:
     with make_reporter(args.quiet) as reporter:
-        for path in write_leaderboards(ResultStore(args.store), args.out):
+        for path in write_leaderboards(ResultStore(args.store), args.out, force=args.force):
             reporter.note(f"leaderboard written to {path}")
     return 0

@@ -12,7 +12,9 @@ from avgzsl_bench.runner import make_jobs
 
 EXAMPLES = """\
   python bench.py run --methods all --dataset demo            # every method on synthetic data
+  python bench.py fetch clipclap-features && python bench.py --methods all --dataset ucf
   python bench.py --methods clipclap --dataset ucf --root /data/UCF --seeds 42 43 44
+  python bench.py run --methods clipclap --dataset demo --save-models results/models
   python bench.py run --methods clipclap --set modality=audio --set lr=1e-3 --epochs 5
   python bench.py run --methods avca,cjme --executor ray --device cuda --gpus-per-job 0.2
 (`run` is the default subcommand: `python bench.py --methods ...` is the same command.)"""
@@ -33,6 +35,12 @@ def add_parser(subparsers: Any) -> None:
     common.add_data_arguments(parser)
     common.add_training_arguments(parser, default_seeds=[42])
     common.add_store_arguments(parser)
+    parser.add_argument(
+        "--save-models",
+        metavar="DIR",
+        help="also save each run's stage-1 best-epoch and stage-2 models as DIR/<run key>.pt "
+        "(read by `bench.py evaluate`); stored runs without saved models are trained again",
+    )
     common.add_executor_arguments(parser)
     parser.set_defaults(handler=main)
 

@@ -10,6 +10,7 @@ from avgzsl_bench.cli import common
 from avgzsl_bench.progress import make_reporter
 from avgzsl_bench.reports.paper import PAPER_REFERENCE, load_paper_reference, parse_table_numbers
 from avgzsl_bench.reports.tables import DEFAULT_TABLE_SEEDS, records_by_key, render_table, table_jobs
+from avgzsl_bench.store import ResultStore
 
 EXAMPLES = """\
   python bench.py tables all --dataset demo                   # Tables 1-4 on synthetic data (3 seeds)
@@ -47,7 +48,11 @@ def main(args: argparse.Namespace) -> int:
     with make_reporter(args.quiet) as reporter:
         report = common.execute(args, jobs, reporter)
         found = records_by_key(report.records)
-        markdown = "\n".join(render_table(spec, reference, sources, args.seeds, found, overrides) for spec in specs)
+        path = common.store_path(args)
+        evaluations = ResultStore(path).runs(kind="evaluation") if path else []
+        markdown = "\n".join(
+            render_table(spec, reference, sources, args.seeds, found, overrides, evaluations) for spec in specs
+        )
         if args.tables_out:
             Path(args.tables_out).parent.mkdir(parents=True, exist_ok=True)
             Path(args.tables_out).write_text(markdown, encoding="utf-8")

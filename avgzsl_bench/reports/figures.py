@@ -10,6 +10,7 @@ from __future__ import annotations
 import statistics
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -22,7 +23,7 @@ from avgzsl_bench.protocol import EpochCallback, run_protocol
 from avgzsl_bench.records import RunRecord
 from avgzsl_bench.reports.leaderboard import settings_label
 from avgzsl_bench.reports.summary import group_by_config
-from avgzsl_bench.runner import Job, load_data, resolve_device
+from avgzsl_bench.runner import Job, cpu_threads, load_data, resolve_device
 from avgzsl_bench.store import ResultStore
 
 FIGURE3_SEEN, FIGURE3_UNSEEN = 4, 2
@@ -42,7 +43,8 @@ def train_figure3_model(
         )
     dataset = load_data(job.source, str(resolve_device(device)))
     stage1 = ResultStore(store_path).stage1(job.key) if store_path else None
-    result = run_protocol(spec, dataset, job.hparams(), job.seed, on_epoch, keep_model=True, stage1=stage1)
+    with cpu_threads(job.threads):
+        result = run_protocol(spec, dataset, job.hparams(), job.seed, on_epoch, keep_model=True, stage1=stage1)
     assert result.model is not None
     return result.model.eval(), dataset
 
@@ -69,6 +71,47 @@ def _tsne(points: np.ndarray, seed: int) -> np.ndarray:
     return TSNE(n_components=2, perplexity=perplexity, init="pca", random_state=seed).fit_transform(points)
 
 
+def _panel(
+    ax: Any,
+    samples: torch.Tensor,
+    text: torch.Tensor,
+    labels: torch.Tensor,
+    class_ids: list[int],
+    seen_ids: list[int],
+    seed: int,
+) -> bool:
+    """One t-SNE panel; class text joins it only where it lives in the same space (same width)."""
+    with_text = text.shape[1] == samples.shape[1]
+    points = torch.cat([samples, text.float()]) if with_text else samples
+    xy = _tsne(points.cpu().numpy().astype(np.float32), seed)
+    sample_xy, text_xy = xy[: len(samples)], xy[len(samples) :]
+    colours = [f"C{i}" for i in range(len(class_ids))]
+    for colour, class_id in zip(colours, class_ids):
+        mask = (labels == class_id).numpy()
+        marker = "o" if class_id in seen_ids else "^"
+        ax.scatter(sample_xy[mask, 0], sample_xy[mask, 1], s=14, c=colour, alpha=0.7, marker=marker)
+    if with_text:
+        ax.scatter(text_xy[:, 0], text_xy[:, 1], s=170, c=colours, marker="D", edgecolors="black", linewidths=1.4)
+    ax.set_xticks([])
+    ax.set_yticks([])
+    return with_text
+
+
+def _legend(figure: Figure, ax: Any, dataset: GZSLDataset, class_ids: list[int], seen_ids: list[int]) -> None:
+    handles = [
+        ax.scatter(
+            [],
+            [],
+            c=f"C{i}",
+            marker="o" if class_id in seen_ids else "^",
+            label=f"{dataset.class_names[class_id]} ({'seen' if class_id in seen_ids else 'UNSEEN'})",
+        )
+        for i, class_id in enumerate(class_ids)
+    ]
+    handles.append(ax.scatter([], [], c="white", marker="D", edgecolors="black", s=80, label="class text embedding"))
+    figure.legend(handles=handles, loc="outside lower center", ncols=4, fontsize=9)
+
+
 def figure3(model: GZSLMethod, dataset: GZSLDataset, path: str | Path, seed: int = 0) -> Path:
     """Three t-SNE panels over the same test samples of FIGURE3_SEEN seen + FIGURE3_UNSEEN unseen
     classes: input audio (with CLAP text), input visual (with CLIP text), learned embeddings θ_o (with θ_w)."""
@@ -79,8 +122,7 @@ def figure3(model: GZSLMethod, dataset: GZSLDataset, path: str | Path, seed: int
     video, audio, labels = split.video[chosen].float(), split.audio[chosen].float(), split.labels[chosen].cpu()
     class_text = dataset.text.rows(torch.tensor(class_ids, device=dataset.text.clip.device))
     with torch.no_grad():
-        learned = model.embed_inputs(video, audio)
-        learned_text = model.embed_text(class_text)
+        learned, learned_text = model.embed_inputs(video, audio), model.embed_text(class_text)
     panels = [
         ("input audio features (CLAP)", audio, class_text.clap, "CLAP text"),
         ("input visual features (CLIP)", video, class_text.clip, "CLIP text"),
@@ -88,51 +130,10 @@ def figure3(model: GZSLMethod, dataset: GZSLDataset, path: str | Path, seed: int
     ]
     figure = Figure(figsize=(16, 5.4), layout="constrained")
     axes = figure.subplots(1, 3)
-    colours = [f"C{i}" for i in range(len(class_ids))]
     for ax, (title, samples, text, text_name) in zip(axes, panels):
-        # Text rows join the t-SNE only where they live in the same space (same width).
-        with_text = text.shape[1] == samples.shape[1]
-        points = torch.cat([samples, text.float()]) if with_text else samples
-        xy = _tsne(points.cpu().numpy().astype(np.float32), seed)
-        sample_xy, text_xy = xy[: len(samples)], xy[len(samples) :]
-        for colour, class_id in zip(colours, class_ids):
-            mask = (labels == class_id).numpy()
-            ax.scatter(
-                sample_xy[mask, 0],
-                sample_xy[mask, 1],
-                s=14,
-                c=colour,
-                alpha=0.7,
-                marker="o" if class_id in seen_ids else "^",
-            )
-        if with_text:
-            ax.scatter(
-                text_xy[:, 0],
-                text_xy[:, 1],
-                s=170,
-                c=colours,
-                marker="D",
-                edgecolors="black",
-                linewidths=1.4,
-                label=text_name,
-            )
-        ax.set_title(title + ("" if with_text else f"\n({text_name} has another width: not shown)"))
-        ax.set_xticks([])
-        ax.set_yticks([])
-    handles = [
-        axes[0].scatter(
-            [],
-            [],
-            c=colour,
-            marker="o" if class_id in seen_ids else "^",
-            label=f"{dataset.class_names[class_id]} ({'seen' if class_id in seen_ids else 'UNSEEN'})",
-        )
-        for colour, class_id in zip(colours, class_ids)
-    ]
-    handles.append(
-        axes[0].scatter([], [], c="white", marker="D", edgecolors="black", s=80, label="class text embedding")
-    )
-    figure.legend(handles=handles, loc="outside lower center", ncols=4, fontsize=9)
+        shown = _panel(ax, samples, text, labels, class_ids, seen_ids, seed)
+        ax.set_title(title + ("" if shown else f"\n({text_name} has another width: not shown)"))
+    _legend(figure, axes[0], dataset, class_ids, seen_ids)
     suffix = " — SYNTHETIC demo data" if dataset.synthetic else ""
     figure.suptitle(
         f"t-SNE of {dataset.name} test samples: {len(seen_ids)} seen and {len(unseen_ids)} unseen "

@@ -22,6 +22,11 @@ def format_mean_std(values: list[float]) -> str:
     return f"{mean:.2f} ± {std:.2f}" if len(values) > 1 else f"{mean:.2f}"
 
 
+def method_label(record: RunRecord) -> str:
+    """The method's name, marked when the row evaluated trained models instead of training them."""
+    return f"{record.method} (evaluated)" if record.kind == "evaluation" else record.method
+
+
 def group_by_config(records: Iterable[RunRecord]) -> dict[str, list[RunRecord]]:
     """Records of the same configuration (all seeds), in first-seen order."""
     groups: dict[str, list[RunRecord]] = {}
@@ -36,7 +41,7 @@ def results_table(records: Iterable[RunRecord]) -> str:
         first = group[0]
         rows.append(
             [
-                first.method,
+                method_label(first),
                 first.dataset,
                 len(group),
                 *(format_mean_std([getattr(record, metric) for record in group]) for metric in METRICS),

@@ -74,8 +74,13 @@ def render_table(
     seeds: Sequence[int],
     records: Mapping[str, RunRecord],
     overrides: Mapping[str, Any] | None = None,
+    evaluations: Sequence[RunRecord] = (),
 ) -> str:
-    """Markdown for one table, one block per dataset; `records` maps job keys to stored runs."""
+    """Markdown for one table, one block per dataset; `records` maps job keys to stored runs.
+
+    `evaluations` (records of `bench.py evaluate`, e.g. the authors' released checkpoints) add a row
+    under each table row whose method and settings they match, marked as evaluated, not trained here.
+    """
     seed_text = ", ".join(map(str, seeds))
     lines = [f"### Table {spec.number}: {spec.title}", ""]
     if any(source.spec.synthetic for source in sources):
@@ -95,16 +100,11 @@ def render_table(
         synthetic = source.spec.synthetic
         rows = []
         for row in spec.rows:
-            found = [records[job.key] for job in row_jobs(row, source, seeds, overrides) if job.key in records]
-            cells = [
-                format_cell(
-                    [float(getattr(run, key)) for run in found],
-                    reference.value(row.paper, source.dataset, column),
-                    synthetic,
-                )
-                for column, key in METRIC_COLUMNS.items()
-            ]
-            rows.append([row.label, f"{len(found)}/{len(seeds)}", *cells])
+            jobs = row_jobs(row, source, seeds, overrides)
+            found = [records[job.key] for job in jobs if job.key in records]
+            rows.append([row.label, f"{len(found)}/{len(seeds)}", *_cells(found, reference, row, source, synthetic)])
+            for label, evaluated in _evaluated_rows(evaluations, jobs[0], row.label):
+                rows.append([label, f"{len(evaluated)} eval.", *_cells(evaluated, reference, row, source, synthetic)])
         lines += [
             "",
             f"#### {source.spec.paper_name} (features: {source.feature_set})",
@@ -112,6 +112,35 @@ def render_table(
             tabulate(rows, headers=["method", "seeds", *METRIC_COLUMNS], tablefmt="github"),
         ]
     return "\n".join(lines) + "\n"
+
+
+def _cells(
+    runs: Sequence[RunRecord], reference: PaperReference, row: TableRow, source: DataSource, synthetic: bool
+) -> list[str]:
+    return [
+        format_cell(
+            [float(getattr(run, key)) for run in runs], reference.value(row.paper, source.dataset, column), synthetic
+        )
+        for column, key in METRIC_COLUMNS.items()
+    ]
+
+
+def _evaluated_rows(evaluations: Sequence[RunRecord], job: Job, label: str) -> list[tuple[str, list[RunRecord]]]:
+    """Evaluations of this row's method on this dataset with its hyper-parameters, one row per origin."""
+    wanted = job.hparams()
+    matching = [
+        record
+        for record in evaluations
+        if record.kind == "evaluation"
+        and record.method == job.method
+        and record.dataset == job.source.dataset
+        and record.hparams == wanted
+    ]
+    by_origin: dict[str, list[RunRecord]] = {}
+    for record in matching:
+        origin = str(record.config.get("models", {}).get("origin", "saved models"))
+        by_origin.setdefault(origin, []).append(record)
+    return [(f"{label} ({origin}, evaluated)", runs) for origin, runs in by_origin.items()]
 
 
 def records_by_key(records: Iterable[RunRecord]) -> dict[str, RunRecord]:

@@ -19,8 +19,8 @@ first dimension), where autograd records them as usual:
 * BatchNorm in training mode: one call over the runs' channels side by side, (N, R, C) -> (N, R*C),
   which is one run's per-channel kernel, when C keeps every run's channels at the same position
   within the CPU kernel's vector lanes; otherwise one call per run.
-* LayerNorm, cross-entropy and `matmul`: one call per run, on slices whose gradients are laid out
-  as that run's call returns them.
+* LayerNorm, cross-entropy, `matmul` and `nn_blocks.gathered_linear`: one call per run, on
+  slices whose gradients are laid out as that run's call returns them.
 
 Outside vmap these are the plain torch functions, so the one-run path is untouched.
 """
@@ -36,6 +36,8 @@ from torch._C import _functorch as functorch
 from torch._functorch.pyfunctorch import temporarily_pop_interpreter_stack
 from torch.autograd import Function
 from torch.overrides import TorchFunctionMode
+
+from avgzsl_bench.nn_blocks import gathered_linear
 
 # BatchNorm over the runs' channels side by side matches one run only if every run's channels
 # start at the same position within the CPU kernel's vector lanes (and its unrolling).
@@ -175,7 +177,7 @@ _ROUTES: dict[Any, tuple[tuple[tuple[str, Any], ...], Callable[[Sequence[Physica
     ),
 }
 # Functions that go per run as they are (their tensor arguments first, the rest passed through).
-_PER_RUN = {F.cross_entropy: 2, torch.matmul: 2, torch.Tensor.matmul: 2}
+_PER_RUN = {F.cross_entropy: 2, torch.matmul: 2, torch.Tensor.matmul: 2, gathered_linear: 4}
 
 
 def _bind(names: tuple[tuple[str, Any], ...], args: tuple, kwargs: dict) -> list[Any]:

@@ -7,7 +7,7 @@ stays per run: its initial weights (built right after seeding, as alone), its ba
 sampler generator), its dropout masks (keyed by its seed), its Adam state and learning rate
 (`StackedAdam`), its BatchNorm running statistics (stacked buffers updated in place).
 
-Evaluation goes through `model(run)`: a module of the method whose parameters and buffers are
+Evaluation goes through `model_of(run)`: a module of the method whose parameters and buffers are
 views of that run's slices, so it always shows the run's current state without copies.
 """
 
@@ -23,7 +23,7 @@ from torch.func import functional_call, vmap
 
 from avgzsl_bench.api import GZSLMethod, MethodSpec, Schedule
 from avgzsl_bench.data import GZSLDataset, TextEmbeddings
-from avgzsl_bench.dropout import MaskStream, masks_from, seed_key, step_key
+from avgzsl_bench.dropout import MaskStream, masks_from, prefetch_count, seed_key, step_key, step_words
 from avgzsl_bench.sampling import ClassBalancedSampler
 from avgzsl_bench.training.batches import Draws, batch_of, epoch_draws
 from avgzsl_bench.training.exact import ExactStacking
@@ -31,6 +31,7 @@ from avgzsl_bench.training.graphs import StepRunner
 from avgzsl_bench.training.optim import StackedAdam
 
 Text = tuple[torch.Tensor, torch.Tensor]  # CLIP and CLAP rows of the training classes
+Masks = tuple[torch.Tensor, ...]  # a step's mask keys, and its hash words if prefetched
 
 
 def stack_reason(spec: MethodSpec) -> str | None:
@@ -116,14 +117,15 @@ class StackedTrainer:
         self.optimizer = StackedAdam(trainable, self.runs, self.schedule, lr_on_device=device.type == "cuda")
         self._loss = vmap(self._run_loss)
         self._after = vmap(self._run_after_step, out_dims=None)
-        self._loss_elements = 0  # dropout elements the loss draws per run and step (fixed by the shapes)
+        self._loss_elements = self._step_elements = 0  # dropout draws per run: by the loss, by the step
+        self._prefetch = 0  # dropout draws to hash up front, known after the first step
         self.losses: list[torch.Tensor] = []  # per step, (R,) total loss of every run, when recording
 
     @property
     def epochs(self) -> int:
         return self.schedule.epochs
 
-    def model(self, run: int) -> GZSLMethod:
+    def model_of(self, run: int) -> GZSLMethod:
         """Run `run`'s model, viewing its current slices (for evaluation)."""
         return self.models[run]
 
@@ -137,30 +139,33 @@ class StackedTrainer:
     def _state(self, params: dict[str, torch.Tensor], buffers: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         return {f"model.{name}": tensor for name, tensor in {**params, **buffers}.items()}
 
-    def _run_loss(self, params: dict, buffers: dict, key: torch.Tensor, text: Text, draws: Draws) -> torch.Tensor:
-        stream = MaskStream(key)
+    def _run_loss(self, params: dict, buffers: dict, masks: Masks, text: Text, draws: Draws) -> torch.Tensor:
+        stream = MaskStream(masks[0], masks[1] if len(masks) > 1 else None)
         with masks_from(stream):
             batch = batch_of(self.split, TextEmbeddings(*text), draws)
             terms = functional_call(self.call, self._state(params, buffers), ("loss", batch))
         self._loss_elements = stream.offset
         return sum(terms.values())
 
-    def _run_after_step(self, params: dict, buffers: dict, key: torch.Tensor, text: Text, draws: Draws) -> None:
-        stream = MaskStream(key)
-        stream.offset = self._loss_elements  # after_step continues the step's masks, as in one run
+    def _run_after_step(self, params: dict, buffers: dict, masks: Masks, text: Text, draws: Draws) -> None:
+        # after_step continues the step's masks where the loss left them, as in one run
+        stream = MaskStream(masks[0], masks[1] if len(masks) > 1 else None, offset=self._loss_elements)
         with masks_from(stream):
             batch = batch_of(self.split, TextEmbeddings(*text), draws)
             functional_call(self.call, self._state(params, buffers), ("after_step", batch))
+        self._step_elements = stream.offset
 
     def _step(self, draws: Draws) -> torch.Tensor:
         keys = step_key(self.run_keys, self.step_count)
+        masks: Masks = (keys, step_words(keys, self._prefetch)) if self._prefetch else (keys,)
         self.optimizer.zero_grad()
         with ExactStacking():
-            losses = self._loss(self.params, self.buffers, keys, self.run_text, draws)
+            losses = self._loss(self.params, self.buffers, masks, self.run_text, draws)
         losses.sum().backward()
         self.optimizer.step()
         with torch.no_grad(), ExactStacking():
-            self._after(self.params, self.buffers, keys, self.run_text, draws)
+            self._after(self.params, self.buffers, masks, self.run_text, draws)
+        self._prefetch = prefetch_count(self._step_elements, keys.device)  # every step draws as many
         self.step_count.add_(1)
         return losses.detach()
 

@@ -1,7 +1,7 @@
 """`RunTrainer`: one freshly built model of one run, its optimiser and LR schedule, on one split.
 
 The protocol drives it and `StackedTrainer` through the same interface: `runs`, `epochs`,
-`model(run)`, `snapshot(run)`, `train_epoch()` and `end_epoch(val_hms)`; here there is one run.
+`model_of(run)`, `snapshot(run)`, `train_epoch()` and `end_epoch(val_hms)`; here there is one run.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import torch
 
 from avgzsl_bench.api import GZSLMethod, MethodSpec, Schedule
 from avgzsl_bench.data import GZSLDataset
-from avgzsl_bench.dropout import MaskStream, masks_from, seed_key, step_key
+from avgzsl_bench.dropout import MaskStream, masks_from, prefetch_count, seed_key, step_key, step_words
 from avgzsl_bench.sampling import ClassBalancedSampler
 from avgzsl_bench.training.batches import training_batches
 from avgzsl_bench.training.optim import plateau
@@ -30,15 +30,16 @@ class RunTrainer:
     ) -> None:
         torch.manual_seed(seed)
         device = dataset.text.clip.device
-        self.model_: GZSLMethod = spec.build(dataset.dims, hparams).to(device)
+        self.model: GZSLMethod = spec.build(dataset.dims, hparams).to(device)
         self.schedule = Schedule.from_hparams(hparams)
         self.split = dataset.splits[split_name]
         self.class_text = dataset.text.rows(self.split.seen)
         self.sampler = ClassBalancedSampler(self.split.labels, torch.Generator().manual_seed(seed))
         self.run_key = seed_key(seed, device)
         self.step_count = torch.zeros((), dtype=torch.int32, device=device)
+        self.prefetch = 0  # dropout draws to hash up front, known after the first step
         self.losses: list[torch.Tensor] = []  # per step, the total loss, when recording
-        parameters = [p for p in self.model_.parameters() if p.requires_grad]
+        parameters = [p for p in self.model.parameters() if p.requires_grad]
         self.optimizer = None
         self.scheduler = None
         if parameters and not spec.training_free:
@@ -53,32 +54,35 @@ class RunTrainer:
         """Stage-1 epochs: 0 for a model with nothing to train."""
         return self.schedule.epochs if self.optimizer is not None else 0
 
-    def model(self, run: int = 0) -> GZSLMethod:
-        return self.model_
+    def model_of(self, run: int = 0) -> GZSLMethod:
+        return self.model
 
     def snapshot(self, run: int = 0) -> GZSLMethod:
-        return self.model_
+        return self.model
 
     def train_epoch(self, record_losses: bool = False) -> None:
         assert self.optimizer is not None, "a model with nothing to train has no epochs"
-        self.model_.train()
+        self.model.train()
         batches = training_batches(
             self.split,
             self.class_text,
             self.sampler,
             self.schedule.batches_per_epoch,
             self.schedule.batch_size,
-            self.model_.needs_negatives,
+            self.model.needs_negatives,
         )
         for batch in batches:
             # One mask stream per step: the loss and after_step draw consecutive masks from it.
-            with masks_from(MaskStream(step_key(self.run_key, self.step_count))):
-                loss = sum(self.model_.loss(batch).values())
+            key = step_key(self.run_key, self.step_count)
+            stream = MaskStream(key, step_words(key, self.prefetch) if self.prefetch else None)
+            with masks_from(stream):
+                loss = sum(self.model.loss(batch).values())
                 self.optimizer.zero_grad(set_to_none=True)
                 loss.backward()  # type: ignore[union-attr]
                 self.optimizer.step()
                 with torch.no_grad():
-                    self.model_.after_step(batch)
+                    self.model.after_step(batch)
+            self.prefetch = prefetch_count(stream.offset, self.step_count.device)  # every step draws as many
             self.step_count.add_(1)
             if record_losses:
                 self.losses.append(loss.detach())  # type: ignore[union-attr]

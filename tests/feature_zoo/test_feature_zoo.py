@@ -1,4 +1,8 @@
-"""feature_zoo tests: random-init backbones of the real architectures, tiny mp4 files made with PyAV."""
+"""feature_zoo tests: random-init backbones of the real architectures, tiny mp4 files made with PyAV.
+
+The shared bundle is extracted with the default audio backbone (WavCaps CLAP) and ``clean``
+preprocessing; the reference recipe has its own tests (test_preprocess.py, and the CLI test below).
+"""
 
 from __future__ import annotations
 
@@ -6,6 +10,8 @@ import csv
 import inspect
 import json
 import pickle
+import re
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -23,8 +29,13 @@ from feature_zoo.text import ensemble_embeddings, load_templates
 
 CLASSES = ["bird chirping", "cat meowing", "dog barking", "rain falling"]
 SPLITS = {  # split -> [(video, class)]; every split/class has a video, as the protocol requires
-    "stage_1_train": [("v00", "dog barking"), ("v01", "cat meowing"), ("corrupt_clip", "dog barking"),
-                      ("silent_clip", "dog barking"), ("ghost_clip", "cat meowing")],
+    "stage_1_train": [
+        ("v00", "dog barking"),
+        ("v01", "cat meowing"),
+        ("corrupt_clip", "dog barking"),
+        ("silent_clip", "dog barking"),
+        ("ghost_clip", "cat meowing"),
+    ],
     "stage_1_val_seen": [("v02", "dog barking"), ("v03", "cat meowing")],
     "stage_1_val_unseen": [("v04", "rain falling")],
     "stage_2_test_seen": [("v05", "dog barking"), ("v06", "cat meowing"), ("v07", "rain falling")],
@@ -62,16 +73,6 @@ class Counting:
 
 
 @pytest.fixture(scope="session")
-def visual():
-    return bb.build_visual(random_init=True, device="cpu")
-
-
-@pytest.fixture(scope="session")
-def audio():
-    return bb.build_audio(random_init=True, device="cpu")
-
-
-@pytest.fixture(scope="session")
 def media(tmp_path_factory) -> dict[str, Path]:
     root = tmp_path_factory.mktemp("media")
     videos = root / "videos"
@@ -100,8 +101,18 @@ def media(tmp_path_factory) -> dict[str, Path]:
 @pytest.fixture(scope="session")
 def bundle(media, visual, audio):
     out = media["root"] / "out"
-    result = extract_dataset(media["videos"], media["splits"], out, "vggsound", visual, audio,
-                             cache_dir=media["root"] / "cache", batch_size=4, workers=2)
+    result = extract_dataset(
+        media["videos"],
+        media["splits"],
+        out,
+        "vggsound",
+        visual,
+        audio,
+        preprocess="clean",
+        cache_dir=media["root"] / "cache",
+        batch_size=4,
+        workers=2,
+    )
     return out, result
 
 
@@ -165,14 +176,18 @@ def test_corrupt_and_silent_files(tmp_path):
 # ---------------------------------------------------------------------------------------------- backbones
 
 
-def test_backbones_declare_dims_and_preprocess(visual, audio):
-    # Output shapes and L2 norms of all four encoders are checked on real extraction output below.
+def test_backbones_declare_dims_and_preprocess(visual, audio, laion):
+    # Output shapes and L2 norms of the encoders are checked on real extraction output below.
     image = visual.preprocess(np.zeros((48, 64, 3), dtype=np.uint8))
     assert image.shape == (3, 224, 224) and image.dtype == torch.float32
-    assert (visual.dim, visual.text_dim, audio.dim, audio.text_dim) == (512, 512, 512, 512)
-    assert (audio.sample_rate, audio.clip_seconds) == (48000, 10.0)
-    assert "random-init" in visual.identity and "random-init" in audio.identity
-    assert bb.AUDIO_BACKBONES["wavcaps-htsat-bert"].dim == 1024
+    assert (visual.dim, visual.text_dim, audio.dim, audio.text_dim) == (512, 512, 1024, 1024)
+    assert (audio.name, audio.sample_rate, audio.clip_seconds) == ("wavcaps-htsat-bert", 32000, 10.0)
+    assert (laion.dim, laion.text_dim, laion.sample_rate, laion.clip_seconds) == (512, 512, 48000, 10.0)
+    assert all("random-init" in b.identity for b in (visual, audio, laion))
+    for info in [*bb.VISUAL_BACKBONES.entries(), *bb.AUDIO_BACKBONES.entries()]:
+        assert info.factory.dim == info.dim and info.factory.text_dim == info.text_dim  # registry agrees
+    # every encoder writes its text under its own name; only WavCaps may use the released "wavcaps_" one
+    assert (visual.text_file_prefix, audio.text_file_prefix, laion.text_file_prefix) == ("", "wavcaps_", "laion_clap_")
 
 
 def test_ensemble_is_mean_of_normalised_prompts_renormalised():
@@ -190,9 +205,11 @@ def test_missing_weights_give_actionable_errors(tmp_path, monkeypatch):
     with pytest.raises(bb.WeightsMissingError, match="--visual-checkpoint"):
         bb.build_visual(checkpoint=tmp_path / "nope.pt")
     with pytest.raises(bb.WeightsMissingError, match="630k-audioset-best.pt"):
-        bb.build_audio()
-    with pytest.raises(bb.WeightsMissingError, match="HTSAT_BERT_zero_shot.pt"):
-        bb.build_audio("wavcaps-htsat-bert")
+        bb.build_audio("laion-clap-htsat-tiny")
+    with pytest.raises(bb.WeightsMissingError, match="HTSAT_BERT_zero_shot.pt.*--audio-checkpoint"):
+        bb.build_audio()  # the default is the paper's WavCaps CLAP
+    with pytest.raises(bb.WeightsMissingError, match="does not exist"):
+        bb.build_audio(checkpoint=tmp_path / "HTSAT_BERT_zero_shot.pt")
 
 
 # ---------------------------------------------------------------------------------------------- pipeline
@@ -215,25 +232,67 @@ def test_bundle_layout_and_pickle_format(bundle, media):
             assert set(video) == {"features", "video_names", "fps"}
             assert video["video_names"] == sound["video_names"] == [np.bytes_(v.encode()) for v in expected]
             assert all(isinstance(n, np.bytes_) for n in video["video_names"]) and video["fps"] == [25] * len(expected)
-            for payload, dim in ((video, 512), (sound, 512)):
+            for payload, dim in ((video, 512), (sound, 1024)):
                 assert all(f.shape == (dim,) and f.dtype == np.float32 for f in payload["features"])
                 assert np.allclose([np.linalg.norm(f) for f in payload["features"]], 1.0, atol=1e-5)
-    for path in text_paths(out, "vggsound"):
+    clip_file, clap_file = text_paths(out, "vggsound")
+    assert (clip_file.name, clap_file.name) == (
+        "word_embeddings_vggsound_normed.npy",
+        "wavcaps_word_embeddings_vggsound_normed.npy",
+    )
+    for path, dim in ((clip_file, 512), (clap_file, 1024)):
         stored = np.load(path, allow_pickle=True)
         assert stored.shape == () and sorted(stored.item()) == CLASSES
-        assert all(v.shape == (512,) and np.isclose(np.linalg.norm(v), 1.0) for v in stored.item().values())
+        assert all(v.shape == (dim,) and np.isclose(np.linalg.norm(v), 1.0) for v in stored.item().values())
     manifest = json.loads((root / MANIFEST_NAME).read_text())
-    assert manifest["random_init"] is True and manifest["dims"]["audio"] == 512
+    assert not (out / MANIFEST_NAME).exists()  # it lives beside the features, as the README says
+    assert manifest["random_init"] is True and manifest["dims"] == {
+        "video": 512,
+        "audio": 1024,
+        "clip_text": 512,
+        "clap_text": 1024,
+    }
+    assert manifest["preprocess"] == "clean" and manifest["feature_dtype"] == {"video": "float32", "audio": "float32"}
+    assert manifest["text_files"] == {"clip": clip_file.name, "clap": clap_file.name}
+    assert manifest["feature_recipe"] == ("CLIP ViT-B/32 + WavCaps CLAP HTSAT-BERT, clean preprocessing (random init)")
+    assert manifest["audio"]["text_tokenizer"].startswith("bert-base-uncased vocab.txt")
     assert set(manifest["failed_videos"]) == FAILING
 
 
 def test_second_run_is_served_from_cache(bundle, media, visual, audio):
     out, _ = bundle
     counting_visual, counting_audio = Counting(visual), Counting(audio)
-    result = extract_dataset(media["videos"], media["splits"], out, "vggsound", counting_visual, counting_audio,
-                             cache_dir=media["root"] / "cache", batch_size=4, with_text=False)
+    result = extract_dataset(
+        media["videos"],
+        media["splits"],
+        out,
+        "vggsound",
+        counting_visual,
+        counting_audio,
+        preprocess="clean",
+        cache_dir=media["root"] / "cache",
+        batch_size=4,
+        with_text=False,
+    )
     assert counting_visual.calls == counting_audio.calls == 0
     assert result.report.cached == len(GOOD) and set(result.report.failures) == FAILING
+
+
+def test_reference_and_clean_cache_entries_never_mix(bundle, media, visual, audio, tmp_path):
+    counting_visual, counting_audio = Counting(visual), Counting(audio)
+    result = extract_dataset(
+        media["videos"],
+        media["splits"],
+        tmp_path / "ref",
+        "vggsound",
+        counting_visual,
+        counting_audio,
+        preprocess="reference",
+        cache_dir=media["root"] / "cache",
+        batch_size=4,
+        with_text=False,
+    )
+    assert result.report.cached == 0 and counting_visual.images == counting_audio.clips == len(GOOD)
 
 
 def test_interrupted_run_resumes(media, visual, audio, tmp_path):
@@ -258,24 +317,56 @@ def test_cli_extract_writes_bundle(media, visual, audio, bundle, monkeypatch, tm
 
     monkeypatch.setattr(bb.BackboneConfig, "build", lambda self: (visual, audio))
     out = tmp_path / "VGGSound"
-    code = cli.main(["extract", "--videos", str(media["videos"]), "--splits", str(media["splits"]), "--out", str(out),
-                     "--dataset", "vggsound", "--device", "cpu", "--batch-size", "2", "--random-init", "--no-text",
-                     "--cache-dir", str(media["root"] / "cache")])
+    code = cli.main(
+        [
+            "extract",
+            "--videos",
+            str(media["videos"]),
+            "--splits",
+            str(media["splits"]),
+            "--out",
+            str(out),
+            "--dataset",
+            "vggsound",
+            "--device",
+            "cpu",
+            "--batch-size",
+            "2",
+            "--random-init",
+            "--no-text",
+            "--preprocess",
+            "clean",
+            "--cache-dir",
+            str(media["root"] / "cache"),
+        ]
+    )
     printed = capsys.readouterr().out
     assert code == 0 and "RANDOM-INIT" in printed and "corrupt_clip" in printed
     assert (feature_root(out) / "video" / "stage_1_train" / "dog barking.pkl").is_file()
 
 
-def test_sharded_extraction_fills_the_cache_then_writes_the_same_bundle(bundle, media, visual, audio,
-                                                                       monkeypatch, tmp_path):
+def test_sharded_extraction_fills_the_cache_then_writes_the_same_bundle(
+    bundle, media, visual, audio, monkeypatch, tmp_path
+):
     from avgzsl_bench.executors.local import LocalExecutor
 
     monkeypatch.setattr(bb.BackboneConfig, "build", lambda self: (visual, audio))  # what each shard builds
     shards = ShardedExtraction(bb.BackboneConfig(random_init=True), LocalExecutor(), shard_size=2)
     counting_visual, counting_audio = Counting(visual), Counting(audio)
     out = tmp_path / "sharded"
-    result = extract_dataset(media["videos"], media["splits"], out, "vggsound", counting_visual, counting_audio,
-                             cache_dir=tmp_path / "cache", batch_size=2, with_text=False, shards=shards)
+    result = extract_dataset(
+        media["videos"],
+        media["splits"],
+        out,
+        "vggsound",
+        counting_visual,
+        counting_audio,
+        preprocess="clean",
+        cache_dir=tmp_path / "cache",
+        batch_size=2,
+        with_text=False,
+        shards=shards,
+    )
     assert counting_visual.calls == counting_audio.calls == 0  # the shards did all the encoding
     assert result.report.cached == len(GOOD) and set(result.report.failures) == FAILING
     reference_out, _ = bundle
@@ -287,15 +378,162 @@ def test_sharded_extraction_fills_the_cache_then_writes_the_same_bundle(bundle, 
         assert np.allclose(np.stack(ours["features"]), np.stack(theirs["features"]), atol=1e-5)
 
 
-@pytest.mark.filterwarnings("ignore:bundle .*feature dims:UserWarning")  # 512-d CLAP, warned by design
-def test_core_loader_reads_output(bundle):
-    from avgzsl_bench import datasets as bundle_module
-    out, _ = bundle
-    load_bundle = bundle_module.load_bundle
+def _load_with_core(out: Path, cache_dir: Path):
+    from avgzsl_bench.datasets import load_bundle
+
     parameters = inspect.signature(load_bundle).parameters
     kwargs = {"dataset": "vggsound"} if "dataset" in parameters else {}
     if "cache_dir" in parameters:
-        kwargs["cache_dir"] = out.parent / "loader_cache"
-    dataset = load_bundle(out, **kwargs)
-    assert dataset.dims.video == 512 and dataset.dims.audio == 512
+        kwargs["cache_dir"] = cache_dir
+    return load_bundle(out, **kwargs)
+
+
+def test_core_loader_reads_output(bundle, recwarn):
+    out, _ = bundle
+    dataset = _load_with_core(out, out.parent / "loader_cache")
+    assert dataset.dims.video == 512 and dataset.dims.audio == 1024  # the paper's dims: no dims warning
+    assert not [w for w in recwarn if "feature dims" in str(w.message)]
     assert len(dataset.splits["test"]) == 4  # stage_2_test_seen (3) + stage_2_test_unseen (1)
+
+
+def test_cli_wavcaps_reference_end_to_end(media, tmp_path, capsys):
+    """The real CLI path: WavCaps + CLIP built with random weights, the dataset's default (reference) recipe."""
+    from feature_zoo import cli
+
+    out = tmp_path / "VGGSound"
+    code = cli.main(
+        [
+            "extract",
+            "--videos",
+            str(media["videos"]),
+            "--splits",
+            str(media["splits"]),
+            "--out",
+            str(out),
+            "--dataset",
+            "vggsound",
+            "--device",
+            "cpu",
+            "--batch-size",
+            "4",
+            "--random-init",
+            "--audio-backbone",
+            "wavcaps-htsat-bert",
+            "--cache-dir",
+            str(tmp_path / "cache"),
+        ]
+    )
+    printed = capsys.readouterr().out
+    assert code == 0 and "preprocessing: reference (default for vggsound)" in printed
+    # captured output is no terminal: progress comes as timestamped lines, one per prompt chunk at least
+    stamp = r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d"
+    assert re.search(stamp + r" text prompts \(clip\): 32/32", printed)  # 4 classes x 8 templates
+    assert re.search(stamp + r" text prompts \(clap\): 36/36", printed)  # 4 classes x 9 templates
+    assert re.search(stamp + rf" videos: {len(GOOD) + len(FAILING)}/{len(GOOD) + len(FAILING)}", printed)
+    manifest = json.loads((feature_root(out) / MANIFEST_NAME).read_text())
+    assert manifest["preprocess"] == "reference" and manifest["fps"] == 25
+    assert manifest["feature_dtype"] == {"video": "float16", "audio": "float32"}
+    assert manifest["feature_recipe"].startswith("CLIP ViT-B/32 + WavCaps CLAP HTSAT-BERT, reference preprocessing")
+    video = pickle.loads((feature_root(out) / "video" / "stage_1_train" / "dog barking.pkl").read_bytes())
+    sound = pickle.loads((feature_root(out) / "audio" / "stage_1_train" / "dog barking.pkl").read_bytes())
+    assert {f.dtype for f in video["features"]} == {np.dtype(np.float16)} and video["fps"] == [25]  # v00 only
+    assert {(f.dtype, f.shape) for f in sound["features"]} == {(np.dtype(np.float32), (1024,))}
+    dataset = _load_with_core(out, tmp_path / "loader_cache")
+    assert (dataset.dims.video, dataset.dims.audio) == (512, 1024)
+    assert (dataset.text.clip.shape[1], dataset.text.clap.shape[1]) == (512, 1024)
+
+
+def test_laion_text_gets_its_own_name_and_replaces_stale_clap_text(bundle, media, visual, laion, tmp_path):
+    from feature_zoo.pipeline import write_text_embeddings
+
+    out, _ = bundle
+    copy = tmp_path / "copy"
+    (feature_root(copy) / "text").mkdir(parents=True)
+    wavcaps_file = feature_root(copy) / "text" / "wavcaps_word_embeddings_vggsound_normed.npy"
+    wavcaps_file.write_bytes((feature_root(out) / "text" / wavcaps_file.name).read_bytes())
+    removed = write_text_embeddings(copy, media["splits"], "vggsound", visual, laion)
+    laion_file = feature_root(copy) / "text" / "laion_clap_word_embeddings_vggsound_normed.npy"
+    assert removed == [wavcaps_file] and not wavcaps_file.exists()
+    assert {v.shape for v in np.load(laion_file, allow_pickle=True).item().values()} == {(512,)}
+
+
+@pytest.mark.filterwarnings("ignore:bundle .*feature dims:UserWarning")  # 512-d audio: warned by design
+def test_core_reads_a_laion_bundle_through_its_manifest(media, visual, laion, tmp_path):
+    from avgzsl_bench.datasets import DataSource
+
+    out = tmp_path / "laion"
+    extract_dataset(
+        media["videos"],
+        media["splits"],
+        out,
+        "vggsound",
+        visual,
+        laion,
+        preprocess="clean",
+        cache_dir=tmp_path / "cache",
+        batch_size=4,
+        workers=2,
+    )
+    assert not (feature_root(out) / "text" / "wavcaps_word_embeddings_vggsound_normed.npy").exists()
+    dataset = _load_with_core(out, tmp_path / "loader_cache")  # text file named in the manifest
+    assert (dataset.dims.audio, dataset.dims.clap_text) == (512, 512)
+    label = DataSource("vggsound", root=str(out)).feature_set
+    assert "LAION" in label and "clean" in label  # tables name the recipe the manifest records
+
+
+def test_an_interrupted_extraction_exits_130_with_one_line_and_resumes(media, tmp_path):
+    """SIGINT mid-extraction: exit 130, one readable line, no traceback; finished batches stay cached."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    videos = tmp_path / "videos"
+    videos.mkdir()
+    rows = [(f"x{i:03d}", CLASSES[i % len(CLASSES)]) for i in range(60)]
+    for i, (name, _) in enumerate(rows):  # distinct files: identical bytes would share one cache entry
+        write_video(videos / f"{name}.mp4", num_frames=10, audio=sine(0.5, freq=200.0 + i))
+    splits = tmp_path / "class-split"
+    shutil.copytree(media["splits"], splits)
+    with (splits / "cls_split" / "stage_1_train.csv").open("a", newline="") as handle:
+        csv.writer(handle).writerows([v, 0, c, "x", v, CLASSES.index(c), "misc"] for v, c in rows)
+    command = [
+        sys.executable,
+        "-m",
+        "feature_zoo",
+        "extract",
+        "--videos",
+        str(videos),
+        "--splits",
+        str(splits),
+        "--out",
+        str(tmp_path / "out"),
+        "--dataset",
+        "vggsound",
+        "--random-init",
+        "--device",
+        "cpu",
+        "--batch-size",
+        "2",
+        "--workers",
+        "1",
+        "--no-text",
+        "--cache-dir",
+        str(tmp_path / "cache"),
+    ]
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "COLUMNS": "200"}
+    log = tmp_path / "log.txt"
+    with log.open("w") as sink:
+        process = subprocess.Popen(command, env=env, stdout=sink, stderr=subprocess.STDOUT, text=True)
+        deadline = time.monotonic() + 300
+        while not list((tmp_path / "cache").rglob("*.npz")):  # the first encoder batch is cached
+            assert process.poll() is None and time.monotonic() < deadline, log.read_text()
+            time.sleep(0.1)
+        process.send_signal(signal.SIGINT)
+        process.wait(timeout=120)
+    text = log.read_text()
+    assert process.returncode == 130, text
+    assert "Traceback" not in text
+    assert "interrupted; every finished encoder batch is in the feature cache; rerun the same command" in text
+    assert "extraction summary" not in text  # it stopped before the end
