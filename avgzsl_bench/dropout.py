@@ -114,16 +114,17 @@ class MaskStream:
 
     def draw(self, shape: torch.Size) -> torch.Tensor:
         """24-bit uniform integers (int32) of `shape`, the next ones of this step."""
-        return (self._next_words(shape) >> 8) & ((1 << UNIFORM_BITS) - 1)
+        return ((self._next_words(shape) ^ _SIGN) >> 8) & ((1 << UNIFORM_BITS) - 1)
 
     def keep(self, shape: torch.Size, threshold: int) -> torch.Tensor:
         """`draw(shape) >= threshold` (the same next draws), without extracting the draws."""
-        return (self._next_words(shape) ^ _SIGN) >= (threshold << 8) + _SIGN
+        return self._next_words(shape) >= (threshold << 8) + _SIGN
 
 
 def _hash_counters(key: torch.Tensor, start: int, count: int) -> torch.Tensor:
+    """Hash words with the sign bit flipped, so that signed comparison orders them as unsigned."""
     counters = _counter_table(start + count, key.device)[start : start + count]
-    return _mix_to_product(counters ^ key.unsqueeze(-1))
+    return _mix_to_product(counters ^ key.unsqueeze(-1)) ^ _SIGN
 
 
 def step_words(key: torch.Tensor, count: int) -> torch.Tensor:

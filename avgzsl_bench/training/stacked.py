@@ -7,12 +7,17 @@ stays per run: its initial weights (built right after seeding, as alone), its ba
 sampler generator), its dropout masks (keyed by its seed), its Adam state and learning rate
 (`StackedAdam`), its BatchNorm running statistics (stacked buffers updated in place).
 
+On a CPU the step runs under `ExactStacking` (`training/exact.py`), which makes each stacked run
+bit-identical to the same run trained alone (on one thread); on a GPU vmap's own batching rules
+launch fewer kernels, and the runs agree in distribution.
+
 Evaluation goes through `model_of(run)`: a module of the method whose parameters and buffers are
 views of that run's slices, so it always shows the run's current state without copies.
 """
 
 from __future__ import annotations
 
+import contextlib
 import copy
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
@@ -77,6 +82,7 @@ class StackedTrainer:
         seeds: Sequence[int],
         split_name: str,
         graphs: bool | None = None,
+        exact: bool | None = None,
     ) -> None:
         device = dataset.text.clip.device
         models = []
@@ -114,6 +120,9 @@ class StackedTrainer:
         self.step_count = torch.zeros((), dtype=torch.int32, device=device)
         trainable = [p for p in self.params.values() if p.requires_grad]
         self.graphs = StepRunner(device, graphs)
+        # Exact batching rules where they buy bit-identical runs: on a CPU. A GPU's matrix kernels
+        # differ between batched and single products anyway, so there vmap's own (fewer) kernels.
+        self.exact = device.type == "cpu" if exact is None else exact
         self.optimizer = StackedAdam(trainable, self.runs, self.schedule, lr_on_device=device.type == "cuda")
         self._loss = vmap(self._run_loss)
         self._after = vmap(self._run_after_step, out_dims=None)
@@ -159,11 +168,11 @@ class StackedTrainer:
         keys = step_key(self.run_keys, self.step_count)
         masks: Masks = (keys, step_words(keys, self._prefetch)) if self._prefetch else (keys,)
         self.optimizer.zero_grad()
-        with ExactStacking():
+        with ExactStacking() if self.exact else contextlib.nullcontext():
             losses = self._loss(self.params, self.buffers, masks, self.run_text, draws)
         losses.sum().backward()
         self.optimizer.step()
-        with torch.no_grad(), ExactStacking():
+        with torch.no_grad(), ExactStacking() if self.exact else contextlib.nullcontext():
             self._after(self.params, self.buffers, masks, self.run_text, draws)
         self._prefetch = prefetch_count(self._step_elements, keys.device)  # every step draws as many
         self.step_count.add_(1)
