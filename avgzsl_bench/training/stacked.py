@@ -71,6 +71,22 @@ def _alias(model: nn.Module, stacked: Mapping[str, torch.Tensor], run: int, buff
             owner._parameters[attribute] = nn.Parameter(view, requires_grad=tensor.requires_grad)
 
 
+def stack_models(models: Sequence[nn.Module]) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]:
+    """The models' parameters and buffers stacked along a new first (run) dimension; each model's
+    own tensors become views of its slices (so it always shows that run's current state)."""
+    params = {
+        name: torch.stack([dict(m.named_parameters())[name].detach() for m in models]).requires_grad_(p.requires_grad)
+        for name, p in models[0].named_parameters()
+    }
+    buffers = {
+        name: torch.stack([dict(m.named_buffers())[name] for m in models]) for name, _ in models[0].named_buffers()
+    }
+    for run, model in enumerate(models):
+        _alias(model, params, run, buffers=False)
+        _alias(model, buffers, run, buffers=True)
+    return params, buffers
+
+
 class StackedTrainer:
     """Trains R runs as one; the same interface as `RunTrainer` (which is R = 1, unstacked)."""
 
@@ -85,45 +101,32 @@ class StackedTrainer:
         exact: bool | None = None,
     ) -> None:
         device = dataset.text.clip.device
-        models = []
+        self.models: list[GZSLMethod] = []
         for seed in seeds:
-            torch.manual_seed(seed)
-            models.append(spec.build(dataset.dims, hparams).to(device))
-        self.runs = len(seeds)
+            torch.manual_seed(seed)  # as alone: the seed fixes the initial weights
+            self.models.append(spec.build(dataset.dims, hparams).to(device))
+        self.runs, self.needs_negatives = len(seeds), self.models[0].needs_negatives
         self.schedule = Schedule.from_hparams(hparams)
         self.split = dataset.splits[split_name]
         self.class_text = dataset.text.rows(self.split.seen)
         # Every run gets its own copy of the class text: a layer applied to an input shared by the
         # runs would be batched as one wider matrix product, whose rounding differs from one run's.
         clip, clap = (
-            part.unsqueeze(0).repeat(len(seeds), 1, 1) for part in (self.class_text.clip, self.class_text.clap)
+            part.unsqueeze(0).repeat(self.runs, 1, 1) for part in (self.class_text.clip, self.class_text.clap)
         )
         self.run_text: Text = (clip, clap)
         self.samplers = [ClassBalancedSampler(self.split.labels, torch.Generator().manual_seed(s)) for s in seeds]
-        self.needs_negatives = models[0].needs_negatives
-        self.template = copy.deepcopy(models[0])
+        self.template = copy.deepcopy(self.models[0])
         self.call = _MethodCall(self.template)
-        self.params = {
-            name: torch.stack([dict(m.named_parameters())[name].detach() for m in models]).requires_grad_(
-                p.requires_grad
-            )
-            for name, p in models[0].named_parameters()
-        }
-        self.buffers = {
-            name: torch.stack([dict(m.named_buffers())[name] for m in models]) for name, _ in models[0].named_buffers()
-        }
-        for run, model in enumerate(models):
-            _alias(model, self.params, run, buffers=False)
-            _alias(model, self.buffers, run, buffers=True)
-        self.models = models
+        self.params, self.buffers = stack_models(self.models)
         self.run_keys = torch.stack([seed_key(seed, device) for seed in seeds])
         self.step_count = torch.zeros((), dtype=torch.int32, device=device)
         trainable = [p for p in self.params.values() if p.requires_grad]
+        self.optimizer = StackedAdam(trainable, self.runs, self.schedule, lr_on_device=device.type == "cuda")
         self.graphs = StepRunner(device, graphs)
         # Exact batching rules where they buy bit-identical runs: on a CPU. A GPU's matrix kernels
         # differ between batched and single products anyway, so there vmap's own (fewer) kernels.
         self.exact = device.type == "cpu" if exact is None else exact
-        self.optimizer = StackedAdam(trainable, self.runs, self.schedule, lr_on_device=device.type == "cuda")
         self._loss = vmap(self._run_loss)
         self._after = vmap(self._run_after_step, out_dims=None)
         self._loss_elements = self._step_elements = 0  # dropout draws per run: by the loss, by the step
