@@ -183,6 +183,7 @@ def run_groups(
     groups = group_jobs(jobs, resolve_device(device), force=stack == "on")
     store = str(Path(store_path).resolve()) if store_path else None
     fn = functools.partial(execute_group, store_path=store, device=device, progress=executor.progress_hook())
-    return RunReport(
-        [per_job for outcome in executor.map(fn, groups, description="runs") for per_job in _per_job(outcome)]
-    )
+    by_job = {
+        id(one.item): one for outcome in executor.map(fn, groups, description="runs") for one in _per_job(outcome)
+    }
+    return RunReport([by_job[id(job)] for job in jobs])  # in job order, as run_jobs reports
