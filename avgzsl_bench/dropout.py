@@ -21,7 +21,7 @@ from torch's global generator, as with `nn.Dropout`.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 
 import torch
@@ -88,37 +88,49 @@ def _counter_table(size: int, device: torch.device) -> torch.Tensor:
     return table
 
 
+def _threshold(p: float) -> int:
+    """Kept iff the 24-bit draw is at least this: round(p * 2**24), below 2**24."""
+    return min(round(p * (1 << UNIFORM_BITS)), (1 << UNIFORM_BITS) - 1)
+
+
+def _scaled(words: torch.Tensor, p: float) -> torch.Tensor:
+    """The dropout mask of rate `p` from hash words: 1 / (1 - p) where kept, else 0 (float32)."""
+    return torch.where(words >= (_threshold(p) << 8) + _SIGN, 1.0 / (1.0 - p), 0.0)
+
+
 class MaskStream:
     """The dropout masks of one training step of one run (or of every run of a stack, under vmap).
 
     Calls number their elements consecutively from `offset` (0 at the start of a step), so the k-th
-    dropout element of the step gets the same draw in either path. `words`: the step's first hash
-    words, from `step_words` (a few large operations per step instead of several per dropout call;
-    the same values).
+    dropout element of the step gets the same draw in either path. `masks`: the step's masks made
+    up front by `step_masks`, one per dropout rate (a few large operations per step, then one
+    multiplication per dropout call; the same values). `rates` collects the rates drawn with.
     """
 
-    def __init__(self, key: torch.Tensor, words: torch.Tensor | None = None, offset: int = 0) -> None:
+    def __init__(self, key: torch.Tensor, masks: dict[float, torch.Tensor] | None = None, offset: int = 0) -> None:
         self.key = key
         self.offset = offset
-        self._words = words
+        self.masks = masks or {}
+        self.rates: set[float] = set()
 
-    def _hash(self, start: int, count: int) -> torch.Tensor:
-        return _hash_counters(self.key, start, count)
-
-    def _next_words(self, shape: torch.Size) -> torch.Tensor:
-        count = shape.numel()
-        start, self.offset = self.offset, self.offset + count
-        if self._words is not None and self.offset <= self._words.shape[-1]:
-            return self._words[start : self.offset].view(shape)
-        return self._hash(start, count).view(shape)
+    def _next(self, shape: torch.Size) -> tuple[int, int]:
+        start, self.offset = self.offset, self.offset + shape.numel()
+        return start, self.offset
 
     def draw(self, shape: torch.Size) -> torch.Tensor:
         """24-bit uniform integers (int32) of `shape`, the next ones of this step."""
-        return ((self._next_words(shape) ^ _SIGN) >> 8) & ((1 << UNIFORM_BITS) - 1)
+        start, end = self._next(shape)
+        words = _hash_counters(self.key, start, end - start) ^ _SIGN
+        return (words >> 8).view(shape) & ((1 << UNIFORM_BITS) - 1)
 
-    def keep(self, shape: torch.Size, threshold: int) -> torch.Tensor:
-        """`draw(shape) >= threshold` (the same next draws), without extracting the draws."""
-        return self._next_words(shape) >= (threshold << 8) + _SIGN
+    def mask(self, shape: torch.Size, p: float) -> torch.Tensor:
+        """The next dropout mask of rate `p` and `shape`: 1 / (1 - p) where kept, else 0."""
+        start, end = self._next(shape)
+        self.rates.add(p)
+        prepared = self.masks.get(p)
+        if prepared is not None and end <= prepared.shape[-1]:
+            return prepared[start:end].view(shape)
+        return _scaled(_hash_counters(self.key, start, end - start), p).view(shape)
 
 
 def _hash_counters(key: torch.Tensor, start: int, count: int) -> torch.Tensor:
@@ -127,17 +139,18 @@ def _hash_counters(key: torch.Tensor, start: int, count: int) -> torch.Tensor:
     return _mix_to_product(counters ^ key.unsqueeze(-1)) ^ _SIGN
 
 
-def step_words(key: torch.Tensor, count: int) -> torch.Tensor:
-    """The first `count` hash words of a step's masks, for `MaskStream(key, words)`; `key` may hold
-    one run's key or a stack's, (R,) -> (R, count)."""
-    return _hash_counters(key, 0, count)
+def step_masks(key: torch.Tensor, count: int, rates: Iterable[float]) -> dict[float, torch.Tensor]:
+    """A step's first `count` dropout masks for each rate, for `MaskStream(key, masks)`; `key` may
+    hold one run's key or a stack's, (R,) -> (R, count) per rate."""
+    words = _hash_counters(key, 0, count)
+    return {p: _scaled(words, p) for p in sorted(rates)}
 
 
 def prefetch_count(elements: int, device: torch.device) -> int:
-    """How many of a step's `elements` dropout draws to hash up front (0: hash per call).
+    """How many of a step's `elements` dropout draws to make up front (0: hash per call).
 
     On a GPU, up front always: a handful of launches per step instead of several per dropout call.
-    On a CPU, only while a step's draws stay in cache; beyond, one pass per call is faster.
+    On a CPU, only while a step's masks stay in cache; beyond, one pass per call is faster.
     """
     return elements if device.type != "cpu" or elements <= CPU_PREFETCH_LIMIT else 0
 
@@ -165,8 +178,6 @@ class CounterDropout(nn.Module):
         if not 0.0 <= p < 1.0:
             raise ValueError(f"dropout probability must lie in [0, 1), got {p}")
         self.p = p
-        self.threshold = min(round(p * (1 << UNIFORM_BITS)), (1 << UNIFORM_BITS) - 1)
-        self.scale = 1.0 / (1.0 - p)
 
     def extra_repr(self) -> str:
         return f"p={self.p}"
@@ -177,4 +188,4 @@ class CounterDropout(nn.Module):
         stream = active_stream()
         if stream is None:
             return F.dropout(x, self.p, training=True)
-        return x * torch.where(stream.keep(x.shape, self.threshold), self.scale, 0.0)
+        return x * stream.mask(x.shape, self.p)

@@ -16,10 +16,11 @@ times `--stage2-fraction`, 1.0 being the upper bound) with a val evaluation per 
 test evaluation. One-run does that once per seed; stacked trains the steps once for all seeds
 and evaluates each seed's model.
 
-`--profile` adds, per method (UCF sizes), the operations a training step launches as kernels
-(leaf ATen operators that touch data, counted with torch.profiler on this device), its matrix
-FLOPs (torch.utils.flop_counter), and from them a launch-bound estimate of a step on an H100
-under CUDA graphs: kernels x LAUNCH_US + FLOPs / EFFECTIVE_TFLOPS (assumptions printed).
+`--profile` adds, per method (UCF sizes), the operations a training step would launch as GPU
+kernels (leaf ATen operators on tensors with elements, counted with torch.profiler on this device,
+with the GPU's settings: dropout masks made up front, vmap's own batching rules), its matrix FLOPs
+(torch.utils.flop_counter), and from them a launch-bound estimate of a step on an H100 under CUDA
+graphs: kernels x LAUNCH_US + FLOPs / EFFECTIVE_TFLOPS (assumptions printed).
 """
 
 from __future__ import annotations
@@ -128,19 +129,34 @@ def kernels_and_flops(method: str, dataset: GZSLDataset, seeds: int, stacked: bo
         else:
             trainer = RunTrainer(spec, dataset, hparams, 0, "train")
         trainer.train_epoch()
-        with profile(activities=[ProfilerActivity.CPU]) as prof:
+        with profile(activities=[ProfilerActivity.CPU], record_shapes=True) as prof:
             trainer.train_epoch()
         flops = FlopCounterMode(display=False)
         with flops:
             trainer.train_epoch()
-    leaves = [
-        event
-        for event in prof.events()
-        if event.name.startswith("aten::")
-        and event.name not in NO_KERNEL
-        and not any(child.name.startswith("aten::") for child in event.cpu_children)
-    ]
-    return len(leaves) / steps, flops.get_total_flops() / steps
+    return sum(launches(event) for event in prof.events()) / steps, flops.get_total_flops() / steps
+
+
+def launches(event: object) -> int:
+    """1 if a profiled CPU operator would be one GPU kernel: a leaf ATen operator that touches a
+    tensor with elements (not a view, an allocation, or the host-side handling of a Python scalar);
+    a fused Adam call counts once (on a GPU one multi-tensor launch, on a CPU a loop of its own)."""
+    name = getattr(event, "name", "")
+    ancestors = []
+    parent = getattr(event, "cpu_parent", None)
+    while parent is not None:
+        ancestors.append(parent.name)
+        parent = parent.cpu_parent
+    if "aten::_fused_adam_" in ancestors:
+        return 0
+    if name == "aten::_fused_adam_":
+        return 1
+    if not name.startswith("aten::") or name in NO_KERNEL:
+        return 0
+    if any(child.name.startswith("aten::") for child in getattr(event, "cpu_children", [])):
+        return 0
+    shapes = [shape for shape in getattr(event, "input_shapes", []) if isinstance(shape, list)]
+    return int(any(len(shape) > 0 for shape in shapes))
 
 
 def main() -> None:

@@ -14,7 +14,7 @@ from avgzsl_bench.dropout import (
     mix32,
     seed_key,
     step_key,
-    step_words,
+    step_masks,
 )
 
 
@@ -61,11 +61,18 @@ def test_masks_depend_on_seed_and_step_and_position_only():
 
     whole = draws(1, 5, [shape.numel()])
     assert torch.equal(whole, draws(1, 5, [1000, 2000, shape.numel() - 3000]))  # split calls: same draws
-    prefetched = MaskStream(key(1, 5), step_words(key(1, 5), 5000))
-    assert torch.equal(torch.cat([prefetched.draw(torch.Size([n])) for n in (3000, 2000)]), whole[:5000])
-    assert torch.equal(prefetched.draw(shape).flatten()[: shape.numel() - 5000], whole[5000:])  # beyond: hashed
-    keep = MaskStream(key(1, 5)).keep(shape, 1 << 22)
-    assert torch.equal(keep.flatten(), whole >= 1 << 22)
+
+    def expected(p: float, draws: torch.Tensor) -> torch.Tensor:
+        return torch.where(draws >= round(p * 2**UNIFORM_BITS), 1 / (1 - p), 0.0)
+
+    prefetched = MaskStream(key(1, 5), step_masks(key(1, 5), 5000, [0.25]))  # made up front: the same masks
+    assert torch.equal(
+        torch.cat([prefetched.mask(torch.Size([n]), 0.25) for n in (3000, 2000)]), expected(0.25, whole[:5000])
+    )
+    beyond = prefetched.mask(torch.Size([shape.numel() - 5000]), 0.25)  # past the prepared ones: hashed
+    assert torch.equal(beyond, expected(0.25, whole[5000:]))
+    assert torch.equal(MaskStream(key(1, 5), prefetched.masks).mask(shape, 0.5).flatten(), expected(0.5, whole))
+    assert prefetched.rates == {0.25}
     assert not torch.equal(whole, draws(2, 5, [shape.numel()]))  # another seed
     assert not torch.equal(whole, draws(1, 6, [shape.numel()]))  # another step
     assert int(whole.min()) >= 0 and int(whole.max()) < 2**UNIFORM_BITS

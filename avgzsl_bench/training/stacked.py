@@ -28,15 +28,16 @@ from torch.func import functional_call, vmap
 
 from avgzsl_bench.api import GZSLMethod, MethodSpec, Schedule
 from avgzsl_bench.data import GZSLDataset, TextEmbeddings
-from avgzsl_bench.dropout import MaskStream, masks_from, prefetch_count, seed_key, step_key, step_words
+from avgzsl_bench.dropout import MaskStream, masks_from, prefetch_count, seed_key, step_key, step_masks
 from avgzsl_bench.sampling import ClassBalancedSampler
 from avgzsl_bench.training.batches import Draws, batch_of, epoch_draws
 from avgzsl_bench.training.exact import ExactStacking
 from avgzsl_bench.training.graphs import StepRunner
 from avgzsl_bench.training.optim import StackedAdam
+from avgzsl_bench.training.trainer import MaskPlan
 
 Text = tuple[torch.Tensor, torch.Tensor]  # CLIP and CLAP rows of the training classes
-Masks = tuple[torch.Tensor, ...]  # a step's mask keys, and its hash words if prefetched
+Masks = tuple[torch.Tensor, dict[float, torch.Tensor]]  # a step's mask keys, and its masks made up front
 
 
 def stack_reason(spec: MethodSpec) -> str | None:
@@ -130,7 +131,8 @@ class StackedTrainer:
         self._loss = vmap(self._run_loss)
         self._after = vmap(self._run_after_step, out_dims=None)
         self._loss_elements = self._step_elements = 0  # dropout draws per run: by the loss, by the step
-        self._prefetch = 0  # dropout draws to hash up front, known after the first step
+        self._rates: set[float] = set()  # dropout rates the step draws with
+        self.mask_plan: MaskPlan = (0, ())  # dropout masks to make up front, known after the first step
         self.losses: list[torch.Tensor] = []  # per step, (R,) total loss of every run, when recording
 
     @property
@@ -152,24 +154,27 @@ class StackedTrainer:
         return {f"model.{name}": tensor for name, tensor in {**params, **buffers}.items()}
 
     def _run_loss(self, params: dict, buffers: dict, masks: Masks, text: Text, draws: Draws) -> torch.Tensor:
-        stream = MaskStream(masks[0], masks[1] if len(masks) > 1 else None)
+        stream = MaskStream(*masks)
         with masks_from(stream):
             batch = batch_of(self.split, TextEmbeddings(*text), draws)
             terms = functional_call(self.call, self._state(params, buffers), ("loss", batch))
-        self._loss_elements = stream.offset
+        self._loss_elements, self._rates = stream.offset, stream.rates
         return sum(terms.values())
 
     def _run_after_step(self, params: dict, buffers: dict, masks: Masks, text: Text, draws: Draws) -> None:
         # after_step continues the step's masks where the loss left them, as in one run
-        stream = MaskStream(masks[0], masks[1] if len(masks) > 1 else None, offset=self._loss_elements)
+        stream = MaskStream(*masks, offset=self._loss_elements)
+        stream.rates = self._rates
         with masks_from(stream):
             batch = batch_of(self.split, TextEmbeddings(*text), draws)
             functional_call(self.call, self._state(params, buffers), ("after_step", batch))
         self._step_elements = stream.offset
+        self._rates = stream.rates
 
     def _step(self, draws: Draws) -> torch.Tensor:
         keys = step_key(self.run_keys, self.step_count)
-        masks: Masks = (keys, step_words(keys, self._prefetch)) if self._prefetch else (keys,)
+        elements, rates = self.mask_plan
+        masks: Masks = (keys, step_masks(keys, elements, rates) if elements else {})
         self.optimizer.zero_grad()
         with ExactStacking() if self.exact else contextlib.nullcontext():
             losses = self._loss(self.params, self.buffers, masks, self.run_text, draws)
@@ -177,7 +182,8 @@ class StackedTrainer:
         self.optimizer.step()
         with torch.no_grad(), ExactStacking() if self.exact else contextlib.nullcontext():
             self._after(self.params, self.buffers, masks, self.run_text, draws)
-        self._prefetch = prefetch_count(self._step_elements, keys.device)  # every step draws as many
+        # every step draws as many masks with the same rates
+        self.mask_plan = (prefetch_count(self._step_elements, keys.device), tuple(self._rates))
         self.step_count.add_(1)
         return losses.detach()
 

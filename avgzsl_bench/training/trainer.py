@@ -13,10 +13,12 @@ import torch
 
 from avgzsl_bench.api import GZSLMethod, MethodSpec, Schedule
 from avgzsl_bench.data import GZSLDataset
-from avgzsl_bench.dropout import MaskStream, masks_from, prefetch_count, seed_key, step_key, step_words
+from avgzsl_bench.dropout import MaskStream, masks_from, prefetch_count, seed_key, step_key, step_masks
 from avgzsl_bench.sampling import ClassBalancedSampler
 from avgzsl_bench.training.batches import training_batches
 from avgzsl_bench.training.optim import plateau
+
+MaskPlan = tuple[int, tuple[float, ...]]  # a step's dropout elements and rates, when made up front
 
 
 class RunTrainer:
@@ -37,7 +39,7 @@ class RunTrainer:
         self.sampler = ClassBalancedSampler(self.split.labels, torch.Generator().manual_seed(seed))
         self.run_key = seed_key(seed, device)
         self.step_count = torch.zeros((), dtype=torch.int32, device=device)
-        self.prefetch = 0  # dropout draws to hash up front, known after the first step
+        self.mask_plan: MaskPlan = (0, ())  # dropout masks to make up front, known after the first step
         self.losses: list[torch.Tensor] = []  # per step, the total loss, when recording
         parameters = [p for p in self.model.parameters() if p.requires_grad]
         self.optimizer = None
@@ -74,7 +76,8 @@ class RunTrainer:
         for batch in batches:
             # One mask stream per step: the loss and after_step draw consecutive masks from it.
             key = step_key(self.run_key, self.step_count)
-            stream = MaskStream(key, step_words(key, self.prefetch) if self.prefetch else None)
+            elements, rates = self.mask_plan
+            stream = MaskStream(key, step_masks(key, elements, rates) if elements else None)
             with masks_from(stream):
                 loss = sum(self.model.loss(batch).values())
                 self.optimizer.zero_grad(set_to_none=True)
@@ -82,7 +85,8 @@ class RunTrainer:
                 self.optimizer.step()
                 with torch.no_grad():
                     self.model.after_step(batch)
-            self.prefetch = prefetch_count(stream.offset, self.step_count.device)  # every step draws as many
+            # every step draws as many masks with the same rates
+            self.mask_plan = (prefetch_count(stream.offset, self.step_count.device), tuple(stream.rates))
             self.step_count.add_(1)
             if record_losses:
                 self.losses.append(loss.detach())  # type: ignore[union-attr]
