@@ -74,11 +74,12 @@ class StepRunner:
             self.graph.replay()
             assert self.output is not None
             return self.output
-        if self.steps_done < WARMUP_STEPS or self.failure is not None:
-            self.steps_done += 1
-            return self._warm_step(step)
-        self._capture(step)
-        return self._graph_step(step, index) if self.graph is not None else self._warm_step(step)
+        if self.failure is None and self.steps_done >= WARMUP_STEPS:
+            self._capture(step)  # records the step without running it; a replay runs it
+            if self.graph is not None:
+                return self._graph_step(step, index)
+        self.steps_done += 1
+        return self._warm_step(step) if self.failure is None else self._select_and_step(step)
 
     def _warm_step(self, step: StepFn) -> torch.Tensor:
         side = torch.cuda.Stream()
