@@ -48,5 +48,8 @@ def test_captured_steps_equal_eager_steps(tiny_demo):
     assert torch.isfinite(replayed).all() and replayed.shape == (16, 2)
     warm = WARMUP_STEPS  # the first steps run eagerly in both: the same kernels
     assert torch.equal(replayed[:warm], stepped[:warm])
-    # replays run the captured kernels; the library may pick other algorithms inside a capture
-    assert torch.allclose(replayed[warm:], stepped[warm:], rtol=1e-3)
+    # Replays run the captured kernels (the library may pick other algorithms inside a capture):
+    # the first replay starts from the same weights; later ones drift only as far as rounding takes them.
+    assert torch.allclose(replayed[warm], stepped[warm], rtol=1e-4)
+    assert torch.allclose(replayed[warm:], stepped[warm:], rtol=5e-2)
+    assert len({tuple(row.tolist()) for row in replayed[warm:]}) == len(replayed) - warm  # new draws each step
