@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from typing import cast
+from typing import Any, cast
 
 import torch
 from torch import nn
+from torch.overrides import handle_torch_function, has_torch_function
 
 from avgzsl_bench.data import FeatureDims, TextEmbeddings
+from avgzsl_bench.dropout import CounterDropout
 
 TEXT_CHOICES = ("clip", "clap", "both", "w2v")
 # W_enc, the ClipClap paper's adaptation layer (its Eq. 9), exists for CLIP/CLAP class text only: the
@@ -16,8 +18,9 @@ ENCODED_TEXT = ("clip", "clap", "both")
 
 
 def dropout(p: float) -> nn.Module:
-    """The dropout layer of every method: one place decides where dropout masks come from."""
-    return nn.Dropout(p)
+    """The dropout layer of every method: one place decides where dropout masks come from (a
+    counter-based hash keyed per run and step, so a stacked run draws the masks it draws alone)."""
+    return CounterDropout(p)
 
 
 def dense_block(
@@ -70,6 +73,70 @@ def encoded_text_dim(dims: FeatureDims, which: str, out_dim: int) -> int:
     return out_dim if which in ENCODED_TEXT else text_dim(dims, which)
 
 
+class _GatheredLinear(torch.autograd.Function):
+    """`linear(rows, weight, bias).index_select(0, index)`, differentiated as `linear(rows[index], ...)`.
+
+    Forward: the K class rows through the layer, then one row per sample (each output row of a
+    matrix product is computed alone, so the values are those of the per-sample product). Backward:
+    torch's own gradient of the per-sample product (weight: grad^T @ samples, bias: grad summed
+    over the batch), so the gradients are bit-identical too; summing each class's sample gradients
+    first (the plain backward of the gather) would add in another order.
+    """
+
+    generate_vmap_rule = True
+
+    @staticmethod
+    def forward(
+        rows: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None, index: torch.Tensor
+    ) -> torch.Tensor:
+        return nn.functional.linear(rows, weight, bias).index_select(0, index)
+
+    @staticmethod
+    def setup_context(ctx: Any, inputs: tuple, output: torch.Tensor) -> None:
+        rows, weight, _, index = inputs
+        ctx.save_for_backward(rows, weight, index)
+
+    @staticmethod
+    def backward(ctx: Any, grad: torch.Tensor) -> tuple:
+        rows, weight, index = ctx.saved_tensors
+        samples = rows.index_select(0, index)
+        grad_rows = torch.zeros_like(rows).index_add(0, index, grad.mm(weight)) if ctx.needs_input_grad[0] else None
+        grad_weight = grad.t().mm(samples) if ctx.needs_input_grad[1] else None
+        grad_bias = grad.sum(0) if ctx.needs_input_grad[2] else None
+        return grad_rows, grad_weight, grad_bias, None
+
+
+def gathered_linear(
+    rows: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None, index: torch.Tensor
+) -> torch.Tensor:
+    """`linear(rows, weight, bias)[index]` with the gradient of `linear(rows[index], weight, bias)`.
+
+    A torch function (it takes part in `__torch_function__`), so the stacked trainer can give it
+    its exact batching rule: one call per run.
+    """
+    if has_torch_function((rows, weight, bias, index)):
+        return handle_torch_function(gathered_linear, (rows, weight, bias, index), rows, weight, bias, index)
+    return _GatheredLinear.apply(rows, weight, bias, index)
+
+
+def encode_sample_text(
+    encoder: nn.Module, class_text: TextEmbeddings, which: str, targets: torch.Tensor
+) -> torch.Tensor:
+    """`encoder(select_text(class_text.rows(targets), which))`: each sample's class text through a
+    text encoder. One that starts with a Linear runs that Linear on the K class rows instead of the
+    B samples (fewer operations; the same values and gradients, bit for bit); the identity encoder
+    of word2vec text (no W_enc) just picks each sample's row."""
+    text = select_text(class_text, which)
+    if isinstance(encoder, nn.Identity):
+        return text.index_select(0, targets)
+    assert isinstance(encoder, nn.Sequential) and isinstance(encoder[0], nn.Linear), (
+        "a text encoder is the identity or starts with a Linear"
+    )
+    first = encoder[0]
+    rows = gathered_linear(text, first.weight, first.bias, targets)
+    return encoder[1:](rows)
+
+
 # --- Shared pieces of the baseline re-implementations (CJME, AVGZSLNet, AVCA, Hyper, DEVISE...) ---
 
 
@@ -99,10 +166,20 @@ def dense_stack(in_dim: int, hidden: int, out_dim: int, p: float, out_bn_momentu
 def triplet(
     anchor: torch.Tensor, positive: torch.Tensor, negative: torch.Tensor, margin: float = 1.0, reduction: str = "mean"
 ) -> torch.Tensor:
-    """`nn.TripletMarginLoss(margin, p=2, eps=1e-6)`: the eps is added inside the difference."""
-    return torch.nn.functional.triplet_margin_loss(
-        anchor, positive, negative, margin=margin, p=2, eps=1e-6, reduction=reduction
-    )
+    """`nn.TripletMarginLoss(margin, p=2, eps=1e-6)`: the eps is added inside the difference.
+
+    Written out (torch's own formula) rather than calling the fused op: `vmap` has no batching
+    rule for that op, and its per-run fallback sums the anchor's two gradients in another order
+    than one run does; these ops batch exactly.
+    """
+    positive_distance = (anchor - positive + 1e-6).norm(p=2, dim=-1)
+    negative_distance = (anchor - negative + 1e-6).norm(p=2, dim=-1)
+    losses = (margin + positive_distance - negative_distance).clamp_min(0)
+    if reduction == "none":
+        return losses
+    if reduction == "mean":
+        return losses.mean()
+    raise ValueError(f"triplet reduction must be 'mean' or 'none', got {reduction!r}")
 
 
 def reconstruction_mse(decoded: list[torch.Tensor] | tuple[torch.Tensor, ...], target: torch.Tensor) -> torch.Tensor:

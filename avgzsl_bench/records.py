@@ -38,7 +38,7 @@ class RunRecord:
     val_hm_per_epoch: list[float]
     val_hm_vs_beta: list[list[float]]  # [β, validation HM] at the best epoch
     per_class: dict[str, float]  # test recall per class name
-    timings: dict[str, float]  # seconds per stage
+    timings: dict[str, float]  # seconds per stage (stacked runs: each run's share of the wall time)
     feature_set: str  # how the features are named in reports
     synthetic: bool  # demo data: numbers test the harness, not methods
     version: str

@@ -26,6 +26,7 @@ from avgzsl_bench.api import get_method
 from avgzsl_bench.checkpoints import State, save_models, snapshot
 from avgzsl_bench.data import GZSLDataset
 from avgzsl_bench.datasets import DataSource
+from avgzsl_bench.dropout import RNG_VERSION
 from avgzsl_bench.errors import BenchError
 from avgzsl_bench.executors import Executor, Outcome, ProgressHook
 from avgzsl_bench.leases import ClaimedElsewhere, JobLease
@@ -57,8 +58,8 @@ class Job:
         )
 
     def config(self) -> dict[str, Any]:
-        """Everything that determines the result except the seed."""
-        return {"method": self.method, "data": self.source.identity(), "hparams": self.hparams()}
+        """Everything that determines the result except the seed (`rng`: how dropout masks are drawn)."""
+        return {"method": self.method, "data": self.source.identity(), "hparams": self.hparams(), "rng": RNG_VERSION}
 
     @property
     def config_hash(self) -> str:

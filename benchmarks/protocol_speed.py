@@ -14,10 +14,11 @@ import time
 import torch
 from tabulate import tabulate
 
-from avgzsl_bench.demo import make_demo_dataset
-from avgzsl_bench.protocol import Schedule, _Trainer, evaluate, run_protocol
-from avgzsl_bench.registry import get_method
+from avgzsl_bench.api import get_method
+from avgzsl_bench.datasets.demo import make_demo_dataset
+from avgzsl_bench.protocol import evaluate, run_protocol
 from avgzsl_bench.runner import resolve_device
+from avgzsl_bench.training import RunTrainer
 
 UCF_SIZED_SAMPLES_PER_CLASS = 146
 
@@ -31,7 +32,7 @@ def measure(method: str, device: torch.device, epochs: int | None, seed: int = 4
     dataset = make_demo_dataset(UCF_SIZED_SAMPLES_PER_CLASS).to(device)
     spec = get_method(method)
     hparams = spec.hparams("ucf", {} if epochs is None else {"epochs": epochs})
-    trainer = _Trainer(spec, dataset, hparams, Schedule.from_hparams(hparams), seed, "train")
+    trainer = RunTrainer(spec, dataset, hparams, seed, "train")
     trainer.train_epoch()  # warm-up: allocator, kernels
     _synchronize(device)
     started = time.perf_counter()

@@ -27,7 +27,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from avgzsl_bench.api import GZSLMethod, SampleBatch, TrainBatch, register_method
+from avgzsl_bench.api import GZSLMethod, TrainBatch, register_method
 from avgzsl_bench.data import FeatureDims, TextEmbeddings
 from avgzsl_bench.nn_blocks import (
     AVCA_GZSL_SCHEDULE,
@@ -38,6 +38,7 @@ from avgzsl_bench.nn_blocks import (
     dense_stack,
     dropout,
     embedding_net,
+    encode_sample_text,
     encoded_text_dim,
     reconstruction_mse,
     select_text,
@@ -113,13 +114,18 @@ class AVCA(GZSLMethod):
     def embed_text(self, text: TextEmbeddings) -> torch.Tensor:
         return self.W_proj(self.W_enc(select_text(text, self.text)))
 
-    def forward_pair(self, pos: SampleBatch, neg: SampleBatch) -> dict[str, torch.Tensor]:
-        """The reference `forward` (same module call order), returning every intermediate."""
+    def forward_pair(self, batch: TrainBatch) -> dict[str, torch.Tensor]:
+        """The reference `forward` (same module call order), returning every intermediate.
+
+        Each sample's text goes through W_enc with its first layer on the class rows (bit-identical
+        to the per-sample product, and cheaper).
+        """
+        pos, neg = batch.positive, batch.negatives
         f: dict[str, torch.Tensor] = {}
         f["phi_a"], f["phi_v"] = self.A_enc(pos.audio), self.V_enc(pos.video)
         f["phi_a_neg"], f["phi_v_neg"] = self.A_enc(neg.audio), self.V_enc(neg.video)
-        f["w"] = self.W_enc(select_text(pos.text, self.text))
-        w_neg = self.W_enc(select_text(neg.text, self.text))
+        f["w"] = encode_sample_text(self.W_enc, batch.class_text, self.text, pos.targets)
+        w_neg = encode_sample_text(self.W_enc, batch.class_text, self.text, neg.targets)
         f["theta_w"], f["theta_w_neg"] = self.W_proj(f["w"]), self.W_proj(w_neg)
         f["rho_w"] = self.D(f["theta_w"])
         self.D(f["theta_w_neg"])  # unused, as in the reference (BN statistics)
@@ -156,7 +162,7 @@ class AVCA(GZSLMethod):
         }
 
     def loss(self, batch: TrainBatch) -> dict[str, torch.Tensor]:
-        return self.avca_terms(self.forward_pair(batch.positive, batch.negatives))
+        return self.avca_terms(self.forward_pair(batch))
 
     def embeddings(self, video: torch.Tensor, audio: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """(θ_a, θ_v): the reference `get_embeddings` without the text."""
@@ -168,7 +174,7 @@ class AVCA(GZSLMethod):
         # the BatchNorm running statistics; call order A_enc, V_enc, W_proj, transformer, V_proj, A_proj.
         sample = batch.positive
         phi_a, phi_v = self.A_enc(sample.audio), self.V_enc(sample.video)
-        self.embed_text(sample.text)
+        self.W_proj(encode_sample_text(self.W_enc, batch.class_text, self.text, sample.targets))
         attended_a, attended_v = self.attend(phi_a, phi_v)
         self.V_proj(attended_v), self.A_proj(attended_a)
 

@@ -27,6 +27,7 @@ from avgzsl_bench.nn_blocks import (
     TEXT_CHOICES,
     W_ENC_DEFAULTS,
     WORD2VEC_TEXT,
+    encode_sample_text,
     encoded_text_dim,
     euclidean_distance,
     select_text,
@@ -58,10 +59,11 @@ class AVGZSLNet(GZSLMethod):
 
     def loss(self, batch: TrainBatch) -> dict[str, torch.Tensor]:
         pos, neg, m = batch.positive, batch.negatives, self.margin
-        w = self.W_enc(select_text(pos.text, self.text))
+        # Each sample's text through W_enc, first layer on the class rows (bit-identical, cheaper).
+        w = encode_sample_text(self.W_enc, batch.class_text, self.text, pos.targets)
         a, v, t = self.f_a(pos.audio), self.f_v(pos.video), self.f_t(w)
         a_neg, v_neg = self.f_a(neg.audio), self.f_v(neg.video)
-        t_neg = self.embed_text(neg.text)
+        t_neg = self.f_t(encode_sample_text(self.W_enc, batch.class_text, self.text, neg.targets))
         d_a, d_v, d_t = self.decode(a), self.decode(v), self.decode(t)
         d_a_neg, d_v_neg = self.decode(a_neg), self.decode(v_neg)
         x_t = F.normalize(w, dim=1)  # reconstruction target: unit norm like the original word2vec

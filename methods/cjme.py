@@ -22,6 +22,7 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 from torch import nn
+from torch.distributions import Categorical
 
 from avgzsl_bench.api import GZSLMethod, TrainBatch, register_method
 from avgzsl_bench.data import FeatureDims, TextEmbeddings
@@ -31,6 +32,7 @@ from avgzsl_bench.nn_blocks import (
     TEXT_CHOICES,
     W_ENC_DEFAULTS,
     WORD2VEC_TEXT,
+    encode_sample_text,
     encoded_text_dim,
     select_text,
     text_encoder,
@@ -50,12 +52,16 @@ def gated_triplet(gate: torch.Tensor, l_ta: torch.Tensor, l_tv: torch.Tensor, le
 
 
 def attention_target(a: torch.Tensor, v: torch.Tensor, class_embeddings: torch.Tensor) -> torch.Tensor:
-    """s = 1 (video), 0 if video's class posterior is >0.1 nats more uncertain, 0.5 if within 0.1."""
-    entropy_a = torch.distributions.Categorical(probs=F.softmax(a @ class_embeddings.T, dim=1)).entropy()
-    entropy_v = torch.distributions.Categorical(probs=F.softmax(v @ class_embeddings.T, dim=1)).entropy()
-    target = torch.ones_like(entropy_v)
-    target[entropy_v - entropy_a > ENTROPY_MARGIN] = 0.0
-    target[(entropy_v - entropy_a).abs() <= ENTROPY_MARGIN] = 0.5
+    """s = 1 (video), 0 if video's class posterior is >0.1 nats more uncertain, 0.5 if within 0.1.
+
+    `torch.where`, not masked assignment, and no argument validation: the same values without a
+    data-dependent shape or a host round-trip (so the step stays batchable and capturable).
+    """
+    entropy_a = Categorical(probs=F.softmax(a @ class_embeddings.T, dim=1), validate_args=False).entropy()
+    entropy_v = Categorical(probs=F.softmax(v @ class_embeddings.T, dim=1), validate_args=False).entropy()
+    gap = entropy_v - entropy_a
+    target = torch.where(gap > ENTROPY_MARGIN, 0.0, 1.0)
+    target = torch.where(gap.abs() <= ENTROPY_MARGIN, 0.5, target)
     return target.unsqueeze(1)
 
 
@@ -78,12 +84,16 @@ class CJME(GZSLMethod):
     def embed_text(self, text: TextEmbeddings) -> torch.Tensor:
         return self.f_t(self.W_enc(select_text(text, self.text)))
 
+    def embed_sample_text(self, batch: TrainBatch, targets: torch.Tensor) -> torch.Tensor:
+        """`embed_text` of each sample's class text (first layer on the class rows, bit-identical)."""
+        return self.f_t(encode_sample_text(self.W_enc, batch.class_text, self.text, targets))
+
     def loss(self, batch: TrainBatch) -> dict[str, torch.Tensor]:
         pos, neg = batch.positive, batch.negatives
         # Call order as in the reference (it fixes the BatchNorm running statistics).
-        a, v, t = self.f_a(pos.audio), self.f_v(pos.video), self.embed_text(pos.text)
+        a, v, t = self.f_a(pos.audio), self.f_v(pos.video), self.embed_sample_text(batch, pos.targets)
         a_neg, v_neg = self.f_a(neg.audio), self.f_v(neg.video)
-        self.embed_text(neg.text)  # t⁻: computed (BN statistics) but unused by the loss
+        self.embed_sample_text(batch, neg.targets)  # t⁻: computed (BN statistics) but unused by the loss
         gate = self.gate(torch.cat([pos.audio, pos.video], dim=1))
         class_embeddings = self.embed_text(batch.class_text).detach()
         l_ta = triplet(t, a, a_neg, self.margin, reduction="none")

@@ -16,7 +16,14 @@ import torch.nn.functional as F
 
 from avgzsl_bench.api import GZSLMethod, TrainBatch, register_method
 from avgzsl_bench.data import FeatureDims, TextEmbeddings
-from avgzsl_bench.nn_blocks import TEXT_CHOICES, WORD2VEC_TEXT, embedding_net, select_text, text_dim
+from avgzsl_bench.nn_blocks import (
+    TEXT_CHOICES,
+    WORD2VEC_TEXT,
+    embedding_net,
+    encode_sample_text,
+    select_text,
+    text_dim,
+)
 
 LOSS_TERMS = ("reg", "ce", "rec")
 MODALITIES = ("both", "audio", "video")
@@ -64,26 +71,24 @@ class ClipClap(GZSLMethod):
         """θ_w: the 64-d class-label embedding."""
         return self.W_proj(self.W_enc(select_text(text, self.text)))
 
-    def _encode_sample_text(self, batch: TrainBatch) -> tuple[torch.Tensor, torch.Tensor]:
-        """W_enc of each sample's text, and the pre-BatchNorm class rows it was gathered from.
+    def _encode_sample_text(self, batch: TrainBatch) -> torch.Tensor:
+        """W_enc of each sample's text (its class's row), as the reference computes it per sample.
 
-        A sample's text is its class's row, so the first Linear runs on the K class rows and is
-        gathered per sample: the same values as running it per sample, with fewer FLOPs. BatchNorm
-        still sees the per-sample batch, as in the reference. `index_select`, not `rows[targets]`:
-        the backward of advanced indexing races on multi-threaded CPUs and breaks seed determinism.
+        The first Linear runs on the K class rows and is gathered per sample, with the gradient of
+        the per-sample product: the same values and gradients, bit for bit, with fewer FLOPs.
+        BatchNorm still sees the per-sample batch, as in the reference.
         """
-        class_rows = self.W_enc[0](select_text(batch.class_text, self.text))
-        return self.W_enc[1:](class_rows.index_select(0, batch.positive.targets)), class_rows
+        return encode_sample_text(self.W_enc, batch.class_text, self.text, batch.positive.targets)
 
     def loss(self, batch: TrainBatch) -> dict[str, torch.Tensor]:
         sample = batch.positive
-        w, class_rows = self._encode_sample_text(batch)
+        w = self._encode_sample_text(batch)
         theta_o = self.embed_inputs(sample.video, sample.audio)
         theta_w = self.W_proj(w)
         terms = {}
         if "ce" in self.losses:
             # The class matrix goes through W_enc/W_proj in train mode, as in the reference.
-            class_embeddings = self.W_proj(self.W_enc[1:](class_rows))
+            class_embeddings = self.W_proj(self.W_enc(select_text(batch.class_text, self.text)))
             terms["ce"] = F.cross_entropy(theta_o @ class_embeddings.T, sample.targets)
         if "reg" in self.losses:
             terms["reg"] = F.mse_loss(theta_o, theta_w)
@@ -95,7 +100,7 @@ class ClipClap(GZSLMethod):
         # The reference logs embeddings after each step in train mode; that pass moves the
         # BatchNorm running statistics, which the eval-mode numbers depend on.
         self.embed_inputs(batch.positive.video, batch.positive.audio)
-        self.W_proj(self._encode_sample_text(batch)[0])
+        self.W_proj(self._encode_sample_text(batch))
 
     def distances(
         self, video: torch.Tensor, audio: torch.Tensor, class_text: TextEmbeddings

@@ -29,7 +29,6 @@ Defaults are the README's full-model settings: temperature 0.1, DP 0.001, RP 0.0
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 from typing import Any
 
@@ -89,31 +88,36 @@ def distribution_loss(
     student = F.normalize(embedding, dim=1) @ F.normalize(classes, dim=1).T / temperature
     with torch.no_grad():
         teacher = torch.softmax(F.normalize(raw, dim=1) @ F.normalize(raw_classes, dim=1).T / temperature, dim=1)
-    return F.kl_div(F.log_softmax(student, dim=1), teacher, reduction="batchmean") * temperature**2
+    # KL written out (as F.kl_div's "batchmean" computes it): vmap has a batching rule for these ops
+    kl = torch.special.xlogy(teacher, teacher) - teacher * F.log_softmax(student, dim=1)
+    return kl.sum() / embedding.shape[0] * temperature**2
 
 
 def relation_loss(embedding: torch.Tensor, raw: torch.Tensor) -> torch.Tensor:
     """RP: MSE between the off-diagonal cosine-similarity matrices of the embeddings and raw features."""
-    if embedding.shape[0] < 2:
+    n = embedding.shape[0]
+    if n < 2:
         return embedding.new_zeros(())
     student = F.normalize(embedding, dim=1)
     with torch.no_grad():
         teacher_unit = F.normalize(raw, dim=1)
         teacher = teacher_unit @ teacher_unit.T
-    off_diagonal = ~torch.eye(embedding.shape[0], dtype=torch.bool, device=embedding.device)
-    return F.mse_loss((student @ student.T)[off_diagonal], teacher[off_diagonal])
+    # a mask multiply, not boolean indexing: static shapes, so the stacked trainer can vmap it
+    off_diagonal = 1 - torch.eye(n, dtype=embedding.dtype, device=embedding.device)
+    return ((student @ student.T - teacher).square() * off_diagonal).sum() / (n * (n - 1))
 
 
 def uniformity_loss(embedding: torch.Tensor, labels: torch.Tensor, temperature: float) -> torch.Tensor:
-    """HUP: log-mean of exp(−t·‖x_i − x_j‖²) over pairs of different classes, shifted by 4t (≥ 0)."""
+    """HUP: log-mean of exp(−t·‖x_i − x_j‖²) over pairs of different classes, shifted by 4t (≥ 0);
+    0 for a batch of one class. Written with static shapes (masked, not selected) for vmap."""
     unit = F.normalize(embedding, dim=1)
     squared = (2 - 2 * unit @ unit.T).clamp_min(0)
     pairs = labels.unsqueeze(0) != labels.unsqueeze(1)  # also excludes the diagonal
-    selected = squared[pairs]
-    if selected.numel() == 0:
-        return embedding.new_zeros(())
-    uniformity = torch.logsumexp(-temperature * selected, dim=0) - math.log(selected.numel())
-    return (uniformity + 4 * temperature).clamp_min(0)
+    count = pairs.sum()
+    # the lowest finite value: its exp is 0 beside any real pair, and no inf/nan reaches the gradient
+    logits = torch.where(pairs, -temperature * squared, torch.finfo(squared.dtype).min)
+    uniformity = torch.logsumexp(logits.flatten(), dim=0) - count.clamp_min(1).log()
+    return torch.where(count > 0, (uniformity + 4 * temperature).clamp_min(0), 0.0)
 
 
 class HSPMoE(ClipClap):
@@ -143,11 +147,12 @@ class HSPMoE(ClipClap):
 
     def loss(self, batch: TrainBatch) -> dict[str, torch.Tensor]:
         sample, h = batch.positive, self.h
-        w, class_rows = self._encode_sample_text(batch)
+        w = self._encode_sample_text(batch)
         theta_o = super().embed_inputs(sample.video, sample.audio)
         theta_w = self.W_proj(w)
         direction = self._refine(theta_o, sample.video, sample.audio)
-        classes = F.normalize(self.W_proj(self.W_enc[1:](class_rows)), dim=1)
+        # the class matrix through W_enc/W_proj in train mode, as ClipClap's cross-entropy does
+        classes = F.normalize(self.W_proj(self.W_enc(select_text(batch.class_text, self.text))), dim=1)
         raw = torch.cat([sample.video.float(), sample.audio], dim=1)
         terms = {}
         if "ce" in self.losses:

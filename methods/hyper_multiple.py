@@ -106,7 +106,7 @@ class HyperMultiple(AVCA):
         return torch.stack(terms).mean()
 
     def loss(self, batch: TrainBatch) -> dict[str, torch.Tensor]:
-        f = self.forward_pair(batch.positive, batch.negatives)
+        f = self.forward_pair(batch)
         terms = self.avca_terms(f)
         c = self.curvatures(f["phi_v"], f["phi_a"])
         c_neg = self.curvatures(f["phi_v_neg"], f["phi_a_neg"])

@@ -55,11 +55,13 @@ def test_gathered_text_encoding_equals_per_sample_encoding(tiny_demo):
     train = tiny_demo.splits["train"]
     class_ids = train.seen
     class_text = type(tiny_demo.text)(tiny_demo.text.clip[class_ids], tiny_demo.text.clap[class_ids])
-    targets = torch.tensor([0, 3, 3, 7, 1])
+    # 32 samples: a product over fewer than ~16 rows may take a small-matrix kernel whose rows round
+    # differently from a larger product's (see nn_blocks.encode_sample_text)
+    targets = torch.randint(0, len(class_ids), (32,), generator=torch.Generator().manual_seed(0))
     sample_text = type(tiny_demo.text)(class_text.clip[targets], class_text.clap[targets])
     batch = TrainBatch(
-        SampleBatch(train.video[:5], train.audio[:5], class_ids[targets], targets, sample_text), class_ids, class_text
+        SampleBatch(train.video[:32], train.audio[:32], class_ids[targets], targets, sample_text), class_ids, class_text
     )
-    gathered, _ = model._encode_sample_text(batch)
+    gathered = model._encode_sample_text(batch)
     direct = model.W_enc(select_text(sample_text, model.text))
-    assert torch.allclose(gathered, direct, atol=1e-6)
+    assert torch.equal(gathered, direct)

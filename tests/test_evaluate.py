@@ -106,7 +106,7 @@ def test_cli_evaluates_a_reference_tree_with_the_legacy_text_order(capsys, tmp_p
 def test_saved_then_evaluated_model_reproduces_the_stored_run_exactly(capsys, tmp_path, method):
     store, models = tmp_path / "r.sqlite", tmp_path / "models"
     common = ["--demo-samples", "12", "--store", str(store), "--quiet", "--threads", "1"]
-    run = ["--methods", method, "--dataset", "demo", "--epochs", "3", "--set", "batches_per_epoch=10"]
+    run = ["--methods", method, "--dataset", "demo", "--epochs", "3", "--set", "batches_per_epoch=20"]
     assert main([*run, *common, "--save-models", str(models)]) == 0
     (trained,) = ResultStore(store).runs()
     assert trained.hm > 0  # a degenerate run would make equality meaningless

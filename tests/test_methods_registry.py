@@ -1,4 +1,5 @@
-"""Registry-wide smoke test: every registered method trains one short epoch through the protocol.
+"""Registry-wide smoke test: every registered method trains one short epoch through the protocol,
+alone and (if it can be stacked) with its seeds stacked into one model.
 
 Adding a method plugin adds it here automatically (parametrised over `list_methods()`).
 """
@@ -11,7 +12,8 @@ import pytest
 import torch
 
 from avgzsl_bench.api import TrainBatch, get_method, list_methods
-from avgzsl_bench.protocol import run_protocol
+from avgzsl_bench.protocol import run_group, run_protocol
+from avgzsl_bench.training import stack_reason
 
 SHORT = {"epochs": 1, "batches_per_epoch": 3, "batch_size": 32}
 EXPECTED = {"cjme", "avgzslnet", "avca", "hyper-multiple", "ale", "devise", "sje", "zeroshot"}
@@ -44,6 +46,36 @@ def test_method_runs_through_protocol_deterministically(name, dataset):
     assert first.test == second.test
     assert first.stage1.val == second.stage1.val
     assert first.stage1.val_hm_per_epoch == second.stage1.val_hm_per_epoch
+
+
+@pytest.fixture
+def one_thread():
+    """Stacked and single runs agree bit for bit on one CPU thread (with more, reductions split
+    across threads differently in the two paths); whatever an earlier test left set."""
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(previous)
+
+
+@pytest.mark.parametrize("name", list_methods())
+def test_method_stacked_runs_match_single_runs(name, dataset, one_thread):
+    """Conformance of the stacked path: the same selected epochs, betas and test numbers per seed
+    (a method that cannot be stacked must say why)."""
+    spec = get_method(name)
+    reason = stack_reason(spec)
+    if reason is not None:
+        assert spec.training_free or spec.cls.stack_note, f"{name} is not stackable and does not say why"
+        return
+    hparams, seeds = short_hparams(name), [0, 1]
+    alone = [run_protocol(spec, dataset, hparams, seed) for seed in seeds]
+    together = dict(run_group(spec, dataset, hparams, seeds))
+    for index, result in enumerate(alone):
+        stacked = together[index]
+        assert stacked.stage1.best_epochs == result.stage1.best_epochs
+        assert stacked.stage1.val_betas == result.stage1.val_betas
+        assert stacked.test == result.test
+        assert stacked.test_per_class == result.test_per_class
 
 
 @pytest.mark.parametrize("name", list_methods())

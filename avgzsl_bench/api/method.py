@@ -16,6 +16,8 @@ and may override
 * `training_free = True`: the method has nothing to train (epochs are ignored);
 * `required_text = ("clip", "clap")`: class-text parts it needs whatever its `text` choice
   (a method that compares features with text in the encoders' own spaces);
+* `stackable = False` (with `stack_note` saying why): its runs cannot be trained as one stacked
+  model under `torch.func.vmap` (e.g. a loss with data-dependent shapes), so they run one at a time;
 * `check_hparams(hparams)`: raise `ValueError` for a combination of values the declared types,
   choices and ranges cannot express (called when jobs are made, before anything runs);
 * `embed_inputs(video, audio)` / `embed_text(class_text)`: the learned embedding spaces, used by
@@ -39,6 +41,8 @@ class GZSLMethod(nn.Module, metaclass=ABCMeta):
     needs_negatives: ClassVar[bool] = False
     training_free: ClassVar[bool] = False
     required_text: ClassVar[tuple[str, ...]] = ()
+    stackable: ClassVar[bool] = True
+    stack_note: ClassVar[str] = ""
 
     def __init__(self, dims: FeatureDims, hparams: Mapping[str, Any]) -> None:
         super().__init__()

@@ -24,6 +24,8 @@ from avgzsl_bench.data import (
 LATENT_DIM = 24
 TEXT_ALIGNMENT = 0.04
 TRAIN_CLASSES, VAL_UNSEEN_CLASSES, TEST_UNSEEN_CLASSES = 30, 12, 6
+# (stage-1 train, val-unseen, test-unseen) classes of the real benchmarks, for benchmark-sized demos.
+CLASS_STRUCTURE = {"ucf": (30, 12, 6), "activitynet": (99, 51, 48), "vggsound": (138, 69, 64)}
 DEMO_NOTE = "SYNTHETIC demo data (random class latents); numbers say nothing about real benchmarks"
 
 
@@ -36,10 +38,19 @@ def _modality(
     return F.normalize(features, dim=1)
 
 
-def make_demo_dataset(samples_per_class: int = 60, seed: int = 0) -> GZSLDataset:
-    """Build the demo benchmark; `samples_per_class=146` gives a UCF-sized set (~7k videos)."""
+def make_demo_dataset(
+    samples_per_class: int = 60,
+    seed: int = 0,
+    classes: tuple[int, int, int] = (TRAIN_CLASSES, VAL_UNSEEN_CLASSES, TEST_UNSEEN_CLASSES),
+) -> GZSLDataset:
+    """Build the demo benchmark; `samples_per_class=146` gives a UCF-sized set (~7k videos).
+
+    `classes`: (stage-1 train, val-unseen, test-unseen) class counts, e.g. `CLASS_STRUCTURE["vggsound"]`
+    for a set whose evaluation costs what VGGSound's does.
+    """
+    train_classes, val_unseen_classes, test_unseen_classes = classes
     generator = torch.Generator().manual_seed(seed)
-    num_classes = TRAIN_CLASSES + VAL_UNSEEN_CLASSES + TEST_UNSEEN_CLASSES
+    num_classes = train_classes + val_unseen_classes + test_unseen_classes
     class_latents = torch.randn(num_classes, LATENT_DIM, generator=generator)
     text = TextEmbeddings(
         clip=_modality(class_latents, CLIP_TEXT_DIM, 0.05, 0.02, generator),
@@ -56,12 +67,12 @@ def make_demo_dataset(samples_per_class: int = 60, seed: int = 0) -> GZSLDataset
         _modality(class_latents[labels], AUDIO_DIM, 1.3, 0.02, generator) + TEXT_ALIGNMENT * text.clap[labels], dim=1
     )
 
-    train_ids = torch.arange(TRAIN_CLASSES)
-    val_unseen_ids = torch.arange(TRAIN_CLASSES, TRAIN_CLASSES + VAL_UNSEEN_CLASSES)
-    test_unseen_ids = torch.arange(TRAIN_CLASSES + VAL_UNSEEN_CLASSES, num_classes)
+    train_ids = torch.arange(train_classes)
+    val_unseen_ids = torch.arange(train_classes, train_classes + val_unseen_classes)
+    test_unseen_ids = torch.arange(train_classes + val_unseen_classes, num_classes)
     within = torch.arange(len(labels)) % samples_per_class
     share = within.float() / samples_per_class
-    is_train_class = labels < TRAIN_CLASSES
+    is_train_class = labels < train_classes
     is_val_unseen_class = torch.isin(labels, val_unseen_ids)
     # Seen classes: 70% train, 10% val, 20% test; val-unseen classes: 80% val, 20% test (seen at test).
     parts = {
@@ -91,6 +102,8 @@ def make_demo_dataset(samples_per_class: int = 60, seed: int = 0) -> GZSLDataset
         text=text,
         splits=splits,
         synthetic=True,
-        source=f"generated: make_demo_dataset(samples_per_class={samples_per_class}, seed={seed})",
+        source=f"generated: make_demo_dataset(samples_per_class={samples_per_class}, seed={seed}"
+        + ("" if classes == (TRAIN_CLASSES, VAL_UNSEEN_CLASSES, TEST_UNSEEN_CLASSES) else f", classes={classes}")
+        + ")",
         notes=(DEMO_NOTE,),
     )

@@ -10,6 +10,9 @@ from avgzsl_bench.api.batches import SampleBatch, TrainBatch
 from avgzsl_bench.data import FeatureSplit, TextEmbeddings
 from avgzsl_bench.sampling import ClassBalancedSampler
 
+# One step's draws: sample indices and class positions, of the positives and (if asked) negatives.
+Draws = dict[str, torch.Tensor]
+
 
 def sample_batch(
     split: FeatureSplit,
@@ -27,6 +30,28 @@ def sample_batch(
     )
 
 
+def epoch_draws(sampler: ClassBalancedSampler, num_batches: int, batch_size: int, with_negatives: bool) -> Draws:
+    """All of one epoch's draws, (num_batches, batch_size) each, drawn on the host at once."""
+    indices, positions = sampler.epoch(num_batches, batch_size)
+    draws = {"indices": indices, "positions": positions}
+    if with_negatives:
+        draws["negatives"], draws["negative_positions"] = sampler.negatives(positions)
+    return draws
+
+
+def batch_of(split: FeatureSplit, class_text: TextEmbeddings, draws: Draws) -> TrainBatch:
+    """The training batch of one step's draws (also traced per run under `vmap`)."""
+    negative = None
+    if "negatives" in draws:
+        negative = sample_batch(split, draws["negatives"], draws["negative_positions"], split.seen, class_text)
+    return TrainBatch(
+        positive=sample_batch(split, draws["indices"], draws["positions"], split.seen, class_text),
+        class_ids=split.seen,
+        class_text=class_text,
+        negative=negative,
+    )
+
+
 def training_batches(
     split: FeatureSplit,
     class_text: TextEmbeddings,
@@ -37,19 +62,8 @@ def training_batches(
 ) -> Iterator[TrainBatch]:
     """One epoch of class-balanced batches; all indices are drawn up front, on the host, at once."""
     device = split.labels.device
-    indices, positions = sampler.epoch(num_batches, batch_size)
-    negatives = negative_positions = None
-    if with_negatives:
-        negatives, negative_positions = sampler.negatives(positions)
-        negatives, negative_positions = negatives.to(device), negative_positions.to(device)
-    indices, positions = indices.to(device), positions.to(device)
+    draws = {
+        name: value.to(device) for name, value in epoch_draws(sampler, num_batches, batch_size, with_negatives).items()
+    }
     for step in range(num_batches):
-        negative = None
-        if negatives is not None and negative_positions is not None:
-            negative = sample_batch(split, negatives[step], negative_positions[step], split.seen, class_text)
-        yield TrainBatch(
-            positive=sample_batch(split, indices[step], positions[step], split.seen, class_text),
-            class_ids=split.seen,
-            class_text=class_text,
-            negative=negative,
-        )
+        yield batch_of(split, class_text, {name: value[step] for name, value in draws.items()})

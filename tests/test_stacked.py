@@ -1,0 +1,166 @@
+"""The stacked trainer reproduces single runs: per-step losses, weights, BatchNorm statistics,
+Adam, learning-rate schedules and the protocol's choices (on one CPU thread: bit for bit)."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+import torch
+
+from avgzsl_bench.api import Schedule, get_method, list_methods
+from avgzsl_bench.data import TextEmbeddings
+from avgzsl_bench.protocol import run_group, run_protocol
+from avgzsl_bench.training import RunTrainer, StackedTrainer, stack_reason
+from avgzsl_bench.training.optim import StackedAdam, plateau
+
+SEEDS = (0, 1, 2)
+STEPS = 100
+LOSS_SEEDS = (0, 1)  # two runs keep the 100-step comparison of the slowest method under ~10 s
+LOSS_TOLERANCE = 1e-5  # relative, per step and run
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    """Bit-for-bit agreement holds on one CPU thread (with more, the two paths split reductions
+    across threads differently); whatever an earlier test left set."""
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(previous)
+
+
+def stackable() -> list[str]:
+    return [name for name in list_methods() if stack_reason(get_method(name)) is None]
+
+
+def small_hparams(name: str, **schedule: int) -> dict:
+    """The demo configuration with every `*_dim` hyper-parameter shrunk (a fast model of the same
+    structure) and the given schedule."""
+    spec = get_method(name)
+    defaults = spec.hparams("demo")
+    shrunk = {key: 32 for key, value in defaults.items() if key.endswith("_dim") and isinstance(value, int)}
+    return spec.hparams("demo", {**shrunk, **schedule})
+
+
+def test_every_trainable_builtin_method_is_stackable():
+    assert set(stackable()) >= {
+        "clipclap",
+        "cjme",
+        "avgzslnet",
+        "avca",
+        "hyper-multiple",
+        "devise",
+        "ale",
+        "sje",
+        "hsp-moe",
+    }
+    assert stack_reason(get_method("zeroshot")) == "it has nothing to train"
+
+
+@pytest.mark.parametrize("name", stackable())
+def test_stacked_losses_match_single_runs_over_100_steps(name, tiny_demo):
+    spec = get_method(name)
+    hparams = small_hparams(name, epochs=1, batches_per_epoch=STEPS, batch_size=8)
+    single = []
+    for seed in LOSS_SEEDS:
+        trainer = RunTrainer(spec, tiny_demo, hparams, seed, "train")
+        trainer.train_epoch(record_losses=True)
+        single.append(trainer)
+    stacked = StackedTrainer(spec, tiny_demo, hparams, LOSS_SEEDS, "train")
+    stacked.train_epoch(record_losses=True)
+    assert len(stacked.losses) == STEPS
+    for run, trainer in enumerate(single):
+        alone = torch.stack(trainer.losses)
+        together = torch.stack([losses[run] for losses in stacked.losses])
+        relative = ((together - alone).abs() / alone.abs().clamp_min(1e-12)).max().item()
+        assert relative <= LOSS_TOLERANCE, f"{name}, seed {LOSS_SEEDS[run]}: losses differ by {relative:.2e}"
+        state = trainer.model.state_dict()
+        for key, value in stacked.model_of(run).state_dict().items():  # weights and BatchNorm statistics
+            assert torch.allclose(value.double(), state[key].double(), rtol=1e-4, atol=1e-6), (name, key)
+    # the runs are different runs: different seeds, different trajectories
+    assert not torch.equal(torch.stack(single[0].losses), torch.stack(single[1].losses))
+
+
+@pytest.mark.parametrize("name", ["clipclap", "cjme", "avgzslnet", "avca"])
+def test_stacked_runs_on_word2vec_text_match_single_runs(name, tiny_demo):
+    """The original-form path (one 300-d word2vec part, no W_enc) stacks as exactly as CLIP/CLAP text."""
+    w2v = torch.randn(tiny_demo.num_classes, 300, generator=torch.Generator().manual_seed(0))
+    dataset = replace(tiny_demo, text=TextEmbeddings(w2v=w2v))
+    spec = get_method(name)
+    hparams = {**small_hparams(name, epochs=1, batches_per_epoch=20, batch_size=8), "text": "w2v"}
+    alone = RunTrainer(spec, dataset, hparams, LOSS_SEEDS[1], "train")
+    alone.train_epoch(record_losses=True)
+    stacked = StackedTrainer(spec, dataset, hparams, LOSS_SEEDS, "train")
+    stacked.train_epoch(record_losses=True)
+    expected = torch.stack(alone.losses)
+    together = torch.stack([losses[1] for losses in stacked.losses])
+    assert torch.allclose(together, expected, rtol=LOSS_TOLERANCE, atol=0), name
+
+
+@pytest.mark.parametrize("name", ["clipclap", "devise"])
+def test_stacked_protocol_selects_the_same_epochs_and_betas(name, tiny_demo):
+    spec = get_method(name)
+    hparams = small_hparams(name, epochs=3, batches_per_epoch=10, batch_size=16)
+    alone = [run_protocol(spec, tiny_demo, hparams, seed) for seed in SEEDS]
+    together = dict(run_group(spec, tiny_demo, hparams, SEEDS))
+    assert sorted(together) == [0, 1, 2]
+    for run, result in enumerate(alone):
+        other = together[run]
+        assert other.seed == SEEDS[run]
+        assert other.stage1.best_epochs == result.stage1.best_epochs
+        assert other.stage1.val_betas == result.stage1.val_betas
+        assert other.stage1.val_hm_per_epoch == pytest.approx(result.stage1.val_hm_per_epoch, abs=1e-9)
+        assert other.test == pytest.approx(result.test, abs=1e-9)
+
+
+def test_stage2_retires_runs_with_fewer_best_epochs(tiny_demo):
+    """Runs whose stage 1 peaked earlier finish stage 2 first, each with the numbers of a single run."""
+    spec = get_method("devise")
+    hparams = small_hparams("devise", epochs=3, batches_per_epoch=5, batch_size=16)
+    stage1 = [run_protocol(spec, tiny_demo, hparams, seed).stage1 for seed in SEEDS]
+    for result, best in zip(stage1, (3, 1, 2)):
+        result.best_epochs = best
+    finished = []
+    for run, result in run_group(spec, tiny_demo, hparams, SEEDS, stage1=stage1):
+        finished.append(run)
+        alone = run_protocol(spec, tiny_demo, hparams, SEEDS[run], stage1=stage1[run])
+        assert result.test == pytest.approx(alone.test, abs=1e-9), run
+    assert finished == [1, 2, 0]
+
+
+@pytest.mark.parametrize("lr_on_device", [False, True])  # True: the learning rate as the CUDA path passes it
+def test_stacked_adam_is_fused_adam_per_run(lr_on_device):
+    """Each run's slice gets `torch.optim.Adam(fused=True)`'s update and its own plateau schedule."""
+    torch.manual_seed(0)
+    shapes = [(5, 7), (7,), (3, 2, 4)]
+    plan = Schedule(epochs=1, lr=1e-2, batch_size=1, batches_per_epoch=1, weight_decay=1e-3, lr_patience=1)
+    stacked = [torch.randn(2, *shape, requires_grad=True) for shape in shapes]
+    single = [[p[run].detach().clone().requires_grad_() for p in stacked] for run in range(2)]
+    optimizers = [torch.optim.Adam(params, lr=1e-2, weight_decay=1e-3, fused=True) for params in single]
+    schedulers = [plateau(optimizer, plan) for optimizer in optimizers]
+    adam = StackedAdam(stacked, 2, plan, lr_on_device=lr_on_device)
+    hms = [[0.5, 0.5], [0.6, 0.4], [0.7, 0.3], [0.8, None], [0.9, 0.2]]  # run 1 stalls, then finishes
+    for epoch_hms in hms:
+        for _ in range(3):
+            grads = [torch.randn(2, *shape) for shape in shapes]
+            adam.zero_grad()
+            for p, g in zip(stacked, grads):
+                p.grad = g.clone()
+            adam.step()
+            for run, optimizer in enumerate(optimizers):
+                for p, g in zip(single[run], grads):
+                    p.grad = g[run].clone()
+                optimizer.step()
+        adam.end_epoch(epoch_hms)
+        for scheduler, hm in zip(schedulers, epoch_hms):
+            if hm is not None:
+                scheduler.step(hm)
+    assert adam.lr(0) == 1e-2 and adam.lr(1) < 1e-2  # run 1's rate dropped on its own plateau
+    for run in range(2):
+        assert adam.lr(run) == optimizers[run].param_groups[0]["lr"]
+        for p, q in zip(stacked, single[run]):
+            if lr_on_device:  # a float32 rate, not Python's double: equal up to the rate's rounding
+                assert torch.allclose(p[run].detach(), q.detach(), rtol=1e-5, atol=1e-7)
+            else:
+                assert torch.equal(p[run].detach(), q.detach())
