@@ -59,10 +59,15 @@ def _check_writable(path: Path) -> None:
             "pass --store with a path in a writable folder"
         ) from None
     # SQLite's WAL mode writes two companion files next to the store, so the folder must be writable too.
-    if not os.access(folder, os.W_OK | os.X_OK) or (path.exists() and not os.access(path, os.W_OK)):
+    if not os.access(folder, os.W_OK | os.X_OK):
         raise BenchError(
-            f"the results store '{path}' is not writable (folder '{folder}'); pass --store with a "
-            "path in a writable folder, or make that folder writable"
+            f"the results store '{path}' is not writable (folder '{folder}' is not writable); pass --store "
+            "with a path in a writable folder, or make that folder writable"
+        )
+    if path.exists() and not os.access(path, os.W_OK):
+        raise BenchError(
+            f"the results store '{path}' is not writable (the file is read-only); pass --store with another "
+            "path, or make the file writable"
         )
 
 

@@ -134,3 +134,12 @@ def test_unwritable_store_folder_is_named(tmp_path, capsys, monkeypatch):
     monkeypatch.setattr("avgzsl_bench.store.os.access", lambda path, mode: False)
     code, err = run_cli(["--methods", "zeroshot", "--store", str(folder / "s.sqlite")], capsys)
     assert code == 2 and "is not writable" in err and str(folder) in err
+
+
+def test_read_only_store_file_is_named(tmp_path, capsys, monkeypatch):
+    store = tmp_path / "s.sqlite"
+    store.touch()
+    # Root can write anything, so the read-only file is simulated at the permission check itself.
+    monkeypatch.setattr("avgzsl_bench.store.os.access", lambda path, mode: Path(path) != store)
+    code, err = run_cli(["--methods", "zeroshot", "--store", str(store)], capsys)
+    assert code == 2 and f"'{store}' is not writable (the file is read-only)" in err

@@ -29,6 +29,9 @@ def test_t_interval_matches_scipy() -> None:
     interval = t_interval(values)
     assert interval is not None and interval.low == pytest.approx(low) and interval.high == pytest.approx(high)
     assert t_interval([50.0]) is None
+    near_the_top = t_interval([99.0, 100.0, 95.0])
+    assert near_the_top is not None and near_the_top.high > 100  # the statistic itself is not cut
+    assert near_the_top.label().endswith(", 100.00]")  # what a table shows is
 
 
 def test_paired_test_when_seeds_match_else_welch() -> None:

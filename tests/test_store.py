@@ -107,6 +107,8 @@ def test_killed_benchmark_resumes_without_recomputing(tmp_path: Path, bench_comm
         bench_command(db, ["1", "2"], "--quiet"), cwd=REPO, env=env, capture_output=True, text=True, timeout=180
     )
     assert rerun.returncode == 0, rerun.stderr
+    already = sum(run.seed in (1, 2) for run in before.values())
+    assert f"{already} of 2 runs are already in the store: read back, not retrained" in rerun.stderr
     after = {run.key: run for run in store.runs()}
     assert set(before) <= set(after)
     assert {run.seed for run in after.values()} >= {1, 2}

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import ast
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from avgzsl_bench.api import get_method, list_methods
@@ -218,6 +219,9 @@ def execute(args: argparse.Namespace, jobs: Sequence[Job], reporter: Reporter) -
     if any(job.source.spec.synthetic for job in jobs):
         reporter.note("Dataset 'demo' is SYNTHETIC: the numbers test the harness, not methods.", "yellow")
     check_inputs(jobs, store_path(args), args.device)
+    already = _stored_count(jobs, store_path(args))
+    if already:
+        reporter.note(f"{already} of {len(jobs)} runs are already in the store: read back, not retrained")
     try:
         with executor_from_args(args, reporter) as executor:
             models = getattr(args, "save_models", None)
@@ -229,12 +233,17 @@ def execute(args: argparse.Namespace, jobs: Sequence[Job], reporter: Reporter) -
     return report
 
 
+def _stored_count(jobs: Sequence[Job], path: str | None) -> int:
+    if path is None or not Path(path).exists():
+        return 0
+    store = ResultStore(path)
+    return sum(store.has_run(job.key) for job in jobs)
+
+
 def _interrupted_message(jobs: Sequence[Job], path: str | None) -> str:
     if path is None:
         return "interrupted; nothing was stored (--no-store)"
-    store = ResultStore(path)
-    stored = sum(store.has_run(job.key) for job in jobs)
-    return f"interrupted; {stored} of {len(jobs)} runs stored; rerun the same command to resume"
+    return f"interrupted; {_stored_count(jobs, path)} of {len(jobs)} runs stored; rerun the same command to resume"
 
 
 def add_roots_argument(parser: argparse.ArgumentParser) -> None:

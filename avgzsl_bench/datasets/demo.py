@@ -38,6 +38,28 @@ def _modality(
     return F.normalize(features, dim=1)
 
 
+def _sample_parts(
+    labels: torch.Tensor,
+    within: torch.Tensor,
+    samples_per_class: int,
+    train_ids: torch.Tensor,
+    val_unseen_ids: torch.Tensor,
+    test_unseen_ids: torch.Tensor,
+) -> dict[str, torch.Tensor]:
+    """Which samples go where. Seen classes: 70% train, 10% val, 20% test; val-unseen classes: 80%
+    val, 20% test (seen at test); test-unseen classes: all test."""
+    share = within.float() / samples_per_class
+    is_train_class = torch.isin(labels, train_ids)
+    is_val_unseen_class = torch.isin(labels, val_unseen_ids)
+    return {
+        "train": is_train_class & (share < 0.7),
+        "val_seen": is_train_class & (share >= 0.7) & (share < 0.8),
+        "val_unseen": is_val_unseen_class & (share < 0.8),
+        "test_seen": (is_train_class & (share >= 0.8)) | (is_val_unseen_class & (share >= 0.8)),
+        "test_unseen": torch.isin(labels, test_unseen_ids),
+    }
+
+
 def make_demo_dataset(
     samples_per_class: int = 60,
     seed: int = 0,
@@ -71,17 +93,7 @@ def make_demo_dataset(
     val_unseen_ids = torch.arange(train_classes, train_classes + val_unseen_classes)
     test_unseen_ids = torch.arange(train_classes + val_unseen_classes, num_classes)
     within = torch.arange(len(labels)) % samples_per_class
-    share = within.float() / samples_per_class
-    is_train_class = labels < train_classes
-    is_val_unseen_class = torch.isin(labels, val_unseen_ids)
-    # Seen classes: 70% train, 10% val, 20% test; val-unseen classes: 80% val, 20% test (seen at test).
-    parts = {
-        "train": is_train_class & (share < 0.7),
-        "val_seen": is_train_class & (share >= 0.7) & (share < 0.8),
-        "val_unseen": is_val_unseen_class & (share < 0.8),
-        "test_seen": (is_train_class & (share >= 0.8)) | (is_val_unseen_class & (share >= 0.8)),
-        "test_unseen": torch.isin(labels, test_unseen_ids),
-    }
+    parts = _sample_parts(labels, within, samples_per_class, train_ids, val_unseen_ids, test_unseen_ids)
     empty = torch.empty(0, dtype=torch.long)
 
     def split(mask: torch.Tensor, seen: torch.Tensor, unseen: torch.Tensor) -> FeatureSplit:

@@ -57,7 +57,10 @@ class Interval:
     method: str  # "t" or "class bootstrap"
 
     def label(self) -> str:
-        return f"[{self.low:.2f}, {self.high:.2f}]" + ("" if self.method == "t" else f" ({self.method})")
+        """The interval as shown: HM is a percentage, so a t-interval reaching past 0 or 100 (few
+        seeds near a bound) is shown cut to [0, 100]."""
+        low, high = max(self.low, 0.0), min(self.high, 100.0)
+        return f"[{low:.2f}, {high:.2f}]" + ("" if self.method == "t" else f" ({self.method})")
 
 
 @dataclass(frozen=True)
@@ -218,8 +221,8 @@ def significance_cells(configurations: Sequence[pd.DataFrame]) -> list[tuple[str
 
 SIGNIFICANCE_COLUMNS = ("HM 95% CI", "HM vs best")
 SIGNIFICANCE_NOTE = (
-    "`HM 95% CI`: t-interval of the mean over seeds (single seed: percentile interval over bootstrap "
-    "resamples of the test classes). `HM vs best`: difference of mean test HM to the best row, with "
+    "`HM 95% CI`: t-interval of the mean over seeds, cut to [0, 100] (single seed: percentile interval "
+    "over bootstrap resamples of the test classes). `HM vs best`: difference of mean test HM to the best row, with "
     "the two-sided test named in the cell: paired t-test when both rows ran the same seeds, Welch's "
     "t-test otherwise, a paired bootstrap over test classes for single-seed rows; * = p < 0.05 "
     "(no correction for the number of rows)."
