@@ -79,7 +79,7 @@ class LogReporter(Reporter):
 
     def start(self, description: str, total: int) -> None:
         self._done, self._total, self._description = 0, total, description
-        self._line(f"{description}: {total} to run")
+        self._line(f"{description}: {total} in all")
 
     def item_progress(
         self, label: str, description: str, completed: float | None = None, total: float | None = None

@@ -1,4 +1,5 @@
-"""Class-label text embeddings from prompt ensembles (spec 7.3): per-prompt L2 norm, mean, L2 norm."""
+"""Class-label text embeddings from prompt ensembles: each prompt embedding L2-normalised, averaged over
+the prompts of a class, and the mean L2-normalised again (the released bundles' recipe)."""
 
 from __future__ import annotations
 
@@ -14,7 +15,8 @@ import torch.nn.functional as F
 from avgzsl_bench.datasets import get_dataset, list_datasets
 from feature_zoo.weights import TEXT_BATCH
 
-# Prompt ensemble per dataset (spec 7.3): human actions for UCF and ActivityNet, any sound for VGGSound.
+# Prompt ensemble per dataset, as for the released features: templates about a person doing an action for
+# UCF and ActivityNet, about any sound for VGGSound.
 # The name CSV and its prompt column come from the loader's dataset specs, so both sides agree.
 PROMPT_SETS = {name: get_dataset(name).prompt_set for name in list_datasets() if not get_dataset(name).synthetic}
 

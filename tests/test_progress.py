@@ -21,7 +21,7 @@ def test_log_lines_name_the_running_item_and_every_finished_step():
     lines = out.getvalue().splitlines()
     assert all(re.match(STAMP, line) for line in lines)
     assert [re.sub(STAMP + " ", "", line) for line in lines] == [
-        "runs: 2 to run",
+        "runs: 2 in all",
         "[0/2] clipclap on demo, seed 1: stage 1 epoch 1/3, val HM 40.00",
         "[1/2] clipclap on demo, seed 1: done",
     ]
