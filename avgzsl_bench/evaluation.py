@@ -17,7 +17,6 @@ from typing import Any
 
 import torch
 
-import avgzsl_bench
 from avgzsl_bench.api import GZSLMethod, MethodSpec
 from avgzsl_bench.checkpoints import State, TrainedModels
 from avgzsl_bench.data import FeatureDims, GZSLDataset
@@ -25,7 +24,7 @@ from avgzsl_bench.datasets import DataSource
 from avgzsl_bench.errors import BenchError
 from avgzsl_bench.protocol import Stage1Result, evaluate, evaluate_test, summarise_stage1
 from avgzsl_bench.records import RunRecord
-from avgzsl_bench.runner import git_revision
+from avgzsl_bench.runner import measured_fields
 
 # The reference code fixes its seed to 42 (config default), so its released models come from it.
 REFERENCE_SEED = 42
@@ -91,7 +90,6 @@ def evaluation_record(
     config = evaluation_config(source, hparams, models)
     config_hash = hashlib.sha256(json.dumps(config, sort_keys=True, default=str).encode()).hexdigest()[:12]
     seed = int(models.saved.get("seed", REFERENCE_SEED))
-    stage1 = result.stage1
     return RunRecord(
         key=f"eval-{models.method}-{source.dataset}-{config_hash}-seed{seed}",
         method=models.method,
@@ -99,23 +97,11 @@ def evaluation_record(
         seed=seed,
         config_hash=config_hash,
         config=config,
-        seen=result.test["seen"],
-        unseen=result.test["unseen"],
-        hm=result.test["hm"],
-        zsl=result.test["zsl"],
-        beta=result.test["beta"],
         best_epochs=models.best_epochs,
-        val=stage1.val,
-        val_betas=stage1.val_betas,
         val_hm_per_epoch=[],
-        val_hm_vs_beta=[list(pair) for pair in stage1.val_hm_vs_beta],
-        per_class=result.per_class,
         timings={"evaluation_s": result.seconds},
         feature_set=source.feature_set,
-        synthetic=dataset.synthetic,
-        version=avgzsl_bench.__version__,
-        git_revision=git_revision(),
-        device=torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu",
         threads=threads,
         kind="evaluation",
+        **measured_fields(result.test, result.per_class, result.stage1, dataset, device),
     )

@@ -30,7 +30,7 @@ from avgzsl_bench.dropout import RNG_VERSION
 from avgzsl_bench.errors import BenchError
 from avgzsl_bench.executors import Executor, Outcome, ProgressHook
 from avgzsl_bench.leases import ClaimedElsewhere, JobLease
-from avgzsl_bench.protocol import EpochCallback, ProtocolResult, run_protocol, run_stage1
+from avgzsl_bench.protocol import EpochCallback, ProtocolResult, Stage1Result, run_protocol, run_stage1
 from avgzsl_bench.records import RunRecord
 from avgzsl_bench.store import ResultStore
 
@@ -130,6 +130,33 @@ def check_inputs(jobs: Iterable[Job], store_path: str | None, device: str) -> No
         load_data(source, str(torch_device))
 
 
+def measured_fields(
+    test: Mapping[str, float],
+    per_class: Mapping[str, float],
+    stage1: Stage1Result,
+    dataset: GZSLDataset,
+    device: torch.device,
+) -> dict[str, Any]:
+    """The measured part of a store row, shared by trained runs and evaluations of trained models:
+    test metrics, validation choices, per-class recall, and where and with what code it ran."""
+    return {
+        "seen": test["seen"],
+        "unseen": test["unseen"],
+        "hm": test["hm"],
+        "zsl": test["zsl"],
+        "beta": test["beta"],
+        "val": stage1.val,
+        "val_betas": stage1.val_betas,
+        "val_hm_vs_beta": [list(pair) for pair in stage1.val_hm_vs_beta],
+        "per_class": per_class,
+        "unseen_classes": [dataset.class_names[int(i)] for i in dataset.splits["test"].unseen.tolist()],
+        "synthetic": dataset.synthetic,
+        "version": avgzsl_bench.__version__,
+        "git_revision": git_revision(),
+        "device": torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu",
+    }
+
+
 def run_record(job: Job, result: ProtocolResult, dataset: GZSLDataset, device: torch.device) -> RunRecord:
     """The row a finished run leaves in the results store."""
     stage1 = result.stage1
@@ -140,25 +167,12 @@ def run_record(job: Job, result: ProtocolResult, dataset: GZSLDataset, device: t
         seed=job.seed,
         config_hash=job.config_hash,
         config=job.config(),
-        seen=result.test["seen"],
-        unseen=result.test["unseen"],
-        hm=result.test["hm"],
-        zsl=result.test["zsl"],
-        beta=result.test["beta"],
         best_epochs=stage1.best_epochs,
-        val=stage1.val,
-        val_betas=stage1.val_betas,
         val_hm_per_epoch=stage1.val_hm_per_epoch,
-        val_hm_vs_beta=[list(pair) for pair in stage1.val_hm_vs_beta],
-        per_class=result.test_per_class,
-        unseen_classes=[dataset.class_names[int(i)] for i in dataset.splits["test"].unseen.tolist()],
         timings=result.timings,
         feature_set=job.source.feature_set,
-        synthetic=dataset.synthetic,
-        version=avgzsl_bench.__version__,
-        git_revision=git_revision(),
-        device=torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu",
         threads=job.threads,
+        **measured_fields(result.test, result.test_per_class, stage1, dataset, device),
     )
 
 

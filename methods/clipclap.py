@@ -112,34 +112,35 @@ class ClipClap(GZSLMethod):
         loss_terms(hparams["losses"])
 
 
+# The paper's schedule and model settings (HSP-MoE, built on this model, starts from them too).
+CLIPCLAP_SCHEDULE: dict[str, dict[str, Any]] = {
+    "default": {
+        "epochs": 15,
+        "lr": 1e-4,
+        "batch_size": 64,
+        "batches_per_epoch": 300,
+        "weight_decay": 1e-5,
+        "lr_patience": 3,
+    },
+    "ucf": {"epochs": 20, "lr": 7e-5},
+    "demo": {"epochs": 6, "batches_per_epoch": 60},
+}
+CLIPCLAP_MODEL: dict[str, Any] = {
+    "modality": "both",
+    "text": "both",
+    "losses": "reg+ce+rec",
+    "model_dim": 512,
+    "hidden_dim": 512,
+    "embedding_dim": 64,
+    "dropout": 0.1,
+    "hidden_batch_norm": True,
+}
+
 register_method(
     "clipclap",
     description="ClipClap: CLIP+CLAP features, dual text embeddings, CE+regression+reconstruction",
     paper_name="ClipClap",
-    schedule={
-        "default": {
-            "epochs": 15,
-            "lr": 1e-4,
-            "batch_size": 64,
-            "batches_per_epoch": 300,
-            "weight_decay": 1e-5,
-            "lr_patience": 3,
-        },
-        "ucf": {"epochs": 20, "lr": 7e-5},
-        "demo": {"epochs": 6, "batches_per_epoch": 60},
-    },
-    model={
-        "default": {
-            "modality": "both",
-            "text": "both",
-            "losses": "reg+ce+rec",
-            "model_dim": 512,
-            "hidden_dim": 512,
-            "embedding_dim": 64,
-            "dropout": 0.1,
-            "hidden_batch_norm": True,
-        },
-        **WORD2VEC_TEXT,
-    },
+    schedule=CLIPCLAP_SCHEDULE,
+    model={"default": CLIPCLAP_MODEL, **WORD2VEC_TEXT},
     choices={"modality": MODALITIES, "text": TEXT_CHOICES},
 )(ClipClap)

@@ -39,7 +39,7 @@ from torch import nn
 from avgzsl_bench.api import PROBABILITY, Range, TrainBatch, register_method
 from avgzsl_bench.data import FeatureDims, TextEmbeddings
 from avgzsl_bench.nn_blocks import dropout, select_text
-from methods.clipclap import ClipClap
+from methods.clipclap import CLIPCLAP_MODEL, CLIPCLAP_SCHEDULE, ClipClap
 
 POSITIVE = Range(0, include_low=False)
 NON_NEGATIVE = Range(0)
@@ -186,14 +186,7 @@ class HSPMoE(ClipClap):
 
 
 HSP_MOE_MODEL: dict[str, Any] = {
-    "modality": "both",
-    "text": "both",
-    "losses": "reg+ce+rec",
-    "model_dim": 512,
-    "hidden_dim": 512,
-    "embedding_dim": 64,
-    "dropout": 0.1,
-    "hidden_batch_norm": True,
+    **CLIPCLAP_MODEL,
     "temperature": 0.1,
     "routing_weight": 0.5,
     "routing_temperature": 1.0,
@@ -211,18 +204,7 @@ register_method(
     description="HSP-MoE (2025): ClipClap + hyperspherical matching, AV-MoE routing, DP/RP/HUP, FAR fusion",
     paper_name="HSP-MoE",
     tags=("post-2024",),
-    schedule={
-        "default": {
-            "epochs": 15,
-            "lr": 1e-4,
-            "batch_size": 64,
-            "batches_per_epoch": 300,
-            "weight_decay": 1e-5,
-            "lr_patience": 3,
-        },
-        "ucf": {"epochs": 20, "lr": 7e-5},
-        "demo": {"epochs": 6, "batches_per_epoch": 60},
-    },
+    schedule=CLIPCLAP_SCHEDULE,
     model={"default": HSP_MOE_MODEL},
     choices={"modality": ("both",), "text": ("both",)},
     ranges={

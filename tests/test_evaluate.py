@@ -119,6 +119,8 @@ def test_saved_then_evaluated_model_reproduces_the_stored_run_exactly(capsys, tm
     assert evaluated.metrics == trained.metrics and evaluated.beta == trained.beta
     assert evaluated.val == trained.val and evaluated.val_betas == trained.val_betas
     assert evaluated.per_class == trained.per_class and evaluated.best_epochs == trained.best_epochs
+    # the unseen test classes too: a single-seed evaluated row gets a class-bootstrap interval from them
+    assert evaluated.unseen_classes == trained.unseen_classes and evaluated.unseen_classes
     assert evaluated.config["data"] == trained.config["data"] and evaluated.key != trained.key
 
 

@@ -312,33 +312,34 @@ def test_interrupted_run_resumes(media, visual, audio, tmp_path):
     assert "no audio" in skipping.failures["silent_clip"] and len(skipping.features) == 4
 
 
+def extract_argv(media: dict, out: Path, batch_size: str, *extra: str) -> list[str]:
+    """`feature_zoo extract` on the test videos and splits, random weights, on the CPU."""
+    return [
+        "extract",
+        "--videos",
+        str(media["videos"]),
+        "--splits",
+        str(media["splits"]),
+        "--out",
+        str(out),
+        "--dataset",
+        "vggsound",
+        "--device",
+        "cpu",
+        "--batch-size",
+        batch_size,
+        "--random-init",
+        *extra,
+    ]
+
+
 def test_cli_extract_writes_bundle(media, visual, audio, bundle, monkeypatch, tmp_path, capsys):
     from feature_zoo import cli
 
     monkeypatch.setattr(bb.BackboneConfig, "build", lambda self: (visual, audio))
     out = tmp_path / "VGGSound"
     code = cli.main(
-        [
-            "extract",
-            "--videos",
-            str(media["videos"]),
-            "--splits",
-            str(media["splits"]),
-            "--out",
-            str(out),
-            "--dataset",
-            "vggsound",
-            "--device",
-            "cpu",
-            "--batch-size",
-            "2",
-            "--random-init",
-            "--no-text",
-            "--preprocess",
-            "clean",
-            "--cache-dir",
-            str(media["root"] / "cache"),
-        ]
+        extract_argv(media, out, "2", "--no-text", "--preprocess", "clean", "--cache-dir", str(media["root"] / "cache"))
     )
     printed = capsys.readouterr().out
     assert code == 0 and "RANDOM-INIT" in printed and "corrupt_clip" in printed
@@ -402,26 +403,7 @@ def test_cli_wavcaps_reference_end_to_end(media, tmp_path, capsys):
 
     out = tmp_path / "VGGSound"
     code = cli.main(
-        [
-            "extract",
-            "--videos",
-            str(media["videos"]),
-            "--splits",
-            str(media["splits"]),
-            "--out",
-            str(out),
-            "--dataset",
-            "vggsound",
-            "--device",
-            "cpu",
-            "--batch-size",
-            "4",
-            "--random-init",
-            "--audio-backbone",
-            "wavcaps-htsat-bert",
-            "--cache-dir",
-            str(tmp_path / "cache"),
-        ]
+        extract_argv(media, out, "4", "--audio-backbone", "wavcaps-htsat-bert", "--cache-dir", str(tmp_path / "cache"))
     )
     printed = capsys.readouterr().out
     assert code == 0 and "preprocessing: reference (default for vggsound)" in printed
