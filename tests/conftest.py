@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
+import subprocess
 import sys
+import time
 from pathlib import Path
 
 # Offline: a missing hub file would otherwise cost tens of seconds of retries.
@@ -23,6 +25,7 @@ from avgzsl_bench.api import TrainBatch
 from avgzsl_bench.data import GZSLDataset
 from avgzsl_bench.records import RunRecord
 from avgzsl_bench.sampling import ClassBalancedSampler
+from avgzsl_bench.store import ResultStore
 from avgzsl_bench.training import training_batches
 
 torch.set_num_threads(1)
@@ -83,6 +86,40 @@ def bench_command() -> Callable[..., list[str]]:
         ]
 
     return command
+
+
+@pytest.fixture
+def signal_after_first_run(bench_command) -> Callable[..., tuple[int, str]]:
+    """`signal_after_first_run(store, seeds, signum, *extra, batches=5, env=None)`: `bench_command`'s run
+    in a subprocess until its first run is in the store, then `signum` sent to it; its exit code and stderr."""
+    repo = Path(__file__).resolve().parent.parent
+
+    def run(
+        store: Path, seeds: list[str], signum: int, *extra: str, batches: int = 5, env: dict | None = None
+    ) -> tuple[int, str]:
+        process = subprocess.Popen(
+            bench_command(store, seeds, *extra, batches=batches),
+            cwd=repo,
+            env=env or {**os.environ, "OMP_NUM_THREADS": "1"},
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        try:
+            deadline = time.monotonic() + 120
+            while not (store.exists() and ResultStore(store).runs()):
+                if process.poll() is not None:
+                    pytest.fail(f"bench.py ended before the signal: {process.stderr.read() if process.stderr else ''}")
+                assert time.monotonic() < deadline, "no run reached the store in time"
+                time.sleep(0.2)
+            process.send_signal(signum)
+            _, err = process.communicate(timeout=60)
+        finally:
+            if process.poll() is None:
+                process.kill()
+        return process.returncode, err
+
+    return run
 
 
 @pytest.fixture(scope="session")

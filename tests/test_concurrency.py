@@ -106,28 +106,12 @@ def _keys(db: Path, seeds: list[str]) -> list[str]:
 
 
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
-def test_interrupt_stores_what_finished_and_says_how_to_resume(tmp_path: Path, signum: int, bench_command) -> None:
+def test_interrupt_stores_what_finished_and_says_how_to_resume(
+    tmp_path: Path, signum: int, signal_after_first_run
+) -> None:
     db = tmp_path / "store.sqlite"
-    process = subprocess.Popen(
-        bench_command(db, ["1", "2", "3", "4", "5"], batches=30),
-        cwd=REPO,
-        env=ENV,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        deadline = time.monotonic() + 120
-        while not (db.exists() and ResultStore(db).runs()):
-            assert process.poll() is None, process.stderr.read() if process.stderr else ""
-            assert time.monotonic() < deadline, "no run reached the store in time"
-            time.sleep(0.2)
-        process.send_signal(signum)
-        _, err = process.communicate(timeout=60)
-    finally:
-        if process.poll() is None:
-            process.kill()
-    assert process.returncode == 130, err
+    code, err = signal_after_first_run(db, ["1", "2", "3", "4", "5"], signum, batches=30, env=ENV)
+    assert code == 130, err
     assert "Traceback" not in err
     match = re.search(r"interrupted; (\d) of 5 runs stored; rerun the same command to resume", err)
     assert match, err

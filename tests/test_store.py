@@ -8,10 +8,7 @@ import signal
 import sqlite3
 import subprocess
 import threading
-import time
 from pathlib import Path
-
-import pytest
 
 from avgzsl_bench.protocol import Stage1Result
 from avgzsl_bench.store import ResultStore
@@ -72,29 +69,11 @@ def test_concurrent_writers(tmp_path: Path, fake_record) -> None:
     assert keys == {f"w{w}-r{i}" for w in range(8) for i in range(15)}
 
 
-def test_killed_benchmark_resumes_without_recomputing(tmp_path: Path, bench_command) -> None:
+def test_killed_benchmark_resumes_without_recomputing(tmp_path: Path, bench_command, signal_after_first_run) -> None:
     db = tmp_path / "store.sqlite"
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    process = subprocess.Popen(
-        bench_command(db, ["1", "2", "3"], "--quiet"),
-        cwd=REPO,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        deadline = time.monotonic() + 120
-        while not (db.exists() and ResultStore(db).runs()):
-            if process.poll() is not None:
-                pytest.fail(f"bench.py ended before it was killed: {process.stderr.read()}")
-            assert time.monotonic() < deadline, "no run reached the store in time"
-            time.sleep(0.2)
-        process.send_signal(signal.SIGKILL)  # no chance to clean up, like a crash or a pre-emption
-        process.wait(timeout=30)
-    finally:
-        if process.poll() is None:
-            process.kill()
+    # SIGKILL: no chance to clean up, like a crash or a pre-emption
+    signal_after_first_run(db, ["1", "2", "3"], signal.SIGKILL, "--quiet", env=env)
     store = ResultStore(db)
     before = {run.key: run for run in store.runs()}
     with sqlite3.connect(db) as connection:
