@@ -11,7 +11,7 @@ __all__ = ["__version__", "load_results"]
 def __getattr__(name: str) -> Any:
     # Imported on first use: pandas is only needed by whoever asks for a DataFrame.
     if name == "load_results":
-        from avgzsl_bench.results import load_results
+        from avgzsl_bench.store.frame import load_results
 
         return load_results
     raise AttributeError(f"module 'avgzsl_bench' has no attribute '{name}'")

@@ -16,8 +16,8 @@ from tabulate import tabulate
 
 from avgzsl_bench.api import get_method
 from avgzsl_bench.datasets.demo import make_demo_dataset
-from avgzsl_bench.protocol import evaluate, run_protocol
-from avgzsl_bench.runner import resolve_device
+from avgzsl_bench.jobs.runner import resolve_device
+from avgzsl_bench.protocol.stages import evaluate, run_protocol
 from avgzsl_bench.training import RunTrainer
 
 UCF_SIZED_SAMPLES_PER_CLASS = 146

@@ -10,7 +10,7 @@ reported, so a change of machine load affects them alike:
 
   current          the code as it is
   torch-dropout    torch's own dropout masks (`F.dropout`, global generator) instead of the
-                   counter-based masks of `avgzsl_bench.dropout`
+                   counter-based masks of `avgzsl_bench.nn.dropout`
   per-sample-text  each sample's class text through the whole text encoder, instead of its first
                    Linear on the K class rows and gathered (`nn_blocks.encode_sample_text`)
 
@@ -35,11 +35,11 @@ import methods.avgzslnet
 import methods.cjme
 import methods.clipclap
 from avgzsl_bench.api import get_method
-from avgzsl_bench.data import GZSLDataset, TextEmbeddings
 from avgzsl_bench.datasets.demo import CLASS_STRUCTURE, make_demo_dataset
-from avgzsl_bench.dropout import CounterDropout
-from avgzsl_bench.nn_blocks import select_text
-from avgzsl_bench.runner import resolve_device
+from avgzsl_bench.datasets.types import GZSLDataset, TextEmbeddings
+from avgzsl_bench.jobs.runner import resolve_device
+from avgzsl_bench.nn.blocks import select_text
+from avgzsl_bench.nn.dropout import CounterDropout
 from avgzsl_bench.training import RunTrainer
 
 TABLE1 = "cjme,avgzslnet,avca,hyper-multiple,clipclap"

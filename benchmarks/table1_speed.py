@@ -37,9 +37,9 @@ from tabulate import tabulate
 
 from avgzsl_bench import dropout
 from avgzsl_bench.api import get_method
-from avgzsl_bench.data import GZSLDataset
 from avgzsl_bench.datasets.demo import CLASS_STRUCTURE, make_demo_dataset
-from avgzsl_bench.protocol import evaluate
+from avgzsl_bench.datasets.types import GZSLDataset
+from avgzsl_bench.protocol.stages import evaluate
 from avgzsl_bench.training import RunTrainer, StackedTrainer
 
 TABLE1 = "cjme,avgzslnet,avca,hyper-multiple,clipclap"

@@ -14,7 +14,7 @@ from rich.table import Table
 
 from avgzsl_bench.cli.common import add_executor_arguments, executor_from_args, subparser
 from avgzsl_bench.errors import BenchError, Interrupted
-from avgzsl_bench.progress import make_reporter
+from avgzsl_bench.executors.progress import make_reporter
 from feature_zoo.backbones import (
     AUDIO_BACKBONES,
     DEFAULT_AUDIO_BACKBONE,

@@ -25,8 +25,8 @@ from torch import nn
 from torch.distributions import Categorical
 
 from avgzsl_bench.api import GZSLMethod, TrainBatch, register_method
-from avgzsl_bench.data import FeatureDims, TextEmbeddings
-from avgzsl_bench.nn_blocks import (
+from avgzsl_bench.datasets.types import FeatureDims, TextEmbeddings
+from avgzsl_bench.nn.blocks import (
     AVCA_GZSL_SCHEDULE,
     DEMO_SCHEDULE,
     TEXT_CHOICES,

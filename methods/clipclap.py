@@ -15,8 +15,8 @@ import torch
 import torch.nn.functional as F
 
 from avgzsl_bench.api import GZSLMethod, TrainBatch, register_method
-from avgzsl_bench.data import FeatureDims, TextEmbeddings
-from avgzsl_bench.nn_blocks import (
+from avgzsl_bench.datasets.types import FeatureDims, TextEmbeddings
+from avgzsl_bench.nn.blocks import (
     TEXT_CHOICES,
     WORD2VEC_TEXT,
     embedding_net,

@@ -37,8 +37,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from avgzsl_bench.api import PROBABILITY, Range, TrainBatch, register_method
-from avgzsl_bench.data import FeatureDims, TextEmbeddings
-from avgzsl_bench.nn_blocks import dropout, select_text
+from avgzsl_bench.datasets.types import FeatureDims, TextEmbeddings
+from avgzsl_bench.nn.blocks import dropout, select_text
 from methods.clipclap import CLIPCLAP_MODEL, CLIPCLAP_SCHEDULE, ClipClap
 
 POSITIVE = Range(0, include_low=False)

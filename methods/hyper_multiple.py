@@ -34,8 +34,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from avgzsl_bench.api import Range, TrainBatch, register_method
-from avgzsl_bench.data import FeatureDims
-from avgzsl_bench.nn_blocks import TEXT_CHOICES
+from avgzsl_bench.datasets.types import FeatureDims
+from avgzsl_bench.nn.blocks import TEXT_CHOICES
 from methods.avca import AVCA, AVCA_MODEL, AVCA_SCHEDULE, TOKEN_DIM
 
 BALL_EPS = 1e-3  # hyptorch's boundary margin

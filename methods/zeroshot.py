@@ -21,7 +21,7 @@ import torch
 import torch.nn.functional as F
 
 from avgzsl_bench.api import GZSLMethod, TrainBatch, register_method
-from avgzsl_bench.data import FeatureDims, TextEmbeddings
+from avgzsl_bench.datasets.types import FeatureDims, TextEmbeddings
 
 MODALITIES = ("both", "video", "audio")
 

@@ -22,11 +22,11 @@ import pytest
 import torch
 
 from avgzsl_bench.api import TrainBatch
-from avgzsl_bench.data import GZSLDataset
-from avgzsl_bench.records import RunRecord
-from avgzsl_bench.sampling import ClassBalancedSampler
-from avgzsl_bench.store import ResultStore
+from avgzsl_bench.datasets.types import GZSLDataset
+from avgzsl_bench.store.records import RunRecord
+from avgzsl_bench.store.sqlite import ResultStore
 from avgzsl_bench.training import training_batches
+from avgzsl_bench.training.sampling import ClassBalancedSampler
 
 torch.set_num_threads(1)
 

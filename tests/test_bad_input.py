@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from avgzsl_bench.cli import main
-from avgzsl_bench.store import ResultStore
+from avgzsl_bench.store.sqlite import ResultStore
 
 from bundle_factory import write_bundle
 
@@ -131,7 +131,7 @@ def test_unwritable_store_folder_is_named(tmp_path, capsys, monkeypatch):
     # Root can write anywhere, so a read-only folder is simulated at the permission check itself.
     folder = tmp_path / "readonly"
     folder.mkdir()
-    monkeypatch.setattr("avgzsl_bench.store.os.access", lambda path, mode: False)
+    monkeypatch.setattr("avgzsl_bench.store.sqlite.os.access", lambda path, mode: False)
     code, err = run_cli(["--methods", "zeroshot", "--store", str(folder / "s.sqlite")], capsys)
     assert code == 2 and "is not writable" in err and str(folder) in err
 
@@ -140,6 +140,6 @@ def test_read_only_store_file_is_named(tmp_path, capsys, monkeypatch):
     store = tmp_path / "s.sqlite"
     store.touch()
     # Root can write anything, so the read-only file is simulated at the permission check itself.
-    monkeypatch.setattr("avgzsl_bench.store.os.access", lambda path, mode: Path(path) != store)
+    monkeypatch.setattr("avgzsl_bench.store.sqlite.os.access", lambda path, mode: Path(path) != store)
     code, err = run_cli(["--methods", "zeroshot", "--store", str(store)], capsys)
     assert code == 2 and f"'{store}' is not writable (the file is read-only)" in err

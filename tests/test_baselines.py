@@ -7,9 +7,9 @@ import torch
 import torch.nn.functional as F
 
 from avgzsl_bench.api import get_method
-from avgzsl_bench.data import FeatureDims, FeatureSplit, GZSLDataset, TextEmbeddings
-from avgzsl_bench.nn_blocks import ranking_hinge, triplet
-from avgzsl_bench.protocol import run_protocol
+from avgzsl_bench.datasets.types import FeatureDims, FeatureSplit, GZSLDataset, TextEmbeddings
+from avgzsl_bench.nn.blocks import ranking_hinge, triplet
+from avgzsl_bench.protocol.stages import run_protocol
 from methods.cjme import gated_triplet
 from methods.hyper_multiple import legacy_hyperbolic_features, poincare_distance_matrix
 

@@ -17,10 +17,10 @@ import numpy as np
 import pytest
 import torch
 
-from avgzsl_bench.data import SPLITS
 from avgzsl_bench.datasets import get_dataset, load_bundle
 from avgzsl_bench.datasets.cache import CACHE_ENV
 from avgzsl_bench.datasets.text import legacy_misaligned
+from avgzsl_bench.datasets.types import SPLITS
 from avgzsl_bench.errors import BenchError
 
 from bundle_factory import (

@@ -4,9 +4,9 @@ import pytest
 import torch
 
 from avgzsl_bench.api import SampleBatch, TrainBatch, get_method
-from avgzsl_bench.data import FeatureDims
-from avgzsl_bench.nn_blocks import select_text
-from avgzsl_bench.protocol import run_protocol
+from avgzsl_bench.datasets.types import FeatureDims
+from avgzsl_bench.nn.blocks import select_text
+from avgzsl_bench.protocol.stages import run_protocol
 
 QUICK = {"epochs": 1, "batches_per_epoch": 15, "batch_size": 32}
 

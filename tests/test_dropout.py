@@ -6,7 +6,7 @@ import pytest
 import torch
 from torch.func import vmap
 
-from avgzsl_bench.dropout import (
+from avgzsl_bench.nn.dropout import (
     UNIFORM_BITS,
     CounterDropout,
     MaskStream,

@@ -9,12 +9,12 @@ import pytest
 import torch
 
 from avgzsl_bench.api import get_method
-from avgzsl_bench.checkpoints import load_reference_pair, select_pair
+from avgzsl_bench.artefacts.checkpoints import load_reference_pair, select_pair
 from avgzsl_bench.cli import main
 from avgzsl_bench.errors import BenchError
-from avgzsl_bench.evaluation import evaluate_models
-from avgzsl_bench.protocol import evaluate, evaluate_test, summarise_stage1
-from avgzsl_bench.store import ResultStore
+from avgzsl_bench.protocol.stages import evaluate, evaluate_test, summarise_stage1
+from avgzsl_bench.protocol.trained import evaluate_models
+from avgzsl_bench.store.sqlite import ResultStore
 from avgzsl_bench.training import RunTrainer
 
 SUBNETS = ("O_enc", "W_enc", "O_proj", "D_o", "W_proj", "D_w")

@@ -12,8 +12,8 @@ from avgzsl_bench.api import METHODS, MethodSpec, get_method
 from avgzsl_bench.datasets import DataSource
 from avgzsl_bench.executors import get_executor
 from avgzsl_bench.executors.local import LocalExecutor
-from avgzsl_bench.runner import Job, RunReport, make_jobs, run_jobs
-from avgzsl_bench.store import ResultStore
+from avgzsl_bench.jobs.runner import Job, RunReport, make_jobs, run_jobs
+from avgzsl_bench.store.sqlite import ResultStore
 from feature_zoo.shards import ShardError, map_shards
 from methods.clipclap import ClipClap
 

@@ -12,7 +12,7 @@ import pytest
 import torch
 
 from avgzsl_bench.api import TrainBatch, get_method, list_methods
-from avgzsl_bench.protocol import run_group, run_protocol
+from avgzsl_bench.protocol.stages import run_group, run_protocol
 from avgzsl_bench.training import stack_reason
 
 SHORT = {"epochs": 1, "batches_per_epoch": 3, "batch_size": 32}

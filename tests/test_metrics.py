@@ -1,6 +1,6 @@
 import torch
 
-from avgzsl_bench.metrics import HM_EPSILON, calibration_grid, gzsl_scores
+from avgzsl_bench.protocol.metrics import HM_EPSILON, calibration_grid, gzsl_scores
 
 
 def _spec_example():
@@ -85,7 +85,7 @@ def test_chunked_and_single_pass_agree(monkeypatch):
     labels = torch.randint(20, (300,), generator=generator)
     classes, seen, unseen = torch.arange(20), torch.arange(12), torch.arange(12, 20)
     whole = gzsl_scores(distances, labels, classes, seen, unseen, calibration_grid())
-    monkeypatch.setattr("avgzsl_bench.metrics.MAX_SCORE_ELEMENTS", 1000)
+    monkeypatch.setattr("avgzsl_bench.protocol.metrics.MAX_SCORE_ELEMENTS", 1000)
     chunked = gzsl_scores(distances, labels, classes, seen, unseen, calibration_grid())
     assert torch.equal(whole.hm, chunked.hm) and torch.equal(whole.per_class, chunked.per_class)
 

@@ -15,8 +15,8 @@ from avgzsl_bench.cli.common import method_names
 from avgzsl_bench.cli.methods import parameter_count
 from avgzsl_bench.datasets import DATASETS, DataSource, get_dataset
 from avgzsl_bench.errors import BenchError
-from avgzsl_bench.protocol import run_protocol
-from avgzsl_bench.runner import make_jobs
+from avgzsl_bench.jobs.runner import make_jobs
+from avgzsl_bench.protocol.stages import run_protocol
 
 from avca_bundle_factory import write_avca_bundle
 

@@ -7,7 +7,7 @@ import re
 
 from rich.console import Console
 
-from avgzsl_bench.progress import LiveReporter, LogReporter, make_reporter
+from avgzsl_bench.executors.progress import LiveReporter, LogReporter, make_reporter
 
 STAMP = r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d"
 

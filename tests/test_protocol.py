@@ -2,7 +2,7 @@ import pytest
 import torch
 
 from avgzsl_bench.api import GZSLMethod, MethodSpec, get_method
-from avgzsl_bench.protocol import run_protocol
+from avgzsl_bench.protocol.stages import run_protocol
 
 QUICK = {"epochs": 3, "batches_per_epoch": 15, "batch_size": 32}
 

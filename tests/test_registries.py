@@ -16,8 +16,8 @@ from avgzsl_bench.api import METHODS, GZSLMethod, MethodSpec, get_method, regist
 from avgzsl_bench.datasets import DATASETS, READERS, DatasetSpec, DataSource, get_dataset, list_datasets
 from avgzsl_bench.errors import BenchError
 from avgzsl_bench.executors.local import LocalExecutor
+from avgzsl_bench.jobs.runner import load_data, make_jobs, run_jobs
 from avgzsl_bench.registry import Registry
-from avgzsl_bench.runner import load_data, make_jobs, run_jobs
 
 SCHEDULE = {"default": {"epochs": 1, "lr": 1e-3, "batch_size": 8, "batches_per_epoch": 2}}
 

@@ -9,12 +9,12 @@ import pytest
 
 from avgzsl_bench.cli import main
 from avgzsl_bench.datasets import DataSource
+from avgzsl_bench.jobs.runner import execute_job, make_jobs
 from avgzsl_bench.reports.figures import figure3, hm_vs_beta_figure, train_figure3_model
 from avgzsl_bench.reports.leaderboard import write_leaderboards
 from avgzsl_bench.reports.paper import TABLE_NUMBERS, load_paper_reference, parse_table_numbers
 from avgzsl_bench.reports.tables import format_cell, records_by_key, render_table, table_jobs
-from avgzsl_bench.runner import execute_job, make_jobs
-from avgzsl_bench.store import ResultStore
+from avgzsl_bench.store.sqlite import ResultStore
 
 SEEDS = (1, 2, 3)
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"

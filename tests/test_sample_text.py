@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from avgzsl_bench.data import FeatureDims, TextEmbeddings
-from avgzsl_bench.nn_blocks import encode_sample_text, select_text, text_encoder
+from avgzsl_bench.datasets.types import FeatureDims, TextEmbeddings
+from avgzsl_bench.nn.blocks import encode_sample_text, select_text, text_encoder
 
 
 def encode(gathered: bool, class_text: TextEmbeddings, which: str, targets: torch.Tensor) -> tuple:

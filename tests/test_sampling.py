@@ -1,6 +1,6 @@
 import torch
 
-from avgzsl_bench.sampling import ClassBalancedSampler
+from avgzsl_bench.training.sampling import ClassBalancedSampler
 
 
 def test_draws_are_class_balanced_and_within_class_uniform():

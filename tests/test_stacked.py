@@ -9,8 +9,8 @@ import pytest
 import torch
 
 from avgzsl_bench.api import Schedule, get_method, list_methods
-from avgzsl_bench.data import TextEmbeddings
-from avgzsl_bench.protocol import run_group, run_protocol
+from avgzsl_bench.datasets.types import TextEmbeddings
+from avgzsl_bench.protocol.stages import run_group, run_protocol
 from avgzsl_bench.training import RunTrainer, StackedTrainer, stack_reason
 from avgzsl_bench.training.optim import StackedAdam, plateau
 

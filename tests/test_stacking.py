@@ -7,10 +7,10 @@ import torch
 
 from avgzsl_bench.datasets import DataSource
 from avgzsl_bench.executors.local import LocalExecutor
-from avgzsl_bench.leases import ClaimedElsewhere
-from avgzsl_bench.runner import execute_job, make_jobs
-from avgzsl_bench.stacking import execute_group, group_jobs, run_groups
-from avgzsl_bench.store import ResultStore
+from avgzsl_bench.jobs.runner import execute_job, make_jobs
+from avgzsl_bench.jobs.stacking import execute_group, group_jobs, run_groups
+from avgzsl_bench.store.leases import ClaimedElsewhere
+from avgzsl_bench.store.sqlite import ResultStore
 
 SOURCE = DataSource("demo", demo_samples_per_class=12)
 QUICK = {"epochs": 2, "batches_per_epoch": 4, "batch_size": 16}

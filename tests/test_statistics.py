@@ -10,6 +10,7 @@ from scipy import stats
 
 import avgzsl_bench
 from avgzsl_bench.datasets import DataSource
+from avgzsl_bench.jobs.runner import make_jobs
 from avgzsl_bench.reports.leaderboard import write_leaderboards
 from avgzsl_bench.reports.statistics import (
     BOOTSTRAP_RESAMPLES,
@@ -19,8 +20,7 @@ from avgzsl_bench.reports.statistics import (
     compare_to_best,
     t_interval,
 )
-from avgzsl_bench.runner import make_jobs
-from avgzsl_bench.store import ResultStore
+from avgzsl_bench.store.sqlite import ResultStore
 
 
 def test_t_interval_matches_scipy() -> None:

@@ -10,8 +10,8 @@ import subprocess
 import threading
 from pathlib import Path
 
-from avgzsl_bench.protocol import Stage1Result
-from avgzsl_bench.store import ResultStore
+from avgzsl_bench.protocol.stages import Stage1Result
+from avgzsl_bench.store.sqlite import ResultStore
 
 REPO = Path(__file__).resolve().parent.parent
 

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import torch
 
-from avgzsl_bench.data import TextEmbeddings
+from avgzsl_bench.datasets.types import TextEmbeddings
 
 
 @dataclass(frozen=True)

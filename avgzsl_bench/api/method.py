@@ -34,7 +34,7 @@ import torch
 from torch import nn
 
 from avgzsl_bench.api.batches import TrainBatch
-from avgzsl_bench.data import FeatureDims, TextEmbeddings
+from avgzsl_bench.datasets.types import FeatureDims, TextEmbeddings
 
 
 class GZSLMethod(nn.Module, metaclass=ABCMeta):

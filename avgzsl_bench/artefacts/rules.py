@@ -117,7 +117,7 @@ def _checkpoint_tree(tree: Path) -> list[Path]:
 
 
 def _verify_checkpoints(folder: Path) -> None:
-    from avgzsl_bench.checkpoints import find_reference_pairs
+    from avgzsl_bench.artefacts.checkpoints import find_reference_pairs
 
     if not find_reference_pairs(folder):
         raise BenchError(

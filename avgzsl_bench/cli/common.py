@@ -13,10 +13,10 @@ from avgzsl_bench.datasets import DEFAULT_FEATURES, DataSource, list_datasets, l
 from avgzsl_bench.datasets.source import DEFAULT_DEMO_SAMPLES
 from avgzsl_bench.errors import BenchError, Interrupted
 from avgzsl_bench.executors import EXECUTORS, Executor, get_executor
-from avgzsl_bench.progress import Reporter
-from avgzsl_bench.runner import DEFAULT_THREADS, Job, RunReport, check_inputs
-from avgzsl_bench.stacking import STACK_CHOICES, run_groups
-from avgzsl_bench.store import ResultStore
+from avgzsl_bench.executors.progress import Reporter
+from avgzsl_bench.jobs.runner import DEFAULT_THREADS, Job, RunReport, check_inputs
+from avgzsl_bench.jobs.stacking import STACK_CHOICES, run_groups
+from avgzsl_bench.store.sqlite import ResultStore
 
 DEFAULT_STORE = "results/avgzsl_bench.sqlite"
 

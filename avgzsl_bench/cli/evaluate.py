@@ -12,17 +12,23 @@ from rich.console import Console
 
 from avgzsl_bench.api import get_method
 from avgzsl_bench.artefacts import get_artefact
-from avgzsl_bench.checkpoints import TrainedModels, is_saved_models, load_reference_pair, load_saved, select_pair
+from avgzsl_bench.artefacts.checkpoints import (
+    TrainedModels,
+    is_saved_models,
+    load_reference_pair,
+    load_saved,
+    select_pair,
+)
 from avgzsl_bench.cli import common
 from avgzsl_bench.datasets import DataSource, list_datasets
 from avgzsl_bench.datasets.source import DEFAULT_DEMO_SAMPLES, data_home
 from avgzsl_bench.datasets.spec import DATASETS, DEFAULT_FEATURES
 from avgzsl_bench.errors import BenchError
-from avgzsl_bench.evaluation import evaluate_models, evaluation_record
-from avgzsl_bench.records import RunRecord
+from avgzsl_bench.jobs.runner import DEFAULT_THREADS, load_data, resolve_device
+from avgzsl_bench.protocol.trained import evaluate_models, evaluation_record
 from avgzsl_bench.reports.summary import results_table
-from avgzsl_bench.runner import DEFAULT_THREADS, load_data, resolve_device
-from avgzsl_bench.store import ResultStore
+from avgzsl_bench.store.records import RunRecord
+from avgzsl_bench.store.sqlite import ResultStore
 
 RELEASED_MODELS = "clipclap-models"
 EXAMPLES = """\

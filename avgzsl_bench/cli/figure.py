@@ -9,9 +9,9 @@ from typing import Any
 from avgzsl_bench.cli import common
 from avgzsl_bench.datasets import DataSource
 from avgzsl_bench.errors import BenchError
-from avgzsl_bench.progress import Reporter, make_reporter
-from avgzsl_bench.runner import make_jobs
-from avgzsl_bench.store import ResultStore
+from avgzsl_bench.executors.progress import Reporter, make_reporter
+from avgzsl_bench.jobs.runner import make_jobs
+from avgzsl_bench.store.sqlite import ResultStore
 
 FIGURES = ("3", "beta", "all")
 EXAMPLES = """\

@@ -6,9 +6,9 @@ import argparse
 from typing import Any
 
 from avgzsl_bench.cli import common
-from avgzsl_bench.progress import make_reporter
+from avgzsl_bench.executors.progress import make_reporter
 from avgzsl_bench.reports.leaderboard import DEFAULT_LEADERBOARD_DIR, write_leaderboards
-from avgzsl_bench.store import ResultStore
+from avgzsl_bench.store.sqlite import ResultStore
 
 EXAMPLES = """\
   python bench.py leaderboard                                 # results/leaderboards/<dataset>.md

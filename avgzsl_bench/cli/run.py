@@ -6,9 +6,9 @@ import argparse
 from typing import Any
 
 from avgzsl_bench.cli import common
-from avgzsl_bench.progress import make_reporter
+from avgzsl_bench.executors.progress import make_reporter
+from avgzsl_bench.jobs.runner import make_jobs
 from avgzsl_bench.reports.summary import results_table
-from avgzsl_bench.runner import make_jobs
 
 EXAMPLES = """\
   python bench.py run --methods all --dataset demo            # every method on synthetic data

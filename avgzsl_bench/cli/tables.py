@@ -8,7 +8,7 @@ from typing import Any
 
 from avgzsl_bench.cli import common
 from avgzsl_bench.errors import BenchError
-from avgzsl_bench.progress import make_reporter
+from avgzsl_bench.executors.progress import make_reporter
 from avgzsl_bench.reports.paper import (
     PAPER_REFERENCE,
     PaperReference,
@@ -17,7 +17,7 @@ from avgzsl_bench.reports.paper import (
     parse_table_numbers,
 )
 from avgzsl_bench.reports.tables import DEFAULT_TABLE_SEEDS, records_by_key, render_table, table_jobs
-from avgzsl_bench.store import ResultStore
+from avgzsl_bench.store.sqlite import ResultStore
 
 EXAMPLES = """\
   python bench.py tables all --dataset demo                   # Tables 1-4 on synthetic data (3 seeds)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from avgzsl_bench.data import (
+from avgzsl_bench.datasets.types import (
     AUDIO_DIM,
     CLAP_TEXT_DIM,
     CLIP_TEXT_DIM,

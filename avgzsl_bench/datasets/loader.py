@@ -13,11 +13,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from avgzsl_bench.data import FeatureDims, FeatureSplit, GZSLDataset, TextEmbeddings
 from avgzsl_bench.datasets.cache import cache_key, cache_path, default_cache_dir, read_cache, write_cache
 from avgzsl_bench.datasets.layout import BundleLayout, locate
 from avgzsl_bench.datasets.parse import Folder, Parsed, parse_bundle
 from avgzsl_bench.datasets.spec import DatasetSpec, get_dataset
+from avgzsl_bench.datasets.types import FeatureDims, FeatureSplit, GZSLDataset, TextEmbeddings
 
 
 def _split(parsed: Parsed, folders: dict[str, Folder], name: str, recipe_folders: tuple[str, ...]) -> FeatureSplit:

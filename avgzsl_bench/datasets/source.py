@@ -14,9 +14,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from avgzsl_bench.data import GZSLDataset
 from avgzsl_bench.datasets.layout import MANIFEST_NAME, read_manifest
 from avgzsl_bench.datasets.spec import DEFAULT_FEATURES, DatasetSpec, get_dataset
+from avgzsl_bench.datasets.types import GZSLDataset
 from avgzsl_bench.errors import BenchError
 from avgzsl_bench.registry import Registry
 

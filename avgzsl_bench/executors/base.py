@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from avgzsl_bench.progress import Reporter
+from avgzsl_bench.executors.progress import Reporter
 
 MAX_ATTEMPTS = 2  # a failed item is retried once
 ProgressHook = Callable[[str, str, "float | None", "float | None"], None]

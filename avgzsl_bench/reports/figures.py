@@ -17,14 +17,14 @@ import torch
 from matplotlib.figure import Figure
 
 from avgzsl_bench.api import GZSLMethod, get_method
-from avgzsl_bench.data import FeatureSplit, GZSLDataset
+from avgzsl_bench.datasets.types import FeatureSplit, GZSLDataset
 from avgzsl_bench.errors import BenchError
-from avgzsl_bench.protocol import EpochCallback, run_protocol
-from avgzsl_bench.records import RunRecord
+from avgzsl_bench.jobs.runner import Job, cpu_threads, load_data, resolve_device
+from avgzsl_bench.protocol.stages import EpochCallback, run_protocol
 from avgzsl_bench.reports.leaderboard import settings_label
 from avgzsl_bench.reports.summary import group_by_config
-from avgzsl_bench.runner import Job, cpu_threads, load_data, resolve_device
-from avgzsl_bench.store import ResultStore
+from avgzsl_bench.store.records import RunRecord
+from avgzsl_bench.store.sqlite import ResultStore
 
 FIGURE3_SEEN, FIGURE3_UNSEEN = 4, 2
 

@@ -15,14 +15,14 @@ import pandas as pd
 from tabulate import tabulate
 
 from avgzsl_bench.api import get_method
-from avgzsl_bench.data import DEFAULT_FEATURES
 from avgzsl_bench.datasets import get_dataset
+from avgzsl_bench.datasets.types import DEFAULT_FEATURES
 from avgzsl_bench.errors import BenchError
-from avgzsl_bench.records import METRICS, RunRecord
 from avgzsl_bench.reports.statistics import SIGNIFICANCE_COLUMNS, SIGNIFICANCE_NOTE, significance_cells
 from avgzsl_bench.reports.summary import METRIC_COLUMNS, format_mean_std, method_label
-from avgzsl_bench.results import load_results
-from avgzsl_bench.store import ResultStore
+from avgzsl_bench.store.frame import load_results
+from avgzsl_bench.store.records import METRICS, RunRecord
+from avgzsl_bench.store.sqlite import ResultStore
 
 # Generated boards go under results/ (git-ignored); the committed ones in leaderboards/ change only
 # when asked for with --out leaderboards.

@@ -7,7 +7,7 @@ from collections.abc import Iterable
 
 from tabulate import tabulate
 
-from avgzsl_bench.records import METRICS, RunRecord
+from avgzsl_bench.store.records import METRICS, RunRecord
 
 # Column name of the paper -> attribute of a run record.
 METRIC_COLUMNS = dict(zip(("S", "U", "HM", "ZSL"), METRICS))

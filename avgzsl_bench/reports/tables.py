@@ -15,12 +15,12 @@ from typing import Any
 from tabulate import tabulate
 
 from avgzsl_bench.datasets import DataSource, list_datasets
-from avgzsl_bench.records import RunRecord
+from avgzsl_bench.jobs.runner import DEFAULT_THREADS, Job, make_jobs
 from avgzsl_bench.reports.paper import PaperReference, TableRow, TableSpec
 from avgzsl_bench.reports.statistics import SIGNIFICANCE_COLUMNS, SIGNIFICANCE_NOTE, significance_cells
 from avgzsl_bench.reports.summary import METRIC_COLUMNS, format_mean_std, mean_std
-from avgzsl_bench.results import results_frame
-from avgzsl_bench.runner import DEFAULT_THREADS, Job, make_jobs
+from avgzsl_bench.store.frame import results_frame
+from avgzsl_bench.store.records import RunRecord
 
 DEFAULT_TABLE_SEEDS = (42, 43, 44)
 MISSING = "—"

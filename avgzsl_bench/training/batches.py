@@ -7,8 +7,8 @@ from collections.abc import Iterator
 import torch
 
 from avgzsl_bench.api.batches import SampleBatch, TrainBatch
-from avgzsl_bench.data import FeatureSplit, TextEmbeddings
-from avgzsl_bench.sampling import ClassBalancedSampler
+from avgzsl_bench.datasets.types import FeatureSplit, TextEmbeddings
+from avgzsl_bench.training.sampling import ClassBalancedSampler
 
 # One step's draws: sample indices and class positions, of the positives and (if asked) negatives.
 Draws = dict[str, torch.Tensor]

@@ -37,7 +37,7 @@ from torch._functorch.pyfunctorch import temporarily_pop_interpreter_stack
 from torch.autograd import Function
 from torch.overrides import TorchFunctionMode
 
-from avgzsl_bench.nn_blocks import gathered_linear
+from avgzsl_bench.nn.blocks import gathered_linear
 
 # BatchNorm over the runs' channels side by side matches one run only if every run's channels
 # start at the same position within the CPU kernel's vector lanes (and its unrolling).

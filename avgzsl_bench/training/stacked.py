@@ -27,13 +27,13 @@ from torch import nn
 from torch.func import functional_call, vmap
 
 from avgzsl_bench.api import GZSLMethod, MethodSpec, Schedule
-from avgzsl_bench.data import GZSLDataset, TextEmbeddings
-from avgzsl_bench.dropout import MaskStream, masks_from, prefetch_count, seed_key, step_key, step_masks
-from avgzsl_bench.sampling import ClassBalancedSampler
+from avgzsl_bench.datasets.types import GZSLDataset, TextEmbeddings
+from avgzsl_bench.nn.dropout import MaskStream, masks_from, prefetch_count, seed_key, step_key, step_masks
 from avgzsl_bench.training.batches import Draws, batch_of, epoch_draws
 from avgzsl_bench.training.exact import ExactStacking
 from avgzsl_bench.training.graphs import StepRunner
 from avgzsl_bench.training.optim import StackedAdam
+from avgzsl_bench.training.sampling import ClassBalancedSampler
 from avgzsl_bench.training.trainer import MaskPlan
 
 Text = dict[str, torch.Tensor]  # each named text part (CLIP, CLAP, word2vec) of the training classes

@@ -12,11 +12,11 @@ from typing import Any
 import torch
 
 from avgzsl_bench.api import GZSLMethod, MethodSpec, Schedule
-from avgzsl_bench.data import GZSLDataset
-from avgzsl_bench.dropout import MaskStream, masks_from, prefetch_count, seed_key, step_key, step_masks
-from avgzsl_bench.sampling import ClassBalancedSampler
+from avgzsl_bench.datasets.types import GZSLDataset
+from avgzsl_bench.nn.dropout import MaskStream, masks_from, prefetch_count, seed_key, step_key, step_masks
 from avgzsl_bench.training.batches import training_batches
 from avgzsl_bench.training.optim import plateau
+from avgzsl_bench.training.sampling import ClassBalancedSampler
 
 MaskPlan = tuple[int, tuple[float, ...]]  # a step's dropout elements and rates, when made up front
 

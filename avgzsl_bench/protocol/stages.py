@@ -16,8 +16,8 @@ from typing import Any, Protocol
 import torch
 
 from avgzsl_bench.api import GZSLMethod, MethodSpec
-from avgzsl_bench.data import FeatureSplit, GZSLDataset, TextEmbeddings
-from avgzsl_bench.metrics import GZSLScores, calibration_grid, gzsl_scores
+from avgzsl_bench.datasets.types import FeatureSplit, GZSLDataset, TextEmbeddings
+from avgzsl_bench.protocol.metrics import GZSLScores, calibration_grid, gzsl_scores
 from avgzsl_bench.training import RunTrainer, StackedTrainer
 
 EpochCallback = Callable[[str, int, int, float], None]

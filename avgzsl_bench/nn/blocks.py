@@ -8,8 +8,8 @@ import torch
 from torch import nn
 from torch.overrides import handle_torch_function, has_torch_function
 
-from avgzsl_bench.data import FeatureDims, TextEmbeddings
-from avgzsl_bench.dropout import CounterDropout
+from avgzsl_bench.datasets.types import FeatureDims, TextEmbeddings
+from avgzsl_bench.nn.dropout import CounterDropout
 
 TEXT_CHOICES = ("clip", "clap", "both", "w2v")
 # W_enc, the ClipClap paper's adaptation layer (its Eq. 9), exists for CLIP/CLAP class text only: the

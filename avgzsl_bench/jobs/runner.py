@@ -23,16 +23,16 @@ import torch
 
 import avgzsl_bench
 from avgzsl_bench.api import get_method
-from avgzsl_bench.checkpoints import State, save_models, snapshot
-from avgzsl_bench.data import GZSLDataset
+from avgzsl_bench.artefacts.checkpoints import State, save_models, snapshot
 from avgzsl_bench.datasets import DataSource
-from avgzsl_bench.dropout import RNG_VERSION
+from avgzsl_bench.datasets.types import GZSLDataset
 from avgzsl_bench.errors import BenchError
 from avgzsl_bench.executors import Executor, Outcome, ProgressHook
-from avgzsl_bench.leases import ClaimedElsewhere, JobLease
-from avgzsl_bench.protocol import EpochCallback, ProtocolResult, Stage1Result, run_protocol, run_stage1
-from avgzsl_bench.records import RunRecord
-from avgzsl_bench.store import ResultStore
+from avgzsl_bench.nn.dropout import RNG_VERSION
+from avgzsl_bench.protocol.stages import EpochCallback, ProtocolResult, Stage1Result, run_protocol, run_stage1
+from avgzsl_bench.store.leases import ClaimedElsewhere, JobLease
+from avgzsl_bench.store.records import RunRecord
+from avgzsl_bench.store.sqlite import ResultStore
 
 # CPU threads of every run, whichever executor runs it. Float reductions are ordered by the thread
 # count, so the same seed gives bit-identical numbers only with the same count; 2 is what these
@@ -188,7 +188,7 @@ def _epoch_callback(job: Job, progress: ProgressHook | None) -> EpochCallback | 
 
 
 def models_file(models_dir: str, job: Job) -> Path:
-    """Where `--save-models` puts a job's models (format: `avgzsl_bench.checkpoints`)."""
+    """Where `--save-models` puts a job's models (format: `avgzsl_bench.artefacts.checkpoints`)."""
     return Path(models_dir) / f"{job.key}.pt"
 
 

@@ -20,10 +20,7 @@ import torch
 
 from avgzsl_bench.api import get_method
 from avgzsl_bench.executors import Executor, Outcome, ProgressHook
-from avgzsl_bench.leases import ClaimedElsewhere, JobLease
-from avgzsl_bench.protocol import GroupEpochCallback, Stage1Result, run_group
-from avgzsl_bench.records import RunRecord
-from avgzsl_bench.runner import (
+from avgzsl_bench.jobs.runner import (
     Job,
     RunReport,
     cpu_threads,
@@ -33,7 +30,10 @@ from avgzsl_bench.runner import (
     run_jobs,
     run_record,
 )
-from avgzsl_bench.store import ResultStore
+from avgzsl_bench.protocol.stages import GroupEpochCallback, Stage1Result, run_group
+from avgzsl_bench.store.leases import ClaimedElsewhere, JobLease
+from avgzsl_bench.store.records import RunRecord
+from avgzsl_bench.store.sqlite import ResultStore
 from avgzsl_bench.training import stack_reason
 
 STACK_CHOICES = ("auto", "on", "off")

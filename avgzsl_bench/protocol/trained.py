@@ -18,13 +18,13 @@ from typing import Any
 import torch
 
 from avgzsl_bench.api import GZSLMethod, MethodSpec
-from avgzsl_bench.checkpoints import State, TrainedModels
-from avgzsl_bench.data import FeatureDims, GZSLDataset
+from avgzsl_bench.artefacts.checkpoints import State, TrainedModels
 from avgzsl_bench.datasets import DataSource
+from avgzsl_bench.datasets.types import FeatureDims, GZSLDataset
 from avgzsl_bench.errors import BenchError
-from avgzsl_bench.protocol import Stage1Result, evaluate, evaluate_test, summarise_stage1
-from avgzsl_bench.records import RunRecord
-from avgzsl_bench.runner import measured_fields
+from avgzsl_bench.jobs.runner import measured_fields
+from avgzsl_bench.protocol.stages import Stage1Result, evaluate, evaluate_test, summarise_stage1
+from avgzsl_bench.store.records import RunRecord
 
 # The reference code fixes its seed to 42 (config default), so its released models come from it.
 REFERENCE_SEED = 42

@@ -19,8 +19,8 @@ from pathlib import Path
 from typing import Any
 
 from avgzsl_bench.errors import BenchError
-from avgzsl_bench.protocol import Stage1Result
-from avgzsl_bench.records import RunRecord, column_names, sql_type
+from avgzsl_bench.protocol.stages import Stage1Result
+from avgzsl_bench.store.records import RunRecord, column_names, sql_type
 
 STAGE1_SCHEMA = """
 CREATE TABLE IF NOT EXISTS stage1 (

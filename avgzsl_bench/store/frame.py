@@ -15,8 +15,8 @@ from typing import Any
 
 import pandas as pd
 
-from avgzsl_bench.records import METRICS, RunRecord
-from avgzsl_bench.store import ResultStore
+from avgzsl_bench.store.records import METRICS, RunRecord
+from avgzsl_bench.store.sqlite import ResultStore
 
 # Columns taken from each record as they are (the metrics in percent).
 RECORD_COLUMNS = (

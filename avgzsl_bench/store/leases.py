@@ -15,7 +15,7 @@ import uuid
 from dataclasses import dataclass
 from types import TracebackType
 
-from avgzsl_bench.store import ResultStore
+from avgzsl_bench.store.sqlite import ResultStore
 
 LEASE_ENV = "AVGZSL_LEASE_SECONDS"
 DEFAULT_LEASE_S = 60.0

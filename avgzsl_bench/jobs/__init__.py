@@ -1,0 +1,1 @@
+"""Benchmark jobs: a request becomes job groups, a group is claimed, trained, recorded and stored."""

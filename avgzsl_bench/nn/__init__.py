@@ -1,0 +1,1 @@
+"""Building blocks of methods: layers, losses and the dropout mask streams."""

@@ -1,0 +1,1 @@
+"""Results: the record schema, the SQLite store, job claims and the DataFrame view."""
