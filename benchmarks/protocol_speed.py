@@ -16,8 +16,8 @@ from tabulate import tabulate
 
 from avgzsl_bench.api import get_method
 from avgzsl_bench.datasets.demo import make_demo_dataset
-from avgzsl_bench.jobs.runner import resolve_device
-from avgzsl_bench.protocol.stages import evaluate, run_protocol
+from avgzsl_bench.jobs.environment import resolve_device
+from avgzsl_bench.protocol.stages import evaluate, run_single
 from avgzsl_bench.training import RunTrainer
 
 UCF_SIZED_SAMPLES_PER_CLASS = 146
@@ -32,7 +32,7 @@ def measure(method: str, device: torch.device, epochs: int | None, seed: int = 4
     dataset = make_demo_dataset(UCF_SIZED_SAMPLES_PER_CLASS).to(device)
     spec = get_method(method)
     hparams = spec.hparams("ucf", {} if epochs is None else {"epochs": epochs})
-    trainer = RunTrainer(spec, dataset, hparams, seed, "train")
+    trainer = RunTrainer(spec, dataset, hparams, [seed], "train")
     trainer.train_epoch()  # warm-up: allocator, kernels
     _synchronize(device)
     started = time.perf_counter()
@@ -44,7 +44,7 @@ def measure(method: str, device: torch.device, epochs: int | None, seed: int = 4
     _synchronize(device)
     eval_seconds = time.perf_counter() - started
     started = time.perf_counter()
-    result = run_protocol(spec, dataset, hparams, seed)
+    result = run_single(spec, dataset, hparams, seed, RunTrainer)
     _synchronize(device)
     total = time.perf_counter() - started
     steps = hparams["batches_per_epoch"] * (hparams["epochs"] + result.stage1.best_epochs)

@@ -37,7 +37,7 @@ import methods.clipclap
 from avgzsl_bench.api import get_method
 from avgzsl_bench.datasets.demo import CLASS_STRUCTURE, make_demo_dataset
 from avgzsl_bench.datasets.types import GZSLDataset, TextEmbeddings
-from avgzsl_bench.jobs.runner import resolve_device
+from avgzsl_bench.jobs.environment import resolve_device
 from avgzsl_bench.nn.blocks import select_text
 from avgzsl_bench.nn.dropout import CounterDropout
 from avgzsl_bench.training import RunTrainer
@@ -77,7 +77,7 @@ def synchronize(device: torch.device) -> None:
 def ms_per_step(method: str, dataset: GZSLDataset, benchmark: str, steps: int, device: torch.device) -> float:
     spec = get_method(method)
     hparams = spec.hparams(benchmark, {"batches_per_epoch": steps})
-    trainer = RunTrainer(spec, dataset, hparams, 0, "train")
+    trainer = RunTrainer(spec, dataset, hparams, [0], "train")
     trainer.train_epoch()  # warm-up: allocator, kernels, lazy state
     synchronize(device)
     started = time.perf_counter()

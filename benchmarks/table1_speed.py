@@ -93,7 +93,7 @@ def measure(method: str, dataset: GZSLDataset, benchmark: str, seeds: int, steps
     if stacked:
         trainer: RunTrainer | StackedTrainer = StackedTrainer(spec, dataset, hparams, list(range(seeds)), "train")
     else:
-        trainer = RunTrainer(spec, dataset, hparams, 0, "train")
+        trainer = RunTrainer(spec, dataset, hparams, [0], "train")
     trainer.train_epoch()  # warm-up (on CUDA, the stacked steps are captured here)
     seconds = timed(trainer.train_epoch, device)
     model = trainer.model_of(0)
@@ -128,7 +128,7 @@ def kernels_and_flops(method: str, dataset: GZSLDataset, seeds: int, stacked: bo
                 spec, dataset, hparams, list(range(seeds)), "train", graphs=False, exact=False
             )
         else:
-            trainer = RunTrainer(spec, dataset, hparams, 0, "train")
+            trainer = RunTrainer(spec, dataset, hparams, [0], "train")
         trainer.train_epoch()
         with profile(activities=[ProfilerActivity.CPU], record_shapes=True) as prof:
             trainer.train_epoch()

@@ -9,7 +9,8 @@ import torch.nn.functional as F
 from avgzsl_bench.api import get_method
 from avgzsl_bench.datasets.types import FeatureDims, FeatureSplit, GZSLDataset, TextEmbeddings
 from avgzsl_bench.nn.blocks import ranking_hinge, triplet
-from avgzsl_bench.protocol.stages import run_protocol
+from avgzsl_bench.protocol.stages import run_single
+from avgzsl_bench.training import RunTrainer
 from methods.cjme import gated_triplet
 from methods.hyper_multiple import legacy_hyperbolic_features, poincare_distance_matrix
 
@@ -70,7 +71,7 @@ def test_avca_position_embedding_moves_only_by_default(dataset, legacy):
     name, seed = "avca", 3
     spec = get_method(name)
     hparams = spec.hparams("demo", {"epochs": 1, "batches_per_epoch": 2, "batch_size": 16, "legacy": legacy})
-    result = run_protocol(spec, dataset, hparams, seed=seed, keep_model=True)
+    result = run_single(spec, dataset, hparams, seed=seed, keep_model=True, trainer=RunTrainer)
     torch.manual_seed(seed)  # the protocol builds the model right after seeding
     initial = spec.build(dataset.dims, hparams).pos_emb
     trained = result.model.pos_emb
@@ -240,6 +241,6 @@ def test_zeroshot_is_a_cosine_classifier():
         expected = {"both": 2 - cos_v - cos_a, "video": 1 - cos_v, "audio": 1 - cos_a}[modality]
         assert torch.allclose(views[modality], expected, atol=1e-5)
     spec = get_method("zeroshot")
-    result = run_protocol(spec, dataset, spec.hparams("demo"), seed=0)
+    result = run_single(spec, dataset, spec.hparams("demo"), seed=0, trainer=RunTrainer)
     assert result.stage1.best_epochs == 0
     assert result.test["seen"] == result.test["unseen"] == result.test["zsl"] == 100.0

@@ -6,7 +6,8 @@ import torch
 from avgzsl_bench.api import SampleBatch, TrainBatch, get_method
 from avgzsl_bench.datasets.types import FeatureDims
 from avgzsl_bench.nn.blocks import select_text
-from avgzsl_bench.protocol.stages import run_protocol
+from avgzsl_bench.protocol.stages import run_single
+from avgzsl_bench.training import RunTrainer
 
 QUICK = {"epochs": 1, "batches_per_epoch": 15, "batch_size": 32}
 
@@ -45,7 +46,7 @@ def test_clipclap_paper_defaults():
 )
 def test_clipclap_ablations_run(tiny_demo, overrides):
     spec = get_method("clipclap")
-    result = run_protocol(spec, tiny_demo, spec.hparams("demo", {**QUICK, **overrides}), seed=0)
+    result = run_single(spec, tiny_demo, spec.hparams("demo", {**QUICK, **overrides}), seed=0, trainer=RunTrainer)
     assert all(math.isfinite(result.test[m]) for m in ("seen", "unseen", "hm", "zsl"))
 
 

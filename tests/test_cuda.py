@@ -10,8 +10,9 @@ import torch
 
 from avgzsl_bench.api import get_method
 from avgzsl_bench.datasets import DataSource
-from avgzsl_bench.jobs.runner import make_jobs, resolve_device
-from avgzsl_bench.jobs.stacking import execute_group, group_jobs
+from avgzsl_bench.jobs import group_jobs, make_jobs
+from avgzsl_bench.jobs.environment import resolve_device
+from avgzsl_bench.jobs.execute import execute_group
 from avgzsl_bench.training import StackedTrainer
 from avgzsl_bench.training.graphs import WARMUP_STEPS
 

@@ -12,7 +12,8 @@ from avgzsl_bench.api import METHODS, MethodSpec, get_method
 from avgzsl_bench.datasets import DataSource
 from avgzsl_bench.executors import get_executor
 from avgzsl_bench.executors.local import LocalExecutor
-from avgzsl_bench.jobs.runner import Job, RunReport, make_jobs, run_jobs
+from avgzsl_bench.jobs import Job, RunReport, make_jobs
+from avgzsl_bench.jobs.run import map_jobs
 from avgzsl_bench.store.sqlite import ResultStore
 from feature_zoo.shards import ShardError, map_shards
 from methods.clipclap import ClipClap
@@ -46,7 +47,7 @@ def _assert_same(records, reference) -> None:
 
 @pytest.fixture(scope="module")
 def reference():
-    report = run_jobs(LocalExecutor(), _grid(), None, "cpu")
+    report = map_jobs(LocalExecutor(), _grid(), None, "cpu")
     assert not report.failures
     assert report.records[0].hm != report.records[1].hm  # the seeds really differ
     return report.records
@@ -89,7 +90,7 @@ def failing_methods():
 def test_local_retry_once_then_report(tmp_path, failing_methods):
     store_path = tmp_path / "runs.sqlite"
     jobs = make_jobs(["test_flaky_once", "test_always_broken", "clipclap"], SOURCE, [1], OVERRIDES)
-    report = run_jobs(LocalExecutor(), jobs, str(store_path), "cpu")
+    report = map_jobs(LocalExecutor(), jobs, str(store_path), "cpu")
 
     flaky, broken, clipclap = report.outcomes
     assert flaky.ok and flaky.attempts == 2 and "transient failure" in flaky.errors[0]
@@ -143,7 +144,7 @@ def test_submitit_local_matches_local(reference, tmp_path):
     pytest.importorskip("submitit")
     store_path = tmp_path / "runs.sqlite"
     executor = get_executor("slurm", folder=tmp_path / "submitit", local=True, timeout_min=5, poll_s=0.2)
-    report = run_jobs(executor, _grid() + [_bogus_job()], str(store_path), "cpu")
+    report = map_jobs(executor, _grid() + [_bogus_job()], str(store_path), "cpu")
     _check_report(report, reference, store_path)
 
 
@@ -169,7 +170,7 @@ def test_ray_matches_local(reference, tmp_path, loopback_ray):
     assert gcs_host in ("127.0.0.1", "localhost", socket.gethostbyname("localhost")), gcs_host
     store_path = tmp_path / "runs.sqlite"
     executor = get_executor("ray", num_cpus=1)
-    report = run_jobs(executor, _grid() + [_bogus_job()], str(store_path), "cpu")
+    report = map_jobs(executor, _grid() + [_bogus_job()], str(store_path), "cpu")
     executor.close()  # it joined the fixture's instance, so this must not shut it down
     assert loopback_ray.is_initialized()
     _check_report(report, reference, store_path)

@@ -15,7 +15,7 @@ import pytest
 from avgzsl_bench.artefacts.state import STATE_FILE, read_state
 from avgzsl_bench.cli import main
 from avgzsl_bench.datasets import get_dataset
-from avgzsl_bench.datasets.source import DATA_ENV, data_home, resolve_root
+from avgzsl_bench.datasets.locations import DATA_ENV, data_home, resolve_root
 from avgzsl_bench.errors import BenchError
 
 from avca_bundle_factory import write_avca_bundle

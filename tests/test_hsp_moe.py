@@ -11,7 +11,8 @@ import torch.nn.functional as F
 from avgzsl_bench.api import get_method
 from avgzsl_bench.datasets.types import FeatureDims
 from avgzsl_bench.errors import BenchError
-from avgzsl_bench.protocol.stages import run_protocol
+from avgzsl_bench.protocol.stages import run_single
+from avgzsl_bench.training import RunTrainer
 from methods.hsp_moe import distribution_loss, relation_loss, uniformity_loss
 
 # ClipClap's 2,237,824 plus the routing module as the reference defines it: two key projections
@@ -103,6 +104,6 @@ def test_refuses_word2vec_features_and_other_modalities() -> None:
 def test_runs_through_the_protocol(tiny_demo) -> None:
     spec = get_method("hsp-moe")
     hparams = spec.hparams("demo", {"epochs": 2, "batches_per_epoch": 4, "batch_size": 16})
-    first = run_protocol(spec, tiny_demo, hparams, seed=3)
-    second = run_protocol(spec, tiny_demo, hparams, seed=3)
+    first = run_single(spec, tiny_demo, hparams, seed=3, trainer=RunTrainer)
+    second = run_single(spec, tiny_demo, hparams, seed=3, trainer=RunTrainer)
     assert first.test == second.test and 0 <= first.test["hm"] <= 100

@@ -12,8 +12,8 @@ import pytest
 import torch
 
 from avgzsl_bench.api import TrainBatch, get_method, list_methods
-from avgzsl_bench.protocol.stages import run_group, run_protocol
-from avgzsl_bench.training import stack_reason
+from avgzsl_bench.protocol.stages import run_protocol, run_single
+from avgzsl_bench.training import RunTrainer, StackedTrainer, stack_reason
 
 SHORT = {"epochs": 1, "batches_per_epoch": 3, "batch_size": 32}
 EXPECTED = {"cjme", "avgzslnet", "avca", "hyper-multiple", "ale", "devise", "sje", "zeroshot"}
@@ -38,8 +38,8 @@ def test_all_paper_baselines_are_registered():
 def test_method_runs_through_protocol_deterministically(name, dataset):
     spec = get_method(name)
     hparams = short_hparams(name)
-    first = run_protocol(spec, dataset, hparams, seed=0)
-    second = run_protocol(spec, dataset, hparams, seed=0)
+    first = run_single(spec, dataset, hparams, seed=0, trainer=RunTrainer)
+    second = run_single(spec, dataset, hparams, seed=0, trainer=RunTrainer)
     for key in ("seen", "unseen", "hm", "zsl"):
         value = first.test[key]
         assert math.isfinite(value) and 0.0 <= value <= 100.0, (key, value)
@@ -68,8 +68,8 @@ def test_method_stacked_runs_match_single_runs(name, dataset, one_thread):
         assert spec.training_free or spec.cls.stack_note, f"{name} is not stackable and does not say why"
         return
     hparams, seeds = short_hparams(name), [0, 1]
-    alone = [run_protocol(spec, dataset, hparams, seed) for seed in seeds]
-    together = dict(run_group(spec, dataset, hparams, seeds))
+    alone = [run_single(spec, dataset, hparams, seed, trainer=RunTrainer) for seed in seeds]
+    together = dict(run_protocol(spec, dataset, hparams, seeds, trainer=StackedTrainer))
     for index, result in enumerate(alone):
         stacked = together[index]
         assert stacked.stage1.best_epochs == result.stage1.best_epochs

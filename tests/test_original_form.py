@@ -11,12 +11,12 @@ from torch import nn
 
 from avgzsl_bench.api import get_method, list_methods
 from avgzsl_bench.cli import main
-from avgzsl_bench.cli.common import method_names
 from avgzsl_bench.cli.methods import parameter_count
 from avgzsl_bench.datasets import DATASETS, DataSource, get_dataset
 from avgzsl_bench.errors import BenchError
-from avgzsl_bench.jobs.runner import make_jobs
-from avgzsl_bench.protocol.stages import run_protocol
+from avgzsl_bench.jobs import make_jobs, method_names
+from avgzsl_bench.protocol.stages import run_single
+from avgzsl_bench.training import RunTrainer
 
 from avca_bundle_factory import write_avca_bundle
 
@@ -140,7 +140,7 @@ def test_every_method_runs_the_protocol_on_word2vec(tiny_selavi, name: str) -> N
     source, dataset = tiny_selavi
     spec = get_method(name)
     hparams = spec.hparams("ucf", {"epochs": 2, "batches_per_epoch": 3, "batch_size": 8}, "selavi", ("w2v",))
-    result = run_protocol(spec, dataset, hparams, seed=0)
+    result = run_single(spec, dataset, hparams, seed=0, trainer=RunTrainer)
     for metric in ("seen", "unseen", "hm", "zsl"):
         assert 0.0 <= result.test[metric] <= 100.0
     assert all(torch.isfinite(torch.tensor(list(result.stage1.val.values()))))

@@ -2,7 +2,8 @@ import pytest
 import torch
 
 from avgzsl_bench.api import GZSLMethod, MethodSpec, get_method
-from avgzsl_bench.protocol.stages import run_protocol
+from avgzsl_bench.protocol.stages import run_single
+from avgzsl_bench.training import RunTrainer
 
 QUICK = {"epochs": 3, "batches_per_epoch": 15, "batch_size": 32}
 
@@ -10,12 +11,13 @@ QUICK = {"epochs": 3, "batches_per_epoch": 15, "batch_size": 32}
 def test_protocol_end_to_end_and_stage_bookkeeping(tiny_demo):
     spec = get_method("clipclap")
     stages = []
-    result = run_protocol(
+    result = run_single(
         spec,
         tiny_demo,
         spec.hparams("demo", QUICK),
         seed=0,
         on_epoch=lambda stage, epoch, total, hm: stages.append(stage),
+        trainer=RunTrainer,
     )
     stage1 = result.stage1
     assert len(stage1.val_hm_per_epoch) == 3
@@ -32,9 +34,9 @@ def test_protocol_end_to_end_and_stage_bookkeeping(tiny_demo):
 def test_same_seed_same_numbers_different_seed_different_numbers(tiny_demo):
     spec = get_method("clipclap")
     hparams = spec.hparams("demo", {**QUICK, "epochs": 2})
-    first = run_protocol(spec, tiny_demo, hparams, seed=3)
-    again = run_protocol(spec, tiny_demo, hparams, seed=3)
-    other = run_protocol(spec, tiny_demo, hparams, seed=4)
+    first = run_single(spec, tiny_demo, hparams, seed=3, trainer=RunTrainer)
+    again = run_single(spec, tiny_demo, hparams, seed=3, trainer=RunTrainer)
+    other = run_single(spec, tiny_demo, hparams, seed=4, trainer=RunTrainer)
     assert first.test == again.test and first.stage1.val_hm_per_epoch == again.stage1.val_hm_per_epoch
     assert first.stage1.val_hm_per_epoch != other.stage1.val_hm_per_epoch
 
@@ -57,7 +59,7 @@ def test_training_free_model_and_mean_of_view_betas(tiny_demo):
     spec = MethodSpec(
         "probe", _TwoViewCosine, {"default": {"epochs": 5, "lr": 1e-3, "batch_size": 8, "batches_per_epoch": 2}}
     )
-    result = run_protocol(spec, tiny_demo, spec.hparams("demo"), seed=0)
+    result = run_single(spec, tiny_demo, spec.hparams("demo"), seed=0, trainer=RunTrainer)
     assert result.stage1.best_epochs == 0 and result.stage1.val_hm_per_epoch == []
     betas = result.stage1.val_betas
     assert set(betas) == {"video", "audio"}

@@ -16,7 +16,9 @@ from avgzsl_bench.api import METHODS, GZSLMethod, MethodSpec, get_method, regist
 from avgzsl_bench.datasets import DATASETS, READERS, DatasetSpec, DataSource, get_dataset, list_datasets
 from avgzsl_bench.errors import BenchError
 from avgzsl_bench.executors.local import LocalExecutor
-from avgzsl_bench.jobs.runner import load_data, make_jobs, run_jobs
+from avgzsl_bench.jobs import make_jobs
+from avgzsl_bench.jobs.environment import load_data
+from avgzsl_bench.jobs.run import map_jobs
 from avgzsl_bench.registry import Registry
 
 SCHEDULE = {"default": {"epochs": 1, "lr": 1e-3, "batch_size": 8, "batches_per_epoch": 2}}
@@ -114,7 +116,7 @@ def test_a_data_source_is_loaded_once_per_process(tiny_demo, tmp_path, monkeypat
         jobs = make_jobs(["clipclap"], relative, [1, 2], {"epochs": 1, "batches_per_epoch": 2})
         shipped = [pickle.loads(pickle.dumps(job)) for job in jobs]  # what a remote executor receives
         load_data.cache_clear()
-        report = run_jobs(LocalExecutor(), [*jobs, *shipped], None, "cpu")
+        report = map_jobs(LocalExecutor(), [*jobs, *shipped], None, "cpu")
         load_data.cache_clear()
     assert not report.failures and len(report.records) == 4
     assert loads == [str(tmp_path / "CountMe")]

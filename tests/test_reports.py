@@ -9,11 +9,15 @@ import pytest
 
 from avgzsl_bench.cli import main
 from avgzsl_bench.datasets import DataSource
-from avgzsl_bench.jobs.runner import execute_job, make_jobs
-from avgzsl_bench.reports.figures import figure3, hm_vs_beta_figure, train_figure3_model
+from avgzsl_bench.jobs import make_jobs
+from avgzsl_bench.jobs.execute import execute_group
+from avgzsl_bench.jobs.figure import figure3_model
+from avgzsl_bench.jobs.groups import JobGroup
+from avgzsl_bench.jobs.tables import row_lookup, table_jobs
+from avgzsl_bench.reports.figures import figure3, hm_vs_beta_figure
 from avgzsl_bench.reports.leaderboard import write_leaderboards
 from avgzsl_bench.reports.paper import TABLE_NUMBERS, load_paper_reference, parse_table_numbers
-from avgzsl_bench.reports.tables import format_cell, records_by_key, render_table, table_jobs
+from avgzsl_bench.reports.tables import format_cell, render_table
 from avgzsl_bench.store.sqlite import ResultStore
 
 SEEDS = (1, 2, 3)
@@ -83,7 +87,7 @@ def test_table1_from_store(tmp_path: Path, reference, fill_store) -> None:
         lambda job: 39.0 + job.seed if job.method == "clipclap" else 30.0,
     )
 
-    markdown = render_table(spec, reference, [ucf], SEEDS, records_by_key(store.runs()))
+    markdown = render_table(spec, reference, [ucf], SEEDS, row_lookup(store.runs(), SEEDS))
     lines = {line.split("|")[1].strip(): line for line in markdown.splitlines() if line.startswith("| ")}
     clipclap = lines["ClipClap"]
     assert "3/3" in clipclap
@@ -95,7 +99,7 @@ def test_table1_from_store(tmp_path: Path, reference, fill_store) -> None:
 
     # Once every run is stored the CLI runs nothing (the UCF root does not even exist) and renders.
     fill_store(store, [job for job in jobs if job.method == "avca" and job.seed != 1], lambda job: 30.0)
-    markdown = render_table(spec, reference, [ucf], SEEDS, records_by_key(store.runs()))
+    markdown = render_table(spec, reference, [ucf], SEEDS, row_lookup(store.runs(), SEEDS))
     out = tmp_path / "table1.md"
     code = main(
         [
@@ -122,7 +126,7 @@ def test_demo_table_is_labelled_synthetic(tmp_path: Path, reference, fill_store)
     spec = reference.table(3)
     store = ResultStore(tmp_path / "store.sqlite")
     fill_store(store, table_jobs([spec], [demo], [1]), lambda job: 60.0)
-    markdown = render_table(spec, reference, [demo], [1], records_by_key(store.runs()))
+    markdown = render_table(spec, reference, [demo], [1], row_lookup(store.runs(), [1]))
     assert "SYNTHETIC" in markdown and "60.00 (paper —)" in markdown and "Δ" not in markdown.split("####")[1]
 
 
@@ -153,8 +157,8 @@ def test_figures_from_a_tiny_real_run(tmp_path: Path) -> None:
     (job,) = make_jobs(
         ["clipclap"], DataSource("demo", demo_samples_per_class=12), [0], {"epochs": 1, "batches_per_epoch": 5}
     )
-    execute_job(job, store_path, "cpu")  # stores stage 1 too, which the Figure 3 model reuses
-    model, dataset = train_figure3_model(job, store_path, "cpu")
+    execute_group(JobGroup((job,)), store_path, "cpu")  # stores stage 1 too, which the Figure 3 model reuses
+    model, dataset = figure3_model(job, store_path, "cpu")
     paths = [
         figure3(model, dataset, tmp_path / "fig" / "figure3.png"),
         hm_vs_beta_figure(ResultStore(store_path).runs(), tmp_path / "fig" / "beta.png"),
@@ -174,7 +178,7 @@ def test_feature_set_tables_run_on_matching_sources_only(tmp_path: Path, referen
     assert all(job.hparams()["text"] == "w2v" for job in jobs)
     store = ResultStore(tmp_path / "store.sqlite")
     fill_store(store, jobs, lambda job: 20.0 + job.seed + (5.0 + 0.3 * job.seed**2 if job.method == "avca" else 0.0))
-    markdown = render_table(reference.table(5), reference, [ucf, selavi], SEEDS, records_by_key(store.runs()))
+    markdown = render_table(reference.table(5), reference, [ucf, selavi], SEEDS, row_lookup(store.runs(), SEEDS))
     lines = {line.split("|")[1].strip(): line for line in markdown.splitlines() if line.startswith("| ")}
     assert "UCF-GZSL^main" in markdown and "UCF-GZSL^cls" not in markdown and "AVCA-GZSL repository README" in markdown
     assert "(27.15, Δ" in lines["AVCA"] and "(paper —)" in lines["AVCA"]  # HM published, S not
@@ -214,7 +218,9 @@ def test_evaluated_checkpoints_get_their_own_row_in_paper_tables(tmp_path: Path,
     }
     other = fake_record("eval-cjme-ucf-def-seed42", method="cjme", dataset="ucf", hm=10.0)
     other.kind = "evaluation"
-    markdown = render_table(reference.table(1), reference, [ucf], [42], {}, evaluations=[evaluated, other])
+    markdown = render_table(
+        reference.table(1), reference, [ucf], [42], row_lookup([], [42]), evaluations=[evaluated, other]
+    )
     row = next(line for line in markdown.splitlines() if "(reference checkpoint, evaluated)" in line)
     assert row.split("|")[1].strip() == "ClipClap (reference checkpoint, evaluated)"
     assert "55.00 (55.97, Δ -0.97)" in row  # HM beside the paper's

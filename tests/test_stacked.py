@@ -10,7 +10,7 @@ import torch
 
 from avgzsl_bench.api import Schedule, get_method, list_methods
 from avgzsl_bench.datasets.types import TextEmbeddings
-from avgzsl_bench.protocol.stages import run_group, run_protocol
+from avgzsl_bench.protocol.stages import run_protocol, run_single
 from avgzsl_bench.training import RunTrainer, StackedTrainer, stack_reason
 from avgzsl_bench.training.optim import StackedAdam, plateau
 
@@ -64,7 +64,7 @@ def test_stacked_losses_match_single_runs_over_100_steps(name, tiny_demo):
     hparams = small_hparams(name, epochs=1, batches_per_epoch=STEPS, batch_size=8)
     single = []
     for seed in LOSS_SEEDS:
-        trainer = RunTrainer(spec, tiny_demo, hparams, seed, "train")
+        trainer = RunTrainer(spec, tiny_demo, hparams, [seed], "train")
         trainer.train_epoch(record_losses=True)
         single.append(trainer)
     stacked = StackedTrainer(spec, tiny_demo, hparams, LOSS_SEEDS, "train")
@@ -89,7 +89,7 @@ def test_stacked_runs_on_word2vec_text_match_single_runs(name, tiny_demo):
     dataset = replace(tiny_demo, text=TextEmbeddings(w2v=w2v))
     spec = get_method(name)
     hparams = {**small_hparams(name, epochs=1, batches_per_epoch=20, batch_size=8), "text": "w2v"}
-    alone = RunTrainer(spec, dataset, hparams, LOSS_SEEDS[1], "train")
+    alone = RunTrainer(spec, dataset, hparams, [LOSS_SEEDS[1]], "train")
     alone.train_epoch(record_losses=True)
     stacked = StackedTrainer(spec, dataset, hparams, LOSS_SEEDS, "train")
     stacked.train_epoch(record_losses=True)
@@ -102,8 +102,8 @@ def test_stacked_runs_on_word2vec_text_match_single_runs(name, tiny_demo):
 def test_stacked_protocol_selects_the_same_epochs_and_betas(name, tiny_demo):
     spec = get_method(name)
     hparams = small_hparams(name, epochs=3, batches_per_epoch=10, batch_size=16)
-    alone = [run_protocol(spec, tiny_demo, hparams, seed) for seed in SEEDS]
-    together = dict(run_group(spec, tiny_demo, hparams, SEEDS))
+    alone = [run_single(spec, tiny_demo, hparams, seed, trainer=RunTrainer) for seed in SEEDS]
+    together = dict(run_protocol(spec, tiny_demo, hparams, SEEDS, trainer=StackedTrainer))
     assert sorted(together) == [0, 1, 2]
     for run, result in enumerate(alone):
         other = together[run]
@@ -118,13 +118,13 @@ def test_stage2_retires_runs_with_fewer_best_epochs(tiny_demo):
     """Runs whose stage 1 peaked earlier finish stage 2 first, each with the numbers of a single run."""
     spec = get_method("devise")
     hparams = small_hparams("devise", epochs=3, batches_per_epoch=5, batch_size=16)
-    stage1 = [run_protocol(spec, tiny_demo, hparams, seed).stage1 for seed in SEEDS]
+    stage1 = [run_single(spec, tiny_demo, hparams, seed, trainer=RunTrainer).stage1 for seed in SEEDS]
     for result, best in zip(stage1, (3, 1, 2)):
         result.best_epochs = best
     finished = []
-    for run, result in run_group(spec, tiny_demo, hparams, SEEDS, stage1=stage1):
+    for run, result in run_protocol(spec, tiny_demo, hparams, SEEDS, stage1=stage1, trainer=StackedTrainer):
         finished.append(run)
-        alone = run_protocol(spec, tiny_demo, hparams, SEEDS[run], stage1=stage1[run])
+        alone = run_single(spec, tiny_demo, hparams, SEEDS[run], stage1=stage1[run], trainer=RunTrainer)
         assert result.test == pytest.approx(alone.test, abs=1e-9), run
     assert finished == [1, 2, 0]
 

@@ -10,7 +10,7 @@ import subprocess
 import threading
 from pathlib import Path
 
-from avgzsl_bench.protocol.stages import Stage1Result
+from avgzsl_bench.store.records import Stage1Result
 from avgzsl_bench.store.sqlite import ResultStore
 
 REPO = Path(__file__).resolve().parent.parent

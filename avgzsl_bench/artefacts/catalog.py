@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from avgzsl_bench.datasets.locations import Release, register_release
 from avgzsl_bench.errors import BenchError
 from avgzsl_bench.registry import Registry
 
@@ -72,7 +73,12 @@ ARTEFACTS: Registry[Artefact] = Registry(
 
 
 def register_artefact(artefact: Artefact) -> Artefact:
-    return ARTEFACTS.add(artefact.name, artefact)
+    """Add an archive to the catalogue; the datasets it provides learn where their fetched copy lives."""
+    ARTEFACTS.add(artefact.name, artefact)
+    for rule in artefact.folders:
+        for key in rule.provides:
+            register_release(Release(key, artefact.subdir, artefact.name, artefact.filename, artefact.page_url))
+    return artefact
 
 
 def get_artefact(name: str) -> Artefact:

@@ -22,7 +22,7 @@ from avgzsl_bench.artefacts.catalog import Artefact, get_artefact
 from avgzsl_bench.artefacts.download import DownloadFailed, download, partial_files
 from avgzsl_bench.artefacts.state import DOWNLOADS, fingerprint, read_state, sha256_file, write_state
 from avgzsl_bench.artefacts.unpack import clear_leftovers, extract, find_folders, install, staging_dir
-from avgzsl_bench.datasets.source import data_home
+from avgzsl_bench.datasets.locations import data_home
 from avgzsl_bench.errors import BenchError
 
 

@@ -9,7 +9,7 @@ from typing import Any
 from avgzsl_bench.artefacts.catalog import Artefact, get_artefact, list_artefacts, provider_of
 from avgzsl_bench.artefacts.fetch import archive_path
 from avgzsl_bench.artefacts.state import fingerprint, read_state, sha256_file
-from avgzsl_bench.datasets.source import data_home, default_root
+from avgzsl_bench.datasets.locations import data_home, default_root
 from avgzsl_bench.datasets.spec import DATASETS
 from avgzsl_bench.errors import BenchError
 

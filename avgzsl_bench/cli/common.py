@@ -1,24 +1,24 @@
-"""Options shared by the subcommands, and building what they describe (data sources, jobs, executors)."""
+"""Options shared by the subcommands, and the objects they describe (data sources, executors).
+
+Imported to build the parser, so it imports nothing heavy: the job layer and the reports are
+imported by the subcommands' handlers, when they run.
+"""
 
 from __future__ import annotations
 
 import argparse
 import ast
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
-from avgzsl_bench.api import get_method, list_methods
 from avgzsl_bench.datasets import DEFAULT_FEATURES, DataSource, list_datasets, list_feature_sets
 from avgzsl_bench.datasets.source import DEFAULT_DEMO_SAMPLES
-from avgzsl_bench.errors import BenchError, Interrupted
+from avgzsl_bench.errors import BenchError
 from avgzsl_bench.executors import EXECUTORS, Executor, get_executor
 from avgzsl_bench.executors.progress import Reporter
-from avgzsl_bench.jobs.runner import DEFAULT_THREADS, Job, RunReport, check_inputs
-from avgzsl_bench.jobs.stacking import STACK_CHOICES, run_groups
-from avgzsl_bench.store.sqlite import ResultStore
-
-DEFAULT_STORE = "results/avgzsl_bench.sqlite"
+from avgzsl_bench.jobs.groups import STACK_CHOICES
+from avgzsl_bench.jobs.job import DEFAULT_THREADS
+from avgzsl_bench.store.sqlite import DEFAULT_STORE
 
 
 class HelpFormatter(argparse.RawDescriptionHelpFormatter, argparse.ArgumentDefaultsHelpFormatter):
@@ -132,21 +132,6 @@ def overrides(args: argparse.Namespace) -> dict[str, Any]:
     return values
 
 
-def method_names(text: str, source: DataSource | None = None) -> list[str]:
-    """The methods named by --methods; "all" means every method that can run on `source`'s data."""
-    if text == "all":
-        names = list_methods()
-        if source is not None:
-            parts = source.spec.dims.text_names
-            defaults = {name: get_method(name).defaults(source.dataset, source.features) for name in names}
-            names = [name for name in names if not get_method(name).text_problem(defaults[name], parts)]
-    else:
-        names = [name.strip() for name in text.split(",") if name.strip()]
-    if not names:
-        raise BenchError("--methods names no method; pass e.g. --methods clipclap or --methods all")
-    return names
-
-
 def add_store_arguments(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("results store")
     group.add_argument("--store", default=DEFAULT_STORE, help="SQLite results store; finished runs are skipped")
@@ -214,36 +199,16 @@ def executor_from_args(args: argparse.Namespace, reporter: Reporter) -> Executor
     return get_executor(name, reporter=reporter)
 
 
-def execute(args: argparse.Namespace, jobs: Sequence[Job], reporter: Reporter) -> RunReport:
-    """Check every input, then run the jobs on the chosen executor (stored runs are read back)."""
-    if any(job.source.spec.synthetic for job in jobs):
-        reporter.note("Dataset 'demo' is SYNTHETIC: the numbers test the harness, not methods.", "yellow")
-    check_inputs(jobs, store_path(args), args.device)
-    already = _stored_count(jobs, store_path(args))
-    if already:
-        reporter.note(f"{already} of {len(jobs)} runs are already in the store: read back, not retrained")
-    try:
-        with executor_from_args(args, reporter) as executor:
-            models = getattr(args, "save_models", None)
-            report = run_groups(executor, jobs, store_path(args), args.device, args.stack, models)
-    except KeyboardInterrupt:
-        raise Interrupted(_interrupted_message(jobs, store_path(args))) from None
-    if report.failures or report.retried or report.elsewhere:
-        reporter.note(report.summary(), "red" if report.failures else "yellow")
-    return report
-
-
-def _stored_count(jobs: Sequence[Job], path: str | None) -> int:
-    if path is None or not Path(path).exists():
-        return 0
-    store = ResultStore(path)
-    return sum(store.has_run(job.key) for job in jobs)
-
-
-def _interrupted_message(jobs: Sequence[Job], path: str | None) -> str:
-    if path is None:
-        return "interrupted; nothing was stored (--no-store)"
-    return f"interrupted; {_stored_count(jobs, path)} of {len(jobs)} runs stored; rerun the same command to resume"
+def run_options(args: argparse.Namespace, reporter: Reporter) -> dict[str, Any]:
+    """The `jobs.run_jobs` options the training and executor arguments describe."""
+    return {
+        "store": store_path(args),
+        "device": args.device,
+        "stack": args.stack,
+        "executor": executor_from_args(args, reporter),
+        "models_dir": getattr(args, "save_models", None),
+        "reporter": reporter,
+    }
 
 
 def add_roots_argument(parser: argparse.ArgumentParser) -> None:

@@ -5,12 +5,8 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from tabulate import tabulate
-
-from avgzsl_bench.artefacts.state import state_path
-from avgzsl_bench.artefacts.status import artefact_rows, dataset_rows
 from avgzsl_bench.cli import common
-from avgzsl_bench.datasets.source import DATA_ENV, data_home
+from avgzsl_bench.datasets.locations import DATA_ENV, data_home
 
 DAMAGED = ("changed since fetch", "layout broken")
 
@@ -33,6 +29,11 @@ def add_parser(subparsers: Any) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
+    from tabulate import tabulate
+
+    from avgzsl_bench.artefacts.state import state_path
+    from avgzsl_bench.artefacts.status import artefact_rows, dataset_rows
+
     home, origin = data_home()
     print(f"data folder: {home} (from {origin}; set ${DATA_ENV} to use another)")
     print(f"fetch state: {state_path(home)}\n")

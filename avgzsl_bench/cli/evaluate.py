@@ -7,7 +7,6 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-import torch
 from rich.console import Console
 
 from avgzsl_bench.api import get_method
@@ -21,12 +20,11 @@ from avgzsl_bench.artefacts.checkpoints import (
 )
 from avgzsl_bench.cli import common
 from avgzsl_bench.datasets import DataSource, list_datasets
-from avgzsl_bench.datasets.source import DEFAULT_DEMO_SAMPLES, data_home
+from avgzsl_bench.datasets.locations import data_home
+from avgzsl_bench.datasets.source import DEFAULT_DEMO_SAMPLES
 from avgzsl_bench.datasets.spec import DATASETS, DEFAULT_FEATURES
 from avgzsl_bench.errors import BenchError
-from avgzsl_bench.jobs.runner import DEFAULT_THREADS, load_data, resolve_device
-from avgzsl_bench.protocol.trained import evaluate_models, evaluation_record
-from avgzsl_bench.reports.summary import results_table
+from avgzsl_bench.jobs.job import DEFAULT_THREADS
 from avgzsl_bench.store.records import RunRecord
 from avgzsl_bench.store.sqlite import ResultStore
 
@@ -158,14 +156,12 @@ def _hparams(args: argparse.Namespace, models: TrainedModels, source: DataSource
 
 
 def evaluate_one(args: argparse.Namespace, models: TrainedModels, console: Console) -> RunRecord:
+    from avgzsl_bench.jobs.evaluate import evaluate_trained
+
     source = _source(args, models, console)
     hparams = _hparams(args, models, source)
     threads = args.threads or int(models.saved.get("threads", DEFAULT_THREADS))
-    torch.set_num_threads(threads)
-    device = resolve_device(args.device)
-    dataset = load_data(source, str(device))
-    result = evaluate_models(get_method(models.method), dataset, hparams, models)
-    record = evaluation_record(source, hparams, models, result, dataset, device, threads)
+    record = evaluate_trained(source, hparams, models, args.device, threads)
     console.print(
         f"{models.method} on {source.dataset} ({models.origin}: {models.files['stage2']}): "
         f"β = {record.beta:.4f} chosen on val (val HM {record.val['hm']:.2f})",
@@ -193,5 +189,7 @@ def main(args: argparse.Namespace) -> int:
         store = ResultStore(path)
         for record in records:
             store.save_run(record)
+    from avgzsl_bench.reports.summary import results_table
+
     print(results_table(records))
     return 0

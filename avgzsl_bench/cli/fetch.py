@@ -4,17 +4,17 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
-from tabulate import tabulate
 
 from avgzsl_bench.artefacts import list_artefacts
-from avgzsl_bench.artefacts.fetch import FetchResult, fetch
-from avgzsl_bench.artefacts.status import artefact_rows
 from avgzsl_bench.cli import common
-from avgzsl_bench.datasets.source import data_home
+from avgzsl_bench.datasets.locations import data_home
 from avgzsl_bench.errors import BenchError
+
+if TYPE_CHECKING:
+    from avgzsl_bench.artefacts.fetch import FetchResult
 
 EXAMPLES = """\
   python bench.py fetch clipclap-features                     # then: python bench.py --methods all --dataset ucf
@@ -64,6 +64,12 @@ def report(result: FetchResult, console: Console) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
+    from tabulate import tabulate
+
+    # Imported here: the download stack (gdown, requests) is not needed to build the parser.
+    from avgzsl_bench.artefacts.fetch import fetch
+    from avgzsl_bench.artefacts.status import artefact_rows
+
     if args.list:
         home, origin = data_home()
         print(f"data folder: {home} (from {origin})\n")

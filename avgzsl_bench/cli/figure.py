@@ -10,7 +10,6 @@ from avgzsl_bench.cli import common
 from avgzsl_bench.datasets import DataSource
 from avgzsl_bench.errors import BenchError
 from avgzsl_bench.executors.progress import Reporter, make_reporter
-from avgzsl_bench.jobs.runner import make_jobs
 from avgzsl_bench.store.sqlite import ResultStore
 
 FIGURES = ("3", "beta", "all")
@@ -55,18 +54,19 @@ def _beta_figure(source: DataSource, args: argparse.Namespace, reporter: Reporte
 
 
 def _figure3(source: DataSource, args: argparse.Namespace, reporter: Reporter) -> None:
-    from avgzsl_bench.reports.figures import figure3, train_figure3_model
+    from avgzsl_bench.jobs.figure import figure3_model
+    from avgzsl_bench.jobs.job import make_jobs
+    from avgzsl_bench.reports.figures import figure3
 
     job = make_jobs([args.method], source, args.seeds[:1], common.overrides(args), args.threads)[0]
     label = f"Figure 3: {job}"
     reporter.start("figure 3", 1)
-    model, dataset = train_figure3_model(
+    model, dataset = figure3_model(
         job,
         common.store_path(args),
         args.device,
-        lambda stage, epoch, total, hm: reporter.item_progress(
-            label, f"{stage} epoch {epoch}/{total}, val HM {hm:.2f}", epoch, total
-        ),
+        args.stack,
+        lambda item, text, done, total: reporter.item_progress(label, text, done, total),
     )
     reporter.item_progress(label, "t-SNE")
     path = figure3(model, dataset, Path(args.figures_dir) / f"figure3_{source.dataset}.png", job.seed)

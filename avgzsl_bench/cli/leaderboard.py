@@ -7,7 +7,7 @@ from typing import Any
 
 from avgzsl_bench.cli import common
 from avgzsl_bench.executors.progress import make_reporter
-from avgzsl_bench.reports.leaderboard import DEFAULT_LEADERBOARD_DIR, write_leaderboards
+from avgzsl_bench.reports import DEFAULT_LEADERBOARD_DIR
 from avgzsl_bench.store.sqlite import ResultStore
 
 EXAMPLES = """\
@@ -39,6 +39,8 @@ def add_parser(subparsers: Any) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
+    from avgzsl_bench.reports.leaderboard import write_leaderboards
+
     with make_reporter(args.quiet) as reporter:
         for path in write_leaderboards(ResultStore(args.store), args.out, force=args.force):
             reporter.note(f"leaderboard written to {path}")

@@ -6,7 +6,6 @@ import argparse
 from typing import Any
 
 import torch
-from tabulate import tabulate
 
 from avgzsl_bench.api import get_method, list_methods
 from avgzsl_bench.cli import common
@@ -47,6 +46,8 @@ def parameter_count(name: str, dataset: str, features: str = DEFAULT_FEATURES) -
 
 
 def main(args: argparse.Namespace) -> int:
+    from tabulate import tabulate
+
     if args.names_only:
         print("\n".join(list_methods()))
         return 0

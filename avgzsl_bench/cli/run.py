@@ -7,8 +7,6 @@ from typing import Any
 
 from avgzsl_bench.cli import common
 from avgzsl_bench.executors.progress import make_reporter
-from avgzsl_bench.jobs.runner import make_jobs
-from avgzsl_bench.reports.summary import results_table
 
 EXAMPLES = """\
   python bench.py run --methods all --dataset demo            # every method on synthetic data
@@ -47,11 +45,17 @@ def add_parser(subparsers: Any) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
-    source = common.data_source(args)
-    jobs = make_jobs(
-        common.method_names(args.methods, source), source, args.seeds, common.overrides(args), args.threads
-    )
+    from avgzsl_bench.jobs.run import run_benchmark
+    from avgzsl_bench.reports.summary import results_table
+
     with make_reporter(args.quiet) as reporter:
-        report = common.execute(args, jobs, reporter)
+        report = run_benchmark(
+            args.methods,
+            common.data_source(args),
+            args.seeds,
+            common.overrides(args),
+            threads=args.threads,
+            **common.run_options(args, reporter),
+        )
     print(results_table(report.records))
     return 1 if report.failures else 0  # the table still shows the jobs that finished

@@ -10,13 +10,13 @@ from avgzsl_bench.cli import common
 from avgzsl_bench.errors import BenchError
 from avgzsl_bench.executors.progress import make_reporter
 from avgzsl_bench.reports.paper import (
+    DEFAULT_TABLE_SEEDS,
     PAPER_REFERENCE,
     PaperReference,
     TableSpec,
     load_paper_reference,
     parse_table_numbers,
 )
-from avgzsl_bench.reports.tables import DEFAULT_TABLE_SEEDS, records_by_key, render_table, table_jobs
 from avgzsl_bench.store.sqlite import ResultStore
 
 EXAMPLES = """\
@@ -66,17 +66,21 @@ def chosen_tables(reference: PaperReference, numbers: list[str], features: set[s
 
 
 def main(args: argparse.Namespace) -> int:
+    from avgzsl_bench.jobs.run import run_jobs
+    from avgzsl_bench.jobs.tables import row_lookup, table_jobs
+    from avgzsl_bench.reports.tables import render_table
+
     reference = load_paper_reference(args.paper_reference)
     sources, overrides = common.data_sources(args), common.overrides(args)
     specs = chosen_tables(reference, list(args.numbers), {source.features for source in sources})
     jobs = table_jobs(specs, sources, args.seeds, overrides, args.threads)
     with make_reporter(args.quiet) as reporter:
-        report = common.execute(args, jobs, reporter)
-        found = records_by_key(report.records)
+        report = run_jobs(jobs, **common.run_options(args, reporter))
+        lookup = row_lookup(report.records, args.seeds, overrides)
         path = common.store_path(args)
         evaluations = ResultStore(path).runs(kind="evaluation") if path else []
         markdown = "\n".join(
-            render_table(spec, reference, sources, args.seeds, found, overrides, evaluations) for spec in specs
+            render_table(spec, reference, sources, args.seeds, lookup, overrides, evaluations) for spec in specs
         )
         if args.tables_out:
             Path(args.tables_out).parent.mkdir(parents=True, exist_ok=True)

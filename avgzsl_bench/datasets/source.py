@@ -8,22 +8,19 @@ the per-process data cache, keyed by the source, hits for every job that shares 
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from avgzsl_bench.datasets.layout import MANIFEST_NAME, read_manifest
+from avgzsl_bench.datasets.locations import resolve_root
 from avgzsl_bench.datasets.spec import DEFAULT_FEATURES, DatasetSpec, get_dataset
 from avgzsl_bench.datasets.types import GZSLDataset
 from avgzsl_bench.errors import BenchError
 from avgzsl_bench.registry import Registry
 
 DEFAULT_DEMO_SAMPLES = 60
-# Names the folder that holds the dataset folders (UCF/, ActivityNet/, VGGSound/), as the archives do.
-DATA_ENV = "AVGZSL_DATA"
-APP_NAME = "avgzsl-bench"
 
 Reader = Callable[[DatasetSpec, "DataSource"], GZSLDataset]
 READERS: Registry[Reader] = Registry("dataset reader")
@@ -83,58 +80,6 @@ class DataSource:
         dataset = READERS.get(spec.reader)(spec, self)
         dataset.validate()
         return dataset
-
-
-def data_home() -> tuple[Path, str]:
-    """The data folder `bench.py fetch` unpacks into, and where that choice came from.
-
-    `$AVGZSL_DATA` if set, else the platform's per-user data folder (e.g. ~/.local/share/avgzsl-bench).
-    """
-    configured = os.environ.get(DATA_ENV, "").strip()
-    if configured:
-        return Path(configured).expanduser().resolve(), f"${DATA_ENV}"
-    import platformdirs
-
-    return Path(platformdirs.user_data_dir(APP_NAME, appauthor=False)), "the default data folder"
-
-
-def default_root(spec: DatasetSpec) -> Path:
-    """Where a fetched dataset lives: <data home>/<the providing artefact's folder>/<dataset folder>."""
-    from avgzsl_bench.artefacts.catalog import provider_of
-
-    home, _ = data_home()
-    provider = provider_of(spec.key)
-    return home / (provider.subdir if provider else "") / spec.folder
-
-
-def resolve_root(spec: DatasetSpec, root: str | None) -> str:
-    """The absolute dataset folder of a released dataset: `root` if given, else the fetched copy."""
-    if root:
-        return str(Path(root).expanduser().resolve())
-    candidate = default_root(spec)
-    if candidate.is_dir():
-        return str(candidate)
-    raise BenchError(missing_data_message(spec, candidate))
-
-
-def missing_data_message(spec: DatasetSpec, candidate: Path) -> str:
-    """Which command (or manual download) gives the dataset, and where it is looked for."""
-    from avgzsl_bench.artefacts.catalog import provider_of
-
-    home, origin = data_home()
-    where = f"'{candidate}' does not exist (data folder: {home}, from {origin}; set ${DATA_ENV} to move it)"
-    provider = provider_of(spec.key)
-    if provider is None:
-        return (
-            f"dataset '{spec.name}' ({spec.features} features) has no local copy: {where}. No artefact of "
-            f"`bench.py fetch --list` provides it; pass --root pointing at its {spec.folder} folder"
-        )
-    return (
-        f"dataset '{spec.name}' ({spec.features} features) is not downloaded yet: {where}. Run "
-        f"`python bench.py fetch {provider.name}`, or download {provider.filename} from {provider.page_url} "
-        f"yourself and unzip it so that '{candidate / 'class-split'}' exists, or pass --root pointing at the "
-        f"{spec.folder} folder of an unzipped copy; --dataset demo needs no data"
-    )
 
 
 @READERS.register("pickle-bundle")

@@ -18,17 +18,18 @@ import torch
 from avgzsl_bench.api import GZSLMethod, MethodSpec
 from avgzsl_bench.datasets.types import FeatureSplit, GZSLDataset, TextEmbeddings
 from avgzsl_bench.protocol.metrics import GZSLScores, calibration_grid, gzsl_scores
-from avgzsl_bench.training import RunTrainer, StackedTrainer
+from avgzsl_bench.store.records import Measured, Stage1Result
 
-EpochCallback = Callable[[str, int, int, float], None]
-# A group's progress: stage, epoch, epochs, and each run's val HM (None: not trained this epoch).
-GroupEpochCallback = Callable[[str, int, int, Sequence["float | None"]], None]
-BestCallback = Callable[[GZSLMethod], None]  # called with the model whenever stage 1 finds a new best epoch
-GroupBestCallback = Callable[[int, GZSLMethod], None]  # the same, with the run's index in the group
+# Progress of the runs being trained: stage, epoch, epochs, and each run's val HM in percent (None:
+# that run trained no epoch this time).
+EpochCallback = Callable[[str, int, int, Sequence["float | None"]], None]
+# Called with a run's index and its model whenever stage 1 finds a new best epoch for it.
+BestCallback = Callable[[int, GZSLMethod], None]
 
 
 class Trainer(Protocol):
-    """What the protocol needs of a trainer of one or more runs (`RunTrainer`, `StackedTrainer`)."""
+    """What the protocol needs of a trainer of one or more runs (`training.RunTrainer`,
+    `training.StackedTrainer`); which one trains a job is decided by the job layer."""
 
     runs: int
 
@@ -53,33 +54,25 @@ class ViewEvaluation:
 
 
 @dataclass
-class Stage1Result:
-    """What stage 1 hands to stage 2; persisted so an interrupted run resumes at stage 2."""
-
-    best_epochs: int  # epochs trained when val HM peaked (stage 2 trains this many)
-    val: dict[str, float]  # val metrics of the primary view at the best epoch (percent)
-    val_betas: dict[str, float]  # val-optimal beta of every view of model A
-    val_hm_per_epoch: list[float]
-    val_hm_vs_beta: list[tuple[float, float]]  # primary view, best epoch: (beta, HM in percent)
-    seconds: float
-
-    @property
-    def test_beta(self) -> float:
-        """The reference rule: the mean of the val-optimal betas of the views."""
-        return sum(self.val_betas.values()) / len(self.val_betas)
-
-
-@dataclass
 class ProtocolResult:
     method: str
     dataset: str
     seed: int
     hparams: dict[str, Any]
     stage1: Stage1Result
-    test: dict[str, float]  # seen/unseen/hm/zsl in percent, beta
-    test_per_class: dict[str, float]  # class name -> recall in percent
+    measured: Measured  # the single test evaluation
     timings: dict[str, float] = field(default_factory=dict)
     model: GZSLMethod | None = None  # the stage-2 model, when asked for
+
+    @property
+    def test(self) -> dict[str, float]:
+        """seen/unseen/hm/zsl in percent, and beta."""
+        return dict(self.measured.test)
+
+    @property
+    def test_per_class(self) -> dict[str, float]:
+        """class name -> test recall in percent."""
+        return dict(self.measured.per_class)
 
 
 def evaluate(
@@ -107,7 +100,7 @@ def _val_hm(trainer: Trainer, run: int, dataset: GZSLDataset) -> float:
 
 
 def _train_stage1(
-    trainer: Trainer, dataset: GZSLDataset, notify: GroupEpochCallback, on_best: GroupBestCallback | None = None
+    trainer: Trainer, dataset: GZSLDataset, notify: EpochCallback, on_best: BestCallback | None = None
 ) -> list[Stage1Result]:
     """Stage 1 of every run of `trainer`: each keeps the first epoch with its best val HM."""
     started = time.perf_counter()
@@ -159,15 +152,17 @@ def summarise_stage1(
     )
 
 
-def evaluate_test(model: GZSLMethod, dataset: GZSLDataset, beta: float) -> tuple[dict[str, float], dict[str, float]]:
+def evaluate_test(model: GZSLMethod, dataset: GZSLDataset, beta: float) -> Measured:
     """The single test evaluation at the val-chosen beta: metrics and per-class recall (percent)."""
-    test = _primary(evaluate(model, dataset.splits["test"], dataset.text, beta=beta)).best
+    split = dataset.splits["test"]
+    test = _primary(evaluate(model, split, dataset.text, beta=beta)).best
     per_class = {dataset.class_names[int(c)]: 100 * float(r) for c, r in zip(test.classes.tolist(), test.per_class)}
-    return test.as_dict(), per_class
+    unseen = [dataset.class_names[int(i)] for i in split.unseen.tolist()]
+    return Measured(test.as_dict(), per_class, unseen)
 
 
 def _train_stage2(
-    trainer: Trainer, dataset: GZSLDataset, stage1: Sequence[Stage1Result], notify: GroupEpochCallback
+    trainer: Trainer, dataset: GZSLDataset, stage1: Sequence[Stage1Result], notify: EpochCallback
 ) -> Iterator[tuple[int, GZSLMethod, float]]:
     """Stage 2 of every run: yields (run, its final model, seconds) as each run's epochs are done.
 
@@ -202,90 +197,99 @@ def _test(
 ) -> ProtocolResult:
     """The single test evaluation, at the beta chosen on val in stage 1."""
     started = time.perf_counter()
-    test, per_class = evaluate_test(model, dataset, stage1.test_beta)
+    measured = evaluate_test(model, dataset, stage1.test_beta)
     return ProtocolResult(
         method=spec.name,
         dataset=dataset.name,
         seed=seed,
         hparams=dict(hparams),
         stage1=stage1,
-        test=test,
-        test_per_class=per_class,
+        measured=measured,
         timings={"stage1_s": stage1.seconds, **timings, "test_s": time.perf_counter() - started},
         model=model if keep_model else None,
     )
 
 
-def _single(on_epoch: EpochCallback | None) -> GroupEpochCallback:
-    if on_epoch is None:
-        return lambda stage, epoch, total, hms: None
-    return lambda stage, epoch, total, hms: on_epoch(stage, epoch, total, hms[0] or 0.0)
+class TrainerFactory(Protocol):
+    """Builds the trainer of some runs (their seeds) of one configuration on one split."""
+
+    def __call__(
+        self, spec: MethodSpec, dataset: GZSLDataset, hparams: Mapping[str, Any], seeds: Sequence[int], split: str, /
+    ) -> Trainer: ...
+
+
+def _quiet(stage: str, epoch: int, total: int, hms: Sequence[float | None]) -> None:
+    return None
 
 
 def run_stage1(
     spec: MethodSpec,
     dataset: GZSLDataset,
     hparams: Mapping[str, Any],
-    seed: int,
+    seeds: Sequence[int],
+    trainer: TrainerFactory,
     on_epoch: EpochCallback | None = None,
     on_best: BestCallback | None = None,
-) -> Stage1Result:
-    """Train on `train`, evaluate `val` each epoch, keep the first epoch with the best val HM."""
-    trainer = RunTrainer(spec, dataset, hparams, seed, "train")
-    on_run_best = None if on_best is None else (lambda run, model: on_best(model))
-    return _train_stage1(trainer, dataset, _single(on_epoch), on_run_best)[0]
+) -> list[Stage1Result]:
+    """Train on `train`, evaluate `val` each epoch; every run keeps its first epoch with the best val HM."""
+    runs = trainer(spec, dataset, hparams, seeds, "train")
+    return _train_stage1(runs, dataset, on_epoch or _quiet, on_best)
 
 
 def run_protocol(
     spec: MethodSpec,
     dataset: GZSLDataset,
     hparams: Mapping[str, Any],
-    seed: int,
-    on_epoch: EpochCallback | None = None,
-    keep_model: bool = False,
-    stage1: Stage1Result | None = None,
-) -> ProtocolResult:
-    """Stage 1 (unless its result is given), stage 2, and the single test evaluation."""
-    if stage1 is None:
-        stage1 = run_stage1(spec, dataset, hparams, seed, on_epoch)
-    trainer = RunTrainer(spec, dataset, hparams, seed, "train_val")
-    for _, model, seconds in _train_stage2(trainer, dataset, [stage1], _single(on_epoch)):
-        return _test(spec, dataset, hparams, seed, stage1, model, {"stage2_s": seconds}, keep_model)
-    raise AssertionError("stage 2 finishes every run")
-
-
-def run_group(
-    spec: MethodSpec,
-    dataset: GZSLDataset,
-    hparams: Mapping[str, Any],
     seeds: Sequence[int],
+    trainer: TrainerFactory,
     stage1: Sequence[Stage1Result | None] | None = None,
-    on_epoch: GroupEpochCallback | None = None,
+    on_epoch: EpochCallback | None = None,
     on_stage1: Callable[[int, Stage1Result], None] | None = None,
+    on_best: BestCallback | None = None,
     keep_model: bool = False,
 ) -> Iterator[tuple[int, ProtocolResult]]:
-    """The protocol for runs of one configuration that differ only in the seed, trained as one
-    stacked model (`StackedTrainer`); yields (index into `seeds`, result) as each run finishes.
+    """The protocol for runs of one configuration that differ only in the seed (one run or many,
+    as `trainer` trains them); yields (index into `seeds`, result) as each run finishes.
 
-    Runs whose stage 1 is given skip it; the others train stage 1 together first.
+    Runs whose stage 1 is given skip it; the others train stage 1 together first, then every run
+    trains stage 2 and is tested once at the β its stage 1 chose.
     """
-    notify = on_epoch or (lambda stage, epoch, total, hms: None)
+    notify = on_epoch or _quiet
     known: list[Stage1Result | None] = list(stage1) if stage1 is not None else [None] * len(seeds)
     missing = [index for index, result in enumerate(known) if result is None]
     if missing:
-        trainer = StackedTrainer(spec, dataset, hparams, [seeds[i] for i in missing], "train")
-        for index, result in zip(missing, _train_stage1(trainer, dataset, _subset(notify, missing, len(seeds)))):
+        best = None if on_best is None else (lambda run, model: on_best(missing[run], model))
+        subset = [seeds[i] for i in missing]
+        trained = run_stage1(spec, dataset, hparams, subset, trainer, _subset(notify, missing, len(seeds)), best)
+        for index, result in zip(missing, trained):
             known[index] = result
             if on_stage1 is not None:
                 on_stage1(index, result)
     results = [result for result in known if result is not None]
-    trainer = StackedTrainer(spec, dataset, hparams, seeds, "train_val")
-    for run, model, seconds in _train_stage2(trainer, dataset, results, notify):
-        timings = {"stage2_s": seconds / len(seeds)}  # each run's share of the stacked wall time
+    runs = trainer(spec, dataset, hparams, seeds, "train_val")
+    for run, model, seconds in _train_stage2(runs, dataset, results, notify):
+        timings = {"stage2_s": seconds / len(seeds)}  # each run's share of the wall time
         yield run, _test(spec, dataset, hparams, seeds[run], results[run], model, timings, keep_model)
 
 
-def _subset(notify: GroupEpochCallback, members: list[int], size: int) -> GroupEpochCallback:
+def run_single(
+    spec: MethodSpec,
+    dataset: GZSLDataset,
+    hparams: Mapping[str, Any],
+    seed: int,
+    trainer: TrainerFactory,
+    stage1: Stage1Result | None = None,
+    on_epoch: EpochCallback | None = None,
+    keep_model: bool = False,
+) -> ProtocolResult:
+    """`run_protocol` for one seed: its result."""
+    runs = run_protocol(spec, dataset, hparams, [seed], trainer, [stage1], on_epoch, keep_model=keep_model)
+    for _, result in runs:
+        return result
+    raise AssertionError("the protocol finishes every run")
+
+
+def _subset(notify: EpochCallback, members: list[int], size: int) -> EpochCallback:
     """A callback of some runs of a group, reported at their places in the whole group."""
 
     def forward(stage: str, epoch: int, total: int, hms: Sequence[float | None]) -> None:

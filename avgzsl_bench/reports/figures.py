@@ -1,8 +1,8 @@
 """Figures: the paper's Figure 3 (t-SNE of inputs and learned embeddings) and HM vs calibration β.
 
-Figure 3 needs a trained stage-2 model, which the store does not keep, so it is retrained here
-(stage 1 is reused from the store when that run's stage 1 is stored). Plots use matplotlib's
-object API (no pyplot), so nothing depends on a display or global backend state.
+Figure 3 plots a trained stage-2 model, which the store does not keep: the job layer trains it
+(`jobs.figure`) and hands it here. Plots use matplotlib's object API (no pyplot), so nothing
+depends on a display or global backend state.
 """
 
 from __future__ import annotations
@@ -16,37 +16,16 @@ import numpy as np
 import torch
 from matplotlib.figure import Figure
 
-from avgzsl_bench.api import GZSLMethod, get_method
+from avgzsl_bench.api import GZSLMethod
 from avgzsl_bench.datasets.types import FeatureSplit, GZSLDataset
 from avgzsl_bench.errors import BenchError
-from avgzsl_bench.jobs.runner import Job, cpu_threads, load_data, resolve_device
-from avgzsl_bench.protocol.stages import EpochCallback, run_protocol
 from avgzsl_bench.reports.leaderboard import settings_label
 from avgzsl_bench.reports.summary import group_by_config
 from avgzsl_bench.store.records import RunRecord
-from avgzsl_bench.store.sqlite import ResultStore
 
 FIGURE3_SEEN, FIGURE3_UNSEEN = 4, 2
 
 LINE_STYLES = ("-", "--", ":", "-.")
-
-
-def train_figure3_model(
-    job: Job, store_path: str | None = None, device: str = "cpu", on_epoch: EpochCallback | None = None
-) -> tuple[GZSLMethod, GZSLDataset]:
-    """Train `job` through the protocol and return its stage-2 model with the data it saw."""
-    spec = get_method(job.method)
-    if not spec.cls.has_embeddings():
-        raise BenchError(
-            f"Figure 3 plots the learned audio-visual and text embeddings; '{job.method}' does not "
-            "expose them (embed_inputs/embed_text): use --methods clipclap"
-        )
-    dataset = load_data(job.source, str(resolve_device(device)))
-    stage1 = ResultStore(store_path).stage1(job.key) if store_path else None
-    with cpu_threads(job.threads):
-        result = run_protocol(spec, dataset, job.hparams(), job.seed, on_epoch, keep_model=True, stage1=stage1)
-    assert result.model is not None
-    return result.model.eval(), dataset
 
 
 def _spread(ids: torch.Tensor, count: int) -> list[int]:

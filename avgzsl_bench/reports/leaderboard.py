@@ -18,6 +18,7 @@ from avgzsl_bench.api import get_method
 from avgzsl_bench.datasets import get_dataset
 from avgzsl_bench.datasets.types import DEFAULT_FEATURES
 from avgzsl_bench.errors import BenchError
+from avgzsl_bench.reports import DEFAULT_LEADERBOARD_DIR
 from avgzsl_bench.reports.statistics import SIGNIFICANCE_COLUMNS, SIGNIFICANCE_NOTE, significance_cells
 from avgzsl_bench.reports.summary import METRIC_COLUMNS, format_mean_std, method_label
 from avgzsl_bench.store.frame import load_results
@@ -26,7 +27,6 @@ from avgzsl_bench.store.sqlite import ResultStore
 
 # Generated boards go under results/ (git-ignored); the committed ones in leaderboards/ change only
 # when asked for with --out leaderboards.
-DEFAULT_LEADERBOARD_DIR = "results/leaderboards"
 
 
 def settings_label(record: RunRecord) -> str:

@@ -1,28 +1,26 @@
 """The reference tables (the ClipClap paper's Tables 1-4, the AVCA-GZSL feature sets, newer methods):
 which runs they need, and our numbers beside the published ones as markdown.
 
-A table is data (`reports.paper`): rows of (label, method, overrides, paper result id).
-`table_jobs` turns it into runner jobs for the chosen data sources and seeds; the caller runs them
-through any executor (stored runs are skipped) and `render_table` reads the finished records back
-by job key.
+A table is data (`reports.paper`): rows of (label, method, overrides, paper result id). The job
+layer makes and runs the jobs a table needs (`jobs.tables`) and hands `render_table` a lookup that
+gives each row its stored runs; this module only reads records.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from tabulate import tabulate
 
 from avgzsl_bench.datasets import DataSource, list_datasets
-from avgzsl_bench.jobs.runner import DEFAULT_THREADS, Job, make_jobs
 from avgzsl_bench.reports.paper import PaperReference, TableRow, TableSpec
 from avgzsl_bench.reports.statistics import SIGNIFICANCE_COLUMNS, SIGNIFICANCE_NOTE, significance_cells
 from avgzsl_bench.reports.summary import METRIC_COLUMNS, format_mean_std, mean_std
 from avgzsl_bench.store.frame import results_frame
 from avgzsl_bench.store.records import RunRecord
 
-DEFAULT_TABLE_SEEDS = (42, 43, 44)
 MISSING = "—"
 
 
@@ -32,33 +30,16 @@ def order_sources(sources: Iterable[DataSource]) -> list[DataSource]:
     return sorted(sources, key=lambda source: rank.get(source.dataset, len(rank)))
 
 
-def row_jobs(
-    row: TableRow,
-    source: DataSource,
-    seeds: Sequence[int],
-    overrides: Mapping[str, Any] | None = None,
-    threads: int = DEFAULT_THREADS,
-) -> list[Job]:
-    # The row's overrides define the table, so they win over the user's (--epochs, --set).
-    return make_jobs([row.method], source, seeds, {**(overrides or {}), **dict(row.overrides)}, threads)
+@dataclass
+class RowRuns:
+    """What a table row shows for one data source: its stored runs, and its resolved
+    hyper-parameters (evaluations of trained models appear under the row whose settings they match)."""
+
+    runs: list[RunRecord]
+    hparams: dict[str, Any]
 
 
-def table_jobs(
-    specs: Iterable[TableSpec],
-    sources: Sequence[DataSource],
-    seeds: Sequence[int],
-    overrides: Mapping[str, Any] | None = None,
-    threads: int = DEFAULT_THREADS,
-) -> list[Job]:
-    """Every job the tables need, once: rows shared between tables (the full model) run once.
-    A table runs on the sources with its feature set only."""
-    unique: dict[str, Job] = {}
-    for spec in specs:
-        for source in matching_sources(spec, sources):
-            for row in spec.rows:
-                for job in row_jobs(row, source, seeds, overrides, threads):
-                    unique.setdefault(job.key, job)
-    return list(unique.values())
+RowLookup = Callable[[TableRow, DataSource], RowRuns]
 
 
 def format_cell(values: list[float], paper: float | None, synthetic: bool) -> str:
@@ -81,8 +62,7 @@ def _block(
     reference: PaperReference,
     source: DataSource,
     seeds: Sequence[int],
-    records: Mapping[str, RunRecord],
-    overrides: Mapping[str, Any] | None,
+    lookup: RowLookup,
     evaluations: Sequence[RunRecord],
 ) -> list[str]:
     """One dataset's block: our metrics beside the published ones (and rows of evaluated trained
@@ -90,10 +70,9 @@ def _block(
     synthetic = source.spec.synthetic
     entries: list[tuple[str, str, TableRow, list[RunRecord]]] = []
     for row in spec.rows:
-        jobs = row_jobs(row, source, seeds, overrides)
-        found = [records[job.key] for job in jobs if job.key in records]
-        entries.append((row.label, f"{len(found)}/{len(seeds)}", row, found))
-        for label, evaluated in _evaluated_rows(evaluations, jobs[0], row.label):
+        found = lookup(row, source)
+        entries.append((row.label, f"{len(found.runs)}/{len(seeds)}", row, found.runs))
+        for label, evaluated in _evaluated_rows(evaluations, row, source, found.hparams):
             entries.append((label, f"{len(evaluated)} eval.", row, evaluated))
     frames = [results_frame(runs) for *_, runs in entries]
     present = [index for index, frame in enumerate(frames) if not frame.empty]
@@ -112,12 +91,12 @@ def render_table(
     reference: PaperReference,
     sources: Sequence[DataSource],
     seeds: Sequence[int],
-    records: Mapping[str, RunRecord],
+    lookup: RowLookup,
     overrides: Mapping[str, Any] | None = None,
     evaluations: Sequence[RunRecord] = (),
 ) -> str:
-    """Markdown for one table, one block per dataset with the table's feature set; `records` maps
-    job keys to stored runs.
+    """Markdown for one table, one block per dataset with the table's feature set; `lookup` gives a
+    row its stored runs (`jobs.tables.row_lookup`); `overrides` are the user's settings, stated.
 
     `evaluations` (records of `bench.py evaluate`, e.g. the authors' released checkpoints) add a row
     under each table row whose method and settings they match, marked as evaluated, not trained here.
@@ -140,7 +119,7 @@ def render_table(
         settings = ", ".join(f"{key}={value}" for key, value in sorted(overrides.items()))
         lines.append(f"Run with non-default settings: {settings} (the paper used the method defaults).")
     for source in order_sources(sources):
-        lines += _block(spec, reference, source, seeds, records, overrides, evaluations)
+        lines += _block(spec, reference, source, seeds, lookup, evaluations)
     return "\n".join(lines) + "\n"
 
 
@@ -155,16 +134,18 @@ def _cells(
     ]
 
 
-def _evaluated_rows(evaluations: Sequence[RunRecord], job: Job, label: str) -> list[tuple[str, list[RunRecord]]]:
+def _evaluated_rows(
+    evaluations: Sequence[RunRecord], row: TableRow, source: DataSource, wanted: Mapping[str, Any]
+) -> list[tuple[str, list[RunRecord]]]:
     """Evaluations of this row's method on this dataset with its hyper-parameters, one row per origin."""
-    wanted = job.hparams()
+    label = row.label
     matching = [
         record
         for record in evaluations
         if record.kind == "evaluation"
-        and record.method == job.method
-        and record.dataset == job.source.dataset
-        and record.features == job.source.features
+        and record.method == row.method
+        and record.dataset == source.dataset
+        and record.features == source.features
         and record.hparams == wanted
     ]
     by_origin: dict[str, list[RunRecord]] = {}
@@ -172,7 +153,3 @@ def _evaluated_rows(evaluations: Sequence[RunRecord], job: Job, label: str) -> l
         origin = str(record.config.get("models", {}).get("origin", "saved models"))
         by_origin.setdefault(origin, []).append(record)
     return [(f"{label} ({origin}, evaluated)", runs) for origin, runs in by_origin.items()]
-
-
-def records_by_key(records: Iterable[RunRecord]) -> dict[str, RunRecord]:
-    return {record.key: record for record in records}

@@ -8,19 +8,19 @@ fields; a store written by an older version gains the newer columns when it is o
 
 from __future__ import annotations
 
-import json
 import os
 import sqlite3
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 from avgzsl_bench.errors import BenchError
-from avgzsl_bench.protocol.stages import Stage1Result
-from avgzsl_bench.store.records import RunRecord, column_names, sql_type
+from avgzsl_bench.store.records import RunRecord, Stage1Result, column_names, sql_type, timestamp
+
+# Where results go unless told otherwise (relative to the working directory, git-ignored).
+DEFAULT_STORE = "results/avgzsl_bench.sqlite"
 
 STAGE1_SCHEMA = """
 CREATE TABLE IF NOT EXISTS stage1 (
@@ -71,10 +71,6 @@ def _check_writable(path: Path) -> None:
         )
 
 
-def _now() -> str:
-    return time.strftime("%Y-%m-%dT%H:%M:%S%z")
-
-
 class ResultStore:
     """A thin, process-safe wrapper around one SQLite file."""
 
@@ -109,17 +105,13 @@ class ResultStore:
     def stage1(self, key: str) -> Stage1Result | None:
         with self._connect() as connection:
             row = connection.execute("SELECT payload FROM stage1 WHERE key = ?", (key,)).fetchone()
-        if row is None:
-            return None
-        payload = json.loads(row["payload"])
-        payload["val_hm_vs_beta"] = [tuple(pair) for pair in payload["val_hm_vs_beta"]]
-        return Stage1Result(**payload)
+        return None if row is None else Stage1Result.from_json(row["payload"])
 
     def save_stage1(self, key: str, result: Stage1Result) -> None:
         with self._connect() as connection:
             connection.execute(
                 "INSERT OR REPLACE INTO stage1 (key, payload, created) VALUES (?, ?, ?)",
-                (key, json.dumps(asdict(result)), _now()),
+                (key, result.to_json(), timestamp()),
             )
 
     def has_run(self, key: str) -> bool:

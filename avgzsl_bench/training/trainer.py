@@ -1,6 +1,7 @@
 """`RunTrainer`: one freshly built model of one run, its optimiser and LR schedule, on one split.
 
-The protocol drives it and `StackedTrainer` through the same interface: `runs`, `epochs`,
+Built like `StackedTrainer` (from a list of seeds, here of one), and driven by the protocol through the
+same interface: `runs`, `epochs`,
 `model_of(run)`, `snapshot(run)`, `train_epoch()` and `end_epoch(val_hms)`; here there is one run.
 """
 
@@ -28,8 +29,16 @@ class RunTrainer:
     runs = 1
 
     def __init__(
-        self, spec: MethodSpec, dataset: GZSLDataset, hparams: Mapping[str, Any], seed: int, split_name: str
+        self,
+        spec: MethodSpec,
+        dataset: GZSLDataset,
+        hparams: Mapping[str, Any],
+        seeds: Sequence[int],
+        split_name: str,
     ) -> None:
+        if len(seeds) != 1:
+            raise ValueError(f"RunTrainer trains one run, got seeds {list(seeds)}; StackedTrainer trains several")
+        (seed,) = seeds
         torch.manual_seed(seed)
         device = dataset.text.device
         self.model: GZSLMethod = spec.build(dataset.dims, hparams).to(device)

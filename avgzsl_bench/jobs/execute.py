@@ -1,0 +1,190 @@
+"""The one unit of work: a job group is claimed, read back or resumed, trained, recorded and stored.
+
+`execute_group` is self-contained and picklable, so any executor (in-process, Ray, SLURM) maps it
+over groups. With a store, every job of the group is claimed first: a finished job is read back, a
+job another live process is training is skipped (`ClaimedElsewhere`), and only the claimed jobs are
+trained, their stored stage 1 reused, each run's record written as soon as its stage 2 ends, so an
+interrupted benchmark resumes where it stopped.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from contextlib import ExitStack
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from avgzsl_bench.api import GZSLMethod, get_method
+from avgzsl_bench.artefacts.checkpoints import State, save_models, snapshot
+from avgzsl_bench.datasets.types import GZSLDataset
+from avgzsl_bench.executors import ProgressHook
+from avgzsl_bench.jobs.environment import cpu_threads, load_data, record_context, resolve_device
+from avgzsl_bench.jobs.groups import JobGroup, choose_trainer
+from avgzsl_bench.jobs.job import Job
+from avgzsl_bench.protocol.stages import EpochCallback, ProtocolResult, run_protocol
+from avgzsl_bench.store.leases import ClaimedElsewhere, JobLease
+from avgzsl_bench.store.records import RunRecord, Stage1Result, build_record
+from avgzsl_bench.store.sqlite import ResultStore
+
+Result = RunRecord | ClaimedElsewhere
+
+
+@dataclass
+class Trained:
+    """A trained run: its record, and its stage-2 model when it was asked for."""
+
+    record: RunRecord
+    model: GZSLMethod | None = None
+
+
+def models_file(models_dir: str, job: Job) -> Path:
+    """Where `--save-models` puts a job's models (format: `avgzsl_bench.artefacts.checkpoints`)."""
+    return Path(models_dir) / f"{job.key}.pt"
+
+
+def execute_group(
+    group: JobGroup,
+    store_path: str | None,
+    device: str = "cpu",
+    stack: str = "auto",
+    progress: ProgressHook | None = None,
+    models_dir: str | None = None,
+) -> list[Result]:
+    """Run a group's jobs to the end and persist them; their results in job order.
+
+    With `models_dir`, each run's stage-1 best-epoch model and stage-2 model are saved there too; a
+    stored run without its saved models is then trained again, since only training makes models.
+    """
+    store = ResultStore(store_path) if store_path else None
+    results: dict[int, Result] = {}
+    with ExitStack() as claims:
+        claimed = []
+        for index, job in enumerate(group.jobs):
+            known = _claim(job, store, claims, progress, models_dir)
+            if known is None:
+                claimed.append(index)
+            else:
+                results[index] = known
+        if claimed:
+            jobs = [group.jobs[index] for index in claimed]
+            trained = train_jobs(jobs, store, device, stack, progress, models_dir=models_dir)
+            results.update(zip(claimed, (run.record for run in trained)))
+    return [results[index] for index in range(len(group.jobs))]
+
+
+def _claim(
+    job: Job, store: ResultStore | None, claims: ExitStack, progress: ProgressHook | None, models_dir: str | None
+) -> Result | None:
+    """The job's stored record (read back), its claim by another live process, or None: this
+    process holds the claim (until `claims` closes) and trains it."""
+    if store is None:
+        return None
+    models_path = models_file(models_dir, job) if models_dir else None
+    stored = store.runs(key=job.key)
+    if not stored:
+        lease = claims.enter_context(JobLease(store, job.key))
+        if lease.held_by is not None:
+            if progress is not None:
+                progress(str(job), f"skipped: being trained by another process ({lease.held_by})", None, None)
+            return ClaimedElsewhere(job.key, lease.held_by)
+        stored = store.runs(key=job.key)  # finished by another process between the two looks
+    if stored and (models_path is None or models_path.is_file()):
+        return stored[0]
+    return None
+
+
+def train_jobs(
+    jobs: Sequence[Job],
+    store: ResultStore | None,
+    device: str,
+    stack: str,
+    progress: ProgressHook | None,
+    models_dir: str | None = None,
+    keep_models: bool = False,
+    persist: bool = True,
+) -> list[Trained]:
+    """Train `jobs` (one configuration, one or more seeds) through the protocol, with the trainer
+    `choose_trainer` picks; a stored stage 1 is reused unless models are saved (whose stage-1 model
+    only training makes). With `persist`, stage 1 and each record go to `store` as they finish."""
+    first = jobs[0]
+    with cpu_threads(first.threads):
+        torch_device = resolve_device(device)
+        dataset = load_data(first.source, str(torch_device))
+        saving = models_dir is not None
+        best: dict[int, State] = {}
+
+        def save_stage1(position: int, result: Stage1Result) -> None:
+            if store is not None and persist:
+                store.save_stage1(jobs[position].key, result)
+
+        runs = run_protocol(
+            get_method(first.method),
+            dataset,
+            first.hparams(),
+            [job.seed for job in jobs],
+            choose_trainer(first.method, torch_device, stack, len(jobs)),
+            stage1=[store.stage1(job.key) if store is not None and not saving else None for job in jobs],
+            on_epoch=_epoch_callback(JobGroup(tuple(jobs)), progress),
+            on_stage1=save_stage1,
+            on_best=(lambda run, model: best.__setitem__(run, snapshot(model))) if saving else None,
+            keep_model=saving or keep_models,
+        )
+        context = record_context(first.source, dataset, torch_device, first.threads)
+        trained: dict[int, Trained] = {}
+        for position, result in runs:
+            job = jobs[position]
+            record = run_record(job, result, context)
+            if models_dir is not None:
+                assert result.model is not None
+                info = _saved_info(job, result, record, dataset)
+                save_models(models_file(models_dir, job), info, best[position], result.model.state_dict())
+            if store is not None and persist:
+                store.save_run(record)
+            trained[position] = Trained(record, result.model if keep_models else None)
+    return [trained[position] for position in range(len(jobs))]
+
+
+def run_record(job: Job, result: ProtocolResult, context: dict[str, Any]) -> RunRecord:
+    """The row a finished run leaves in the results store."""
+    return build_record(
+        method=job.method,
+        dataset=job.source.dataset,
+        seed=job.seed,
+        config=job.config(),
+        stage1=result.stage1,
+        measured=result.measured,
+        timings=result.timings,
+        context=context,
+    )
+
+
+def _epoch_callback(group: JobGroup, progress: ProgressHook | None) -> EpochCallback | None:
+    if progress is None:
+        return None
+    label = str(group)
+
+    def on_epoch(stage: str, epoch: int, total: int, hms: Sequence[float | None]) -> None:
+        shown = ", ".join("-" if hm is None else f"{hm:.2f}" for hm in hms)
+        progress(label, f"{stage} epoch {epoch}/{total}, val HM {shown}", epoch, total)
+
+    return on_epoch
+
+
+def _saved_info(job: Job, result: ProtocolResult, record: RunRecord, dataset: GZSLDataset) -> dict[str, Any]:
+    dims = dataset.dims
+    return {
+        "method": job.method,
+        "dataset": job.source.dataset,
+        "key": job.key,
+        "seed": job.seed,
+        "threads": job.threads,
+        "config": job.config(),
+        "dims": {"video": dims.video, "audio": dims.audio, "clip_text": dims.clip_text, "clap_text": dims.clap_text},
+        "best_epochs": result.stage1.best_epochs,
+        "val_betas": result.stage1.val_betas,
+        "beta": result.stage1.test_beta,
+        "test": record.metrics,
+        "version": record.version,
+        "git_revision": record.git_revision,
+    }

@@ -1,0 +1,28 @@
+"""The trained model Figure 3 plots, trained through the job layer like every run."""
+
+from __future__ import annotations
+
+from avgzsl_bench.api import GZSLMethod, get_method
+from avgzsl_bench.datasets.types import GZSLDataset
+from avgzsl_bench.errors import BenchError
+from avgzsl_bench.executors import ProgressHook
+from avgzsl_bench.jobs.environment import load_data, resolve_device
+from avgzsl_bench.jobs.execute import train_jobs
+from avgzsl_bench.jobs.job import Job
+from avgzsl_bench.store.sqlite import ResultStore
+
+
+def figure3_model(
+    job: Job, store_path: str | None, device: str = "cpu", stack: str = "auto", progress: ProgressHook | None = None
+) -> tuple[GZSLMethod, GZSLDataset]:
+    """`job`'s stage-2 model (which the store does not keep, so it is trained again, reusing a stored
+    stage 1) with the data it saw; nothing is written to the store."""
+    if not get_method(job.method).cls.has_embeddings():
+        raise BenchError(
+            f"Figure 3 plots the learned audio-visual and text embeddings; '{job.method}' does not "
+            "expose them (embed_inputs/embed_text): use --methods clipclap"
+        )
+    store = ResultStore(store_path) if store_path else None
+    (trained,) = train_jobs([job], store, device, stack, progress, keep_models=True, persist=False)
+    assert trained.model is not None
+    return trained.model.eval(), load_data(job.source, str(resolve_device(device)))

@@ -1,0 +1,188 @@
+"""Running a benchmark: jobs are checked, grouped, mapped over an executor and reported per job.
+
+`run_benchmark` is the entry point for programs (the CLI calls it too):
+
+    import avgzsl_bench
+    report = avgzsl_bench.run_benchmark("clipclap,avca", "demo", seeds=[42, 43], overrides={"epochs": 2})
+    report.records  # one RunRecord per finished run, in job order
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from avgzsl_bench.api import get_method, list_methods
+from avgzsl_bench.datasets import DataSource
+from avgzsl_bench.errors import BenchError, Interrupted
+from avgzsl_bench.executors import Executor, Outcome, get_executor
+from avgzsl_bench.executors.progress import Reporter
+from avgzsl_bench.jobs.environment import check_inputs, resolve_device
+from avgzsl_bench.jobs.execute import execute_group
+from avgzsl_bench.jobs.groups import JobGroup, group_jobs
+from avgzsl_bench.jobs.job import DEFAULT_THREADS, Job, make_jobs
+from avgzsl_bench.store.leases import ClaimedElsewhere
+from avgzsl_bench.store.records import RunRecord
+from avgzsl_bench.store.sqlite import DEFAULT_STORE, ResultStore
+
+
+@dataclass
+class RunReport:
+    """Records of the finished jobs (in job order) and the outcomes of all of them."""
+
+    outcomes: list[Outcome]
+
+    @property
+    def records(self) -> list[RunRecord]:
+        return [outcome.value for outcome in self.outcomes if outcome.ok and isinstance(outcome.value, RunRecord)]
+
+    @property
+    def elsewhere(self) -> list[ClaimedElsewhere]:
+        """Jobs skipped because another live process was training them."""
+        return [outcome.value for outcome in self.outcomes if isinstance(outcome.value, ClaimedElsewhere)]
+
+    @property
+    def failures(self) -> list[Outcome]:
+        return [outcome for outcome in self.outcomes if not outcome.ok]
+
+    @property
+    def retried(self) -> list[Outcome]:
+        return [outcome for outcome in self.outcomes if outcome.ok and outcome.attempts > 1]
+
+    def summary(self) -> str:
+        lines = [
+            f"{len(self.records)}/{len(self.outcomes)} jobs finished"
+            + (f", {len(self.retried)} after a retry" if self.retried else "")
+            + (f", {len(self.elsewhere)} being trained by another process" if self.elsewhere else "")
+            + (f", {len(self.failures)} failed twice:" if self.failures else ".")
+        ]
+        lines += [f"  - {outcome.item}: {outcome.error}" for outcome in self.failures]
+        if self.elsewhere:
+            owners = ", ".join(sorted({claim.owner for claim in self.elsewhere}))
+            lines.append(f"  jobs claimed by {owners} are not in this table; rerun the same command once they finish")
+        return "\n".join(lines)
+
+
+def _per_job(outcome: Outcome) -> list[Outcome]:
+    """A group's outcome as one outcome per job (a failed group fails each of its jobs)."""
+    group: JobGroup = outcome.item
+    if outcome.ok:
+        return [
+            Outcome(job, value, None, None, outcome.attempts, outcome.errors)
+            for job, value in zip(group.jobs, outcome.value)
+        ]
+    return [
+        Outcome(job, None, outcome.error, outcome.traceback, outcome.attempts, outcome.errors) for job in group.jobs
+    ]
+
+
+def map_jobs(
+    executor: Executor,
+    jobs: Sequence[Job],
+    store_path: str | None,
+    device: str = "cpu",
+    stack: str = "auto",
+    models_dir: str | None = None,
+) -> RunReport:
+    """Every job through `execute_group` on `executor`, grouped as `--stack` says; reported per job,
+    in job order. Records also land in the store as they finish."""
+    groups = group_jobs(jobs, resolve_device(device), stack)
+    fn = functools.partial(
+        execute_group,
+        store_path=str(Path(store_path).resolve()) if store_path else None,
+        device=device,
+        stack=stack,
+        progress=executor.progress_hook(),
+        models_dir=str(Path(models_dir).resolve()) if models_dir else None,
+    )
+    by_job = {
+        id(one.item): one for outcome in executor.map(fn, groups, description="runs") for one in _per_job(outcome)
+    }
+    return RunReport([by_job[id(job)] for job in jobs])
+
+
+def run_jobs(
+    jobs: Sequence[Job],
+    store: str | Path | None = DEFAULT_STORE,
+    device: str = "auto",
+    stack: str = "auto",
+    executor: Executor | None = None,
+    models_dir: str | None = None,
+    reporter: Reporter | None = None,
+) -> RunReport:
+    """Check every input (device, data, store) before any work, then run the jobs (stored runs are
+    read back). Ctrl-C stops after what is finished and raises `Interrupted` saying what is stored."""
+    reporter = reporter or Reporter()
+    path = str(store) if store is not None else None
+    if any(job.source.spec.synthetic for job in jobs):
+        reporter.note("Dataset 'demo' is SYNTHETIC: the numbers test the harness, not methods.", "yellow")
+    check_inputs(jobs, path, device)
+    already = _stored_count(jobs, path)
+    if already:
+        reporter.note(f"{already} of {len(jobs)} runs are already in the store: read back, not retrained")
+    try:
+        with executor or get_executor("local", reporter=reporter) as running:
+            report = map_jobs(running, jobs, path, device, stack, models_dir)
+    except KeyboardInterrupt:
+        raise Interrupted(_interrupted_message(jobs, path)) from None
+    if report.failures or report.retried or report.elsewhere:
+        reporter.note(report.summary(), "red" if report.failures else "yellow")
+    return report
+
+
+def run_benchmark(
+    methods: str | Sequence[str] = "clipclap",
+    datasets: str | DataSource | Sequence[str | DataSource] = "demo",
+    seeds: Sequence[int] = (42,),
+    overrides: Mapping[str, Any] | None = None,
+    *,
+    store: str | Path | None = DEFAULT_STORE,
+    threads: int = DEFAULT_THREADS,
+    **options: Any,
+) -> RunReport:
+    """Every method (names, comma-separated names, or "all": every method that can run on the data)
+    on every dataset (registry names, read from the data folder, or `DataSource`s) with every seed,
+    through the two-stage protocol; `overrides` set hyper-parameters (e.g. {"epochs": 5}).
+
+    `options` go to `run_jobs`: device, stack, executor, models_dir, reporter. `store=None` keeps
+    results in memory only.
+    """
+    sources = [datasets] if isinstance(datasets, str | DataSource) else list(datasets)
+    jobs = []
+    for source in sources:
+        source = source if isinstance(source, DataSource) else DataSource(source)
+        jobs += make_jobs(method_names(methods, source), source, seeds, overrides, threads)
+    return run_jobs(jobs, store, **options)
+
+
+def method_names(methods: str | Sequence[str], source: DataSource | None = None) -> list[str]:
+    """The methods named; "all" means every method that can run on `source`'s data."""
+    if isinstance(methods, str):
+        names = [name.strip() for name in methods.split(",") if name.strip()]
+    else:
+        names = list(methods)
+    if names == ["all"]:
+        names = list_methods()
+        if source is not None:
+            parts = source.spec.dims.text_names
+            defaults = {name: get_method(name).defaults(source.dataset, source.features) for name in names}
+            names = [name for name in names if not get_method(name).text_problem(defaults[name], parts)]
+    if not names:
+        raise BenchError("--methods names no method; pass e.g. --methods clipclap or --methods all")
+    return names
+
+
+def _stored_count(jobs: Sequence[Job], path: str | None) -> int:
+    if path is None or not Path(path).exists():
+        return 0
+    store = ResultStore(path)
+    return sum(store.has_run(job.key) for job in jobs)
+
+
+def _interrupted_message(jobs: Sequence[Job], path: str | None) -> str:
+    if path is None:
+        return "interrupted; nothing was stored (--no-store)"
+    return f"interrupted; {_stored_count(jobs, path)} of {len(jobs)} runs stored; rerun the same command to resume"

@@ -1,0 +1,84 @@
+"""The job layer: grouping, the one choice of trainer, the store (stored runs read back, claims
+respected, each record saved), and the same records as running the jobs one by one."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from avgzsl_bench.datasets import DataSource
+from avgzsl_bench.executors.local import LocalExecutor
+from avgzsl_bench.jobs import choose_trainer, group_jobs, make_jobs
+from avgzsl_bench.jobs.execute import execute_group
+from avgzsl_bench.jobs.groups import JobGroup
+from avgzsl_bench.jobs.run import map_jobs
+from avgzsl_bench.store.leases import ClaimedElsewhere
+from avgzsl_bench.store.sqlite import ResultStore
+from avgzsl_bench.training import RunTrainer, StackedTrainer
+
+SOURCE = DataSource("demo", demo_samples_per_class=12)
+QUICK = {"epochs": 2, "batches_per_epoch": 4, "batch_size": 16}
+CPU, CUDA = torch.device("cpu"), torch.device("cuda")
+
+
+def test_default_cpu_path_trains_each_run_alone_and_cuda_stacks_seeds():
+    assert choose_trainer("clipclap", CPU, "auto", 1) is RunTrainer  # the default CPU run
+    assert choose_trainer("clipclap", CUDA, "auto", 3) is StackedTrainer  # seeds of a configuration on CUDA
+    assert choose_trainer("clipclap", CUDA, "auto", 1) is RunTrainer  # nothing to stack with
+    assert choose_trainer("clipclap", CPU, "on", 1) is StackedTrainer  # asked for
+    assert choose_trainer("clipclap", CUDA, "off", 1) is RunTrainer
+    assert choose_trainer("zeroshot", CUDA, "on", 1) is RunTrainer  # nothing to train, so nothing to stack
+    with pytest.raises(ValueError, match="not stacked"):
+        choose_trainer("clipclap", CPU, "auto", 3)
+
+
+def test_the_default_cpu_run_goes_through_the_one_run_trainer(monkeypatch):
+    built = []
+    original = RunTrainer.__init__
+
+    def record(self, *args, **kwargs):
+        built.append(type(self))
+        original(self, *args, **kwargs)
+
+    monkeypatch.setattr(RunTrainer, "__init__", record)
+    monkeypatch.setattr(StackedTrainer, "__init__", lambda *a, **k: pytest.fail("the CPU default stacked"))
+    jobs = make_jobs(["clipclap"], SOURCE, [1, 2], QUICK, threads=1)
+    report = map_jobs(LocalExecutor(), jobs, None, "cpu")
+    assert len(report.records) == 2 and built == [RunTrainer] * 4  # stage 1 and stage 2 of each run
+
+
+def test_groups_are_configurations_and_unstackable_jobs_stay_alone():
+    jobs = make_jobs(["clipclap", "zeroshot"], SOURCE, [1, 2, 3], threads=1)
+    jobs += make_jobs(["clipclap"], SOURCE, [1, 2], {"text": "clip"}, threads=1)
+    assert group_jobs(jobs, CPU) == [JobGroup((job,)) for job in jobs]  # CPU: auto does not stack
+    groups = group_jobs(jobs, CPU, "on")
+    assert [[job.seed for job in group.jobs] for group in groups] == [[1, 2, 3], [1], [2], [3], [1, 2]]
+    assert str(groups[0]) == "clipclap on demo, seeds 1, 2, 3"
+    assert group_jobs(jobs, CUDA)[0].jobs == groups[0].jobs  # auto: on for CUDA
+    assert group_jobs(jobs, CUDA, "off") == [JobGroup((job,)) for job in jobs]
+
+
+def test_group_uses_the_store_and_respects_claims(tmp_path):
+    store_path = str(tmp_path / "runs.sqlite")
+    jobs = make_jobs(["devise"], SOURCE, [1, 2, 3, 4], QUICK, threads=1)
+    (stored,) = execute_group(JobGroup(jobs[:1]), store_path)  # finished before: read back, not trained again
+    store = ResultStore(store_path)
+    assert store.claim(jobs[1].key, "otherhost:4242:abcd", 60) is None  # a live process elsewhere
+    (group,) = group_jobs(jobs, CPU, "on")
+    results = execute_group(group, store_path, stack="on")
+    assert results[0] == stored
+    assert results[1] == ClaimedElsewhere(jobs[1].key, "otherhost:4242:abcd")
+    alone = [execute_group(JobGroup((job,)), None)[0] for job in jobs[2:]]
+    for record, single in zip(results[2:], alone):
+        assert record.key == single.key and record.metrics == single.metrics  # one thread: bit-identical
+        assert store.runs(key=record.key) == [record]
+        assert store.stage1(record.key) is not None
+    assert jobs[1].key not in {record.key for record in store.runs()}
+
+
+def test_map_jobs_reports_per_job(tmp_path):
+    jobs = make_jobs(["zeroshot", "clipclap"], SOURCE, [1, 2], QUICK, threads=1)
+    jobs = [jobs[2], jobs[0], jobs[3], jobs[1]]  # interleaved: clipclap 1, zeroshot 1, clipclap 2, zeroshot 2
+    report = map_jobs(LocalExecutor(), jobs, str(tmp_path / "runs.sqlite"), "cpu", stack="on")
+    assert [outcome.item for outcome in report.outcomes] == jobs  # job order, not group order
+    assert not report.failures and len(report.records) == 4
