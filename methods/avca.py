@@ -27,24 +27,24 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from avgzsl_bench.api import GZSLMethod, TrainBatch, register_method
-from avgzsl_bench.datasets.types import FeatureDims, TextEmbeddings
-from avgzsl_bench.nn.blocks import (
-    AVCA_GZSL_SCHEDULE,
-    DEMO_SCHEDULE,
+from avgzsl_bench.api import (
     TEXT_CHOICES,
-    W_ENC_DEFAULTS,
-    WORD2VEC_TEXT,
+    FeatureDims,
+    GZSLMethod,
+    TextEmbeddings,
+    TrainBatch,
     dense_stack,
     dropout,
     embedding_net,
     encode_sample_text,
     encoded_text_dim,
     reconstruction_mse,
+    register_method,
     select_text,
     text_encoder,
     triplet,
 )
+from methods._recipes import AVCA_GZSL_SCHEDULE, DEMO_SCHEDULE, W_ENC_DEFAULTS, WORD2VEC_TEXT
 
 TOKEN_DIM = 300  # hard-coded internal dimension of the reference
 

@@ -19,22 +19,22 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-from avgzsl_bench.api import GZSLMethod, TrainBatch, register_method
-from avgzsl_bench.datasets.types import FeatureDims, TextEmbeddings
-from avgzsl_bench.nn.blocks import (
-    AVCA_GZSL_SCHEDULE,
-    DEMO_SCHEDULE,
+from avgzsl_bench.api import (
     TEXT_CHOICES,
-    W_ENC_DEFAULTS,
-    WORD2VEC_TEXT,
+    FeatureDims,
+    GZSLMethod,
+    TextEmbeddings,
+    TrainBatch,
     encode_sample_text,
     encoded_text_dim,
     euclidean_distance,
+    register_method,
     select_text,
     text_encoder,
     triplet,
     two_layer_net,
 )
+from methods._recipes import AVCA_GZSL_SCHEDULE, DEMO_SCHEDULE, W_ENC_DEFAULTS, WORD2VEC_TEXT
 
 
 class AVGZSLNet(GZSLMethod):

@@ -14,16 +14,19 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-from avgzsl_bench.api import GZSLMethod, TrainBatch, register_method
-from avgzsl_bench.datasets.types import FeatureDims, TextEmbeddings
-from avgzsl_bench.nn.blocks import (
+from avgzsl_bench.api import (
     TEXT_CHOICES,
-    WORD2VEC_TEXT,
+    FeatureDims,
+    GZSLMethod,
+    TextEmbeddings,
+    TrainBatch,
     embedding_net,
     encode_sample_text,
+    register_method,
     select_text,
     text_dim,
 )
+from methods._recipes import WORD2VEC_TEXT
 
 LOSS_TERMS = ("reg", "ce", "rec")
 MODALITIES = ("both", "audio", "video")

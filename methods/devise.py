@@ -27,19 +27,20 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from avgzsl_bench.api import GZSLMethod, TrainBatch, register_method
-from avgzsl_bench.datasets.types import FeatureDims, TextEmbeddings
-from avgzsl_bench.nn.blocks import (
-    AVCA_GZSL_SCHEDULE,
-    DEMO_SCHEDULE,
+from avgzsl_bench.api import (
     TEXT_CHOICES,
-    W_ENC_DEFAULTS,
+    FeatureDims,
+    GZSLMethod,
+    TextEmbeddings,
+    TrainBatch,
     dropout,
     encoded_text_dim,
     ranking_hinge,
+    register_method,
     select_text,
     text_encoder,
 )
+from methods._recipes import AVCA_GZSL_SCHEDULE, DEMO_SCHEDULE, W_ENC_DEFAULTS, word2vec_defaults
 
 
 class LinearCompatibility(GZSLMethod):
@@ -93,9 +94,9 @@ def register_compatibility(cls: type[LinearCompatibility], name: str, paper_name
             },
             "vggsound": {"dropout": 0.0},
             # The original form on word2vec: its (unit-norm) rows enter as given; only the
-            # C3D/VGGish (cls) scripts of the reference normalise the inputs.
+            # C3D/VGGish (cls) scripts of the reference normalise the inputs, not the SeLaVi ones.
+            **word2vec_defaults(normalize_text=False),
             "*/selavi": {"text": "w2v", "normalize_text": False, "normalize_inputs": False},
-            "*/c3d-vggish": {"text": "w2v", "normalize_text": False},
         },
         choices={"text": TEXT_CHOICES},
     )(cls)

@@ -36,13 +36,19 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from avgzsl_bench.api import PROBABILITY, Range, TrainBatch, register_method
-from avgzsl_bench.datasets.types import FeatureDims, TextEmbeddings
-from avgzsl_bench.nn.blocks import dropout, select_text
+from avgzsl_bench.api import (
+    NON_NEGATIVE,
+    POSITIVE,
+    PROBABILITY,
+    FeatureDims,
+    Range,
+    TextEmbeddings,
+    TrainBatch,
+    dropout,
+    register_method,
+    select_text,
+)
 from methods.clipclap import CLIPCLAP_MODEL, CLIPCLAP_SCHEDULE, ClipClap
-
-POSITIVE = Range(0, include_low=False)
-NON_NEGATIVE = Range(0)
 
 
 def _expert(in_dim: int, hidden: int, out_dim: int, p: float) -> nn.Sequential:

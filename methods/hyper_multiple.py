@@ -33,9 +33,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from avgzsl_bench.api import Range, TrainBatch, register_method
-from avgzsl_bench.datasets.types import FeatureDims
-from avgzsl_bench.nn.blocks import TEXT_CHOICES
+from avgzsl_bench.api import TEXT_CHOICES, FeatureDims, Range, TrainBatch, register_method
 from methods.avca import AVCA, AVCA_MODEL, AVCA_SCHEDULE, TOKEN_DIM
 
 BALL_EPS = 1e-3  # hyptorch's boundary margin

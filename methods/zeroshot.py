@@ -20,8 +20,7 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-from avgzsl_bench.api import GZSLMethod, TrainBatch, register_method
-from avgzsl_bench.datasets.types import FeatureDims, TextEmbeddings
+from avgzsl_bench.api import FeatureDims, GZSLMethod, TextEmbeddings, TrainBatch, register_method
 
 MODALITIES = ("both", "video", "audio")
 

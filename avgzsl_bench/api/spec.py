@@ -165,6 +165,25 @@ METHODS: Registry[MethodSpec] = Registry(
 )
 
 
+def method_spec(
+    name: str,
+    cls: type[GZSLMethod],
+    *,
+    schedule: PerDataset,
+    model: PerDataset | None = None,
+    choices: Mapping[str, tuple[Any, ...]] | None = None,
+    ranges: Mapping[str, Range] | None = None,
+    description: str = "",
+    paper_name: str = "",
+    tags: tuple[str, ...] = (),
+) -> MethodSpec:
+    """The `MethodSpec` that `register_method` registers, without registering it (for
+    `METHODS.temporary(name, spec)` in tests and notebooks)."""
+    return MethodSpec(
+        name, cls, schedule, model or {}, choices or {}, ranges or {}, description, paper_name or name, tags
+    )
+
+
 def register_method(
     name: str,
     *,
@@ -179,12 +198,18 @@ def register_method(
     """Class decorator: `@register_method("clipclap", schedule={...}, model={...})`."""
 
     def decorator(cls: type[GZSLMethod]) -> type[GZSLMethod]:
-        METHODS.add(
+        spec = method_spec(
             name,
-            MethodSpec(
-                name, cls, schedule, model or {}, choices or {}, ranges or {}, description, paper_name or name, tags
-            ),
+            cls,
+            schedule=schedule,
+            model=model,
+            choices=choices,
+            ranges=ranges,
+            description=description,
+            paper_name=paper_name,
+            tags=tags,
         )
+        METHODS.add(name, spec)
         return cls
 
     return decorator

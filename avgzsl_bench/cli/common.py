@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import ast
+import functools
 from collections.abc import Sequence
 from typing import Any
 
@@ -205,7 +206,7 @@ def run_options(args: argparse.Namespace, reporter: Reporter) -> dict[str, Any]:
         "store": store_path(args),
         "device": args.device,
         "stack": args.stack,
-        "executor": executor_from_args(args, reporter),
+        "executor": functools.partial(executor_from_args, args, reporter),  # made once the inputs check out
         "models_dir": getattr(args, "save_models", None),
         "reporter": reporter,
     }

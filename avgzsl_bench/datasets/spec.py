@@ -129,3 +129,18 @@ def feature_sets(name: str) -> list[str]:
 def list_feature_sets() -> list[str]:
     """Every registered feature set name, the default first."""
     return list(dict.fromkeys([DEFAULT_FEATURES, *(key.split("/", 1)[1] for key in DATASETS.names())]))
+
+
+def feature_sets_with_text(text_names: tuple[str, ...]) -> tuple[str, ...]:
+    """The feature sets (in registration order) whose class text is exactly `text_names` for every
+    dataset registered with them, e.g. `("w2v",)`: the AVCA-GZSL feature sets.
+
+    Method recipes derive their per-feature-set defaults ("*/<features>") from this rather than
+    from a list of names, so a new feature set with the same class text gets the same defaults.
+    Every dataset must agree, since a "*/<features>" entry applies to all datasets with those
+    features. The answer reflects the specs registered when it is called.
+    """
+    text_of: dict[str, set[tuple[str, ...]]] = {}
+    for spec in DATASETS.entries():
+        text_of.setdefault(spec.features, set()).add(spec.dims.text_names)
+    return tuple(features for features, texts in text_of.items() if texts == {tuple(text_names)})

@@ -10,7 +10,7 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -109,12 +109,14 @@ def run_jobs(
     store: str | Path | None = DEFAULT_STORE,
     device: str = "auto",
     stack: str = "auto",
-    executor: Executor | None = None,
+    executor: Executor | Callable[[], Executor] | None = None,
     models_dir: str | None = None,
     reporter: Reporter | None = None,
 ) -> RunReport:
     """Check every input (device, data, store) before any work, then run the jobs (stored runs are
-    read back). Ctrl-C stops after what is finished and raises `Interrupted` saying what is stored."""
+    read back) on `executor` (default: in this process; a function is called to make one only once
+    the inputs are checked). Ctrl-C stops after what is finished and raises `Interrupted` saying
+    what is stored."""
     reporter = reporter or Reporter()
     path = str(store) if store is not None else None
     if any(job.source.spec.synthetic for job in jobs):
@@ -124,7 +126,9 @@ def run_jobs(
     if already:
         reporter.note(f"{already} of {len(jobs)} runs are already in the store: read back, not retrained")
     try:
-        with executor or get_executor("local", reporter=reporter) as running:
+        if executor is None:
+            executor = get_executor("local", reporter=reporter)
+        with executor if isinstance(executor, Executor) else executor() as running:
             report = map_jobs(running, jobs, path, device, stack, models_dir)
     except KeyboardInterrupt:
         raise Interrupted(_interrupted_message(jobs, path)) from None

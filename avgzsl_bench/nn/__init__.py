@@ -1,1 +1,4 @@
-"""Building blocks of methods: layers, losses and the dropout mask streams."""
+"""Building blocks of methods (layers, text encoders, losses) and the dropout mask streams.
+
+Method plugins reach the blocks through `avgzsl_bench.api`, not through this package.
+"""

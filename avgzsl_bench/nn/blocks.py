@@ -1,4 +1,8 @@
-"""Building blocks shared by method plugins (written once here, composed in `methods/`)."""
+"""Building blocks shared by method plugins: layers, text encoders and losses, written once here.
+
+Plugins import them through `avgzsl_bench.api`. Only code lives here; method recipes (schedules,
+per-dataset and per-feature-set defaults) are declared with the methods that use them.
+"""
 
 from __future__ import annotations
 
@@ -217,23 +221,3 @@ def ranking_hinge(scores: torch.Tensor, targets: torch.Tensor, kind: str, margin
     elif kind != "devise":
         raise ValueError(f"ranking loss kind must be 'devise', 'sje' or 'ale', got {kind!r}")
     return cost.sum() / batch_size
-
-
-# The AVCA-GZSL code base trains every baseline with the same schedule (its run scripts, cls split).
-AVCA_GZSL_SCHEDULE = {
-    "epochs": 50,
-    "lr": 1e-3,
-    "batch_size": 256,
-    "batches_per_epoch": 500,
-    "weight_decay": 0.0,
-    "lr_patience": 3,
-}
-# The short schedule every baseline uses on the synthetic demo data.
-DEMO_SCHEDULE = {"epochs": 3, "batch_size": 64, "batches_per_epoch": 20}
-# W_enc in front of a baseline's text branch: CLIP ‖ CLAP -> the 300-d slot word2vec used to fill.
-W_ENC_DEFAULTS = {"text": "both", "text_dim": 300, "text_dropout": 0.1}
-# The AVCA-GZSL benchmark's feature sets come with word2vec class text only, which the baselines
-# consume in their original form (no W_enc; `text_dim`/`text_dropout` then have no effect). These
-# are defaults-table entries for every dataset with those features (see `MethodSpec.defaults`).
-WORD2VEC_FEATURES = ("selavi", "c3d-vggish")
-WORD2VEC_TEXT: dict[str, dict[str, object]] = {f"*/{features}": {"text": "w2v"} for features in WORD2VEC_FEATURES}
