@@ -12,7 +12,7 @@ from avgzsl_bench.api import Schedule, get_method, list_methods
 from avgzsl_bench.datasets.types import TextEmbeddings
 from avgzsl_bench.protocol.stages import run_protocol, run_single
 from avgzsl_bench.training import RunTrainer, StackedTrainer, stack_reason
-from avgzsl_bench.training.optim import StackedAdam, plateau
+from avgzsl_bench.training.optim import Plateau, RunAdam
 
 SEEDS = (0, 1, 2)
 STEPS = 100
@@ -129,6 +129,57 @@ def test_stage2_retires_runs_with_fewer_best_epochs(tiny_demo):
     assert finished == [1, 2, 0]
 
 
+def torch_plateau(optimizer: torch.optim.Optimizer, plan: Schedule) -> torch.optim.lr_scheduler.ReduceLROnPlateau:
+    """The schedule `Plateau` reproduces, as torch implements it."""
+    return torch.optim.lr_scheduler.ReduceLROnPlateau(
+        optimizer, mode="max", factor=0.1, patience=plan.lr_patience, threshold=1e-4
+    )
+
+
+def test_plateau_is_torchs_reduce_lr_on_plateau():
+    generator = torch.Generator().manual_seed(0)
+    for patience in (0, 1, 3):
+        ours = Plateau(1e-3, patience)
+        theirs = torch_plateau(
+            torch.optim.SGD([torch.zeros(1)], lr=1e-3), Schedule(1, 1e-3, 1, 1, lr_patience=patience)
+        )
+        # stalls, ties, values within the relative threshold, zeros, and enough epochs for many cuts
+        hms = [0.0, 0.0, 0.3, 0.3, 0.30001, 0.29, 0.5] + torch.rand(60, generator=generator).tolist()
+        for hm in hms:
+            ours.step(hm)
+            theirs.step(hm)
+            assert ours.lr == theirs.optimizer.param_groups[0]["lr"], (patience, hm)
+        assert ours.lr < 1e-5  # it did cut the rate, down to where a cut is skipped
+
+
+def test_one_run_adam_is_torchs_fused_adam():
+    torch.manual_seed(0)
+    plan = Schedule(epochs=1, lr=1e-2, batch_size=1, batches_per_epoch=1, weight_decay=1e-3, lr_patience=0)
+    ours = [
+        torch.randn(5, 7, requires_grad=True),
+        torch.randn(7, requires_grad=True),
+        torch.randn(3, requires_grad=True),
+    ]
+    theirs = [p.detach().clone().requires_grad_() for p in ours]
+    adam, reference = RunAdam(ours, plan), torch.optim.Adam(theirs, lr=1e-2, weight_decay=1e-3, fused=True)
+    schedule = torch_plateau(reference, plan)
+    for epoch, hm in enumerate([0.5, 0.4, 0.6, 0.3]):
+        for _ in range(3):
+            grads = [torch.randn_like(p) for p in ours[:2]]  # the last parameter gets no gradient
+            adam.zero_grad()
+            reference.zero_grad(set_to_none=True)
+            for p, q, g in zip(ours, theirs, grads):
+                p.grad, q.grad = g.clone(), g.clone()
+            adam.step()
+            reference.step()
+        adam.end_epoch([hm])
+        schedule.step(hm)
+        assert adam.lr(0) == reference.param_groups[0]["lr"], epoch
+    assert adam.lr(0) < 1e-2
+    for p, q in zip(ours, theirs):
+        assert torch.equal(p.detach(), q.detach())
+
+
 @pytest.mark.parametrize("lr_on_device", [False, True])  # True: the learning rate as the CUDA path passes it
 def test_stacked_adam_is_fused_adam_per_run(lr_on_device):
     """Each run's slice gets `torch.optim.Adam(fused=True)`'s update and its own plateau schedule."""
@@ -138,8 +189,8 @@ def test_stacked_adam_is_fused_adam_per_run(lr_on_device):
     stacked = [torch.randn(2, *shape, requires_grad=True) for shape in shapes]
     single = [[p[run].detach().clone().requires_grad_() for p in stacked] for run in range(2)]
     optimizers = [torch.optim.Adam(params, lr=1e-2, weight_decay=1e-3, fused=True) for params in single]
-    schedulers = [plateau(optimizer, plan) for optimizer in optimizers]
-    adam = StackedAdam(stacked, 2, plan, lr_on_device=lr_on_device)
+    schedulers = [torch_plateau(optimizer, plan) for optimizer in optimizers]
+    adam = RunAdam(stacked, plan, 2, stacked=True, lr_on_device=lr_on_device)
     hms = [[0.5, 0.5], [0.6, 0.4], [0.7, 0.3], [0.8, None], [0.9, 0.2]]  # run 1 stalls, then finishes
     for epoch_hms in hms:
         for _ in range(3):

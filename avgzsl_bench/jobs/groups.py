@@ -20,7 +20,6 @@ import torch
 from avgzsl_bench.api import get_method
 from avgzsl_bench.jobs.job import Job
 from avgzsl_bench.protocol.stages import TrainerFactory
-from avgzsl_bench.training import RunTrainer, StackedTrainer, stack_reason
 
 STACK_CHOICES = ("auto", "on", "off")
 
@@ -44,16 +43,23 @@ def stacks(method: str, device: torch.device, stack: str) -> bool:
         raise ValueError(f"stack must be one of {STACK_CHOICES}, got {stack!r}")
     if stack == "off" or (stack == "auto" and device.type != "cuda"):
         return False
+    from avgzsl_bench.training.stackable import stack_reason
+
     return stack_reason(get_method(method)) is None
 
 
 def choose_trainer(method: str, device: torch.device, stack: str, runs: int) -> TrainerFactory:
     """The trainer of `runs` runs of `method`: stacked where `stacks` says so and either there are
     several runs or `--stack on` asks for it; the one-run trainer otherwise."""
+    # Imported on use: the stacked trainer's machinery (torch.func) is not needed for one run.
     if stacks(method, device, stack) and (runs > 1 or stack == "on"):
+        from avgzsl_bench.training.stacked import StackedTrainer
+
         return StackedTrainer
     if runs != 1:
         raise ValueError(f"{runs} runs of '{method}' are not stacked on {device} under --stack {stack}")
+    from avgzsl_bench.training.trainer import RunTrainer
+
     return RunTrainer
 
 

@@ -1,7 +1,22 @@
-"""Training: batches of one epoch, the trainer of one run, and the trainer of a stack of runs."""
+"""Training: class-balanced sampling, batches of one epoch, the trainer of one run, and the trainer
+of a stack of runs (imported on first use: a one-run job never needs the stacked machinery)."""
 
-from avgzsl_bench.training.batches import sample_batch, training_batches
-from avgzsl_bench.training.stacked import StackedTrainer, stack_reason
-from avgzsl_bench.training.trainer import RunTrainer
+from __future__ import annotations
 
-__all__ = ["RunTrainer", "StackedTrainer", "sample_batch", "stack_reason", "training_batches"]
+import importlib
+from typing import Any
+
+_EXPORTS = {
+    "RunTrainer": "trainer",
+    "StackedTrainer": "stacked",
+    "stack_reason": "stackable",
+    "sample_batch": "batches",
+    "training_batches": "batches",
+}
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _EXPORTS:
+        return getattr(importlib.import_module(f"avgzsl_bench.training.{_EXPORTS[name]}"), name)
+    raise AttributeError(f"module 'avgzsl_bench.training' has no attribute '{name}'")

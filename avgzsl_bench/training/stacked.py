@@ -5,7 +5,7 @@ method's own `loss`/`after_step` run once per step under `torch.func.vmap` over 
 so R small models cost about as many kernel launches as one. Everything that makes a run that run
 stays per run: its initial weights (built right after seeding, as alone), its batch draws (its own
 sampler generator), its dropout masks (keyed by its seed), its Adam state and learning rate
-(`StackedAdam`), its BatchNorm running statistics (stacked buffers updated in place).
+(`RunAdam`), its BatchNorm running statistics (stacked buffers updated in place).
 
 On a CPU the step runs under `ExactStacking` (`training/exact.py`), which makes each stacked run
 bit-identical to the same run trained alone (on one thread); on a GPU vmap's own batching rules
@@ -32,21 +32,12 @@ from avgzsl_bench.nn.dropout import MaskStream, masks_from, prefetch_count, seed
 from avgzsl_bench.training.batches import Draws, batch_of, epoch_draws
 from avgzsl_bench.training.exact import ExactStacking
 from avgzsl_bench.training.graphs import StepRunner
-from avgzsl_bench.training.optim import StackedAdam
+from avgzsl_bench.training.optim import RunAdam
 from avgzsl_bench.training.sampling import ClassBalancedSampler
 from avgzsl_bench.training.trainer import MaskPlan
 
 Text = dict[str, torch.Tensor]  # each named text part (CLIP, CLAP, word2vec) of the training classes
 Masks = tuple[torch.Tensor, dict[float, torch.Tensor]]  # a step's mask keys, and its masks made up front
-
-
-def stack_reason(spec: MethodSpec) -> str | None:
-    """Why `spec`'s runs cannot be trained as a stack, or None when they can."""
-    if spec.training_free:
-        return "it has nothing to train"
-    if not spec.cls.stackable:
-        return spec.cls.stack_note or "the method says so"
-    return None
 
 
 class _MethodCall(nn.Module):
@@ -122,7 +113,7 @@ class StackedTrainer:
         self.run_keys = torch.stack([seed_key(seed, device) for seed in seeds])
         self.step_count = torch.zeros((), dtype=torch.int32, device=device)
         trainable = [p for p in self.params.values() if p.requires_grad]
-        self.optimizer = StackedAdam(trainable, self.runs, self.schedule, lr_on_device=device.type == "cuda")
+        self.optimizer = RunAdam(trainable, self.schedule, self.runs, stacked=True, lr_on_device=device.type == "cuda")
         self.graphs = StepRunner(device, graphs)
         # Exact batching rules where they buy bit-identical runs: on a CPU. A GPU's matrix kernels
         # differ between batched and single products anyway, so there vmap's own (fewer) kernels.

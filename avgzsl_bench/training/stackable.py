@@ -1,0 +1,15 @@
+"""Whether a method's runs can be trained as one stack (kept apart from the stacked trainer, whose
+machinery a one-run job never imports)."""
+
+from __future__ import annotations
+
+from avgzsl_bench.api import MethodSpec
+
+
+def stack_reason(spec: MethodSpec) -> str | None:
+    """Why `spec`'s runs cannot be trained as a stack, or None when they can."""
+    if spec.training_free:
+        return "it has nothing to train"
+    if not spec.cls.stackable:
+        return spec.cls.stack_note or "the method says so"
+    return None
