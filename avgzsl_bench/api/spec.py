@@ -184,31 +184,12 @@ def method_spec(
     )
 
 
-def register_method(
-    name: str,
-    *,
-    schedule: PerDataset,
-    model: PerDataset | None = None,
-    choices: Mapping[str, tuple[Any, ...]] | None = None,
-    ranges: Mapping[str, Range] | None = None,
-    description: str = "",
-    paper_name: str = "",
-    tags: tuple[str, ...] = (),
-) -> Callable[[type[GZSLMethod]], type[GZSLMethod]]:
-    """Class decorator: `@register_method("clipclap", schedule={...}, model={...})`."""
+def register_method(name: str, **options: Any) -> Callable[[type[GZSLMethod]], type[GZSLMethod]]:
+    """Class decorator: `@register_method("clipclap", schedule={...}, model={...})`; `options` are
+    `method_spec`'s keyword arguments (schedule, model, choices, ranges, description, paper_name, tags)."""
 
     def decorator(cls: type[GZSLMethod]) -> type[GZSLMethod]:
-        spec = method_spec(
-            name,
-            cls,
-            schedule=schedule,
-            model=model,
-            choices=choices,
-            ranges=ranges,
-            description=description,
-            paper_name=paper_name,
-            tags=tags,
-        )
+        spec = method_spec(name, cls, **options)
         METHODS.add(name, spec)
         return cls
 
