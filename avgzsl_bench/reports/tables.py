@@ -1,5 +1,5 @@
 """The reference tables (the ClipClap paper's Tables 1-4, the AVCA-GZSL feature sets, newer methods):
-which runs they need, and our numbers beside the published ones as markdown.
+our numbers beside the published ones as markdown.
 
 A table is data (`reports.paper`): rows of (label, method, overrides, paper result id). The job
 layer makes and runs the jobs a table needs (`jobs.tables`) and hands `render_table` a lookup that
