@@ -82,3 +82,19 @@ def test_map_jobs_reports_per_job(tmp_path):
     report = map_jobs(LocalExecutor(), jobs, str(tmp_path / "runs.sqlite"), "cpu", stack="on")
     assert [outcome.item for outcome in report.outcomes] == jobs  # job order, not group order
     assert not report.failures and len(report.records) == 4
+
+
+def test_run_benchmark_is_the_entry_point_for_programs(tmp_path):
+    import avgzsl_bench
+
+    store = tmp_path / "runs.sqlite"
+    report = avgzsl_bench.run_benchmark("devise,zeroshot", SOURCE, seeds=[1, 2], overrides=QUICK, store=store)
+    assert [(record.method, record.seed) for record in report.records] == [
+        ("devise", 1),
+        ("devise", 2),
+        ("zeroshot", 1),
+        ("zeroshot", 2),
+    ]
+    assert {record.key for record in ResultStore(store).runs()} == {record.key for record in report.records}
+    again = avgzsl_bench.run_benchmark(["devise"], [SOURCE], seeds=[1], overrides=QUICK, store=store)
+    assert again.records == report.records[:1]  # read back from the store, not trained again
