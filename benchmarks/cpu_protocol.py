@@ -458,7 +458,7 @@ def replay_seconds(plan: Sequence[MatMul], steps: int) -> float:
 
 def run_trainer(spec: Any, dataset: Any, hparams: dict[str, Any], seed: int) -> Any:
     """`RunTrainer` of one run, whether its constructor takes `seed` or a one-element `seeds` list."""
-    from avgzsl_bench.training import RunTrainer
+    from avgzsl_bench.training.trainer import RunTrainer
 
     parameters = inspect.signature(RunTrainer).parameters
     return RunTrainer(spec, dataset, hparams, [seed] if "seeds" in parameters else seed, "train")

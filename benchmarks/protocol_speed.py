@@ -18,7 +18,7 @@ from avgzsl_bench.api import get_method
 from avgzsl_bench.datasets.demo import make_demo_dataset
 from avgzsl_bench.jobs.environment import resolve_device
 from avgzsl_bench.protocol.stages import evaluate, run_single
-from avgzsl_bench.training import RunTrainer
+from avgzsl_bench.training.trainer import RunTrainer
 
 UCF_SIZED_SAMPLES_PER_CLASS = 146
 

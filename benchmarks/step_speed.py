@@ -40,7 +40,7 @@ from avgzsl_bench.datasets.types import GZSLDataset, TextEmbeddings
 from avgzsl_bench.jobs.environment import resolve_device
 from avgzsl_bench.nn.blocks import select_text
 from avgzsl_bench.nn.dropout import CounterDropout
-from avgzsl_bench.training import RunTrainer
+from avgzsl_bench.training.trainer import RunTrainer
 
 TABLE1 = "cjme,avgzslnet,avca,hyper-multiple,clipclap"
 # Samples per class giving each benchmark's size (UCF ~6.4k videos, ActivityNet ~20k, VGGSound ~30k).

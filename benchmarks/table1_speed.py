@@ -40,7 +40,8 @@ from avgzsl_bench.api import get_method
 from avgzsl_bench.datasets.demo import CLASS_STRUCTURE, make_demo_dataset
 from avgzsl_bench.datasets.types import GZSLDataset
 from avgzsl_bench.protocol.stages import evaluate
-from avgzsl_bench.training import RunTrainer, StackedTrainer
+from avgzsl_bench.training.stacked import StackedTrainer
+from avgzsl_bench.training.trainer import RunTrainer
 
 TABLE1 = "cjme,avgzslnet,avca,hyper-multiple,clipclap"
 # Samples per class giving each benchmark's size (UCF ~6.4k videos, ActivityNet ~20k, VGGSound ~30k).

@@ -25,7 +25,7 @@ from avgzsl_bench.api import TrainBatch
 from avgzsl_bench.datasets.types import GZSLDataset
 from avgzsl_bench.store.records import RunRecord
 from avgzsl_bench.store.sqlite import ResultStore
-from avgzsl_bench.training import training_batches
+from avgzsl_bench.training.batches import training_batches
 from avgzsl_bench.training.sampling import ClassBalancedSampler
 
 torch.set_num_threads(1)

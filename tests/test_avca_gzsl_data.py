@@ -15,7 +15,7 @@ from avgzsl_bench.cli import main
 from avgzsl_bench.datasets import DataSource, check_layout, get_dataset, list_feature_sets
 from avgzsl_bench.datasets.types import DEFAULT_FEATURES
 from avgzsl_bench.errors import BenchError
-from avgzsl_bench.jobs import make_jobs
+from avgzsl_bench.jobs.job import make_jobs
 
 from avca_bundle_factory import reference_class_split, write_avca_bundle, write_h5
 from bundle_factory import decode_class

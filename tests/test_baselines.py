@@ -10,7 +10,7 @@ from avgzsl_bench.api import get_method
 from avgzsl_bench.datasets.types import FeatureDims, FeatureSplit, GZSLDataset, TextEmbeddings
 from avgzsl_bench.nn.blocks import ranking_hinge, triplet
 from avgzsl_bench.protocol.stages import run_single
-from avgzsl_bench.training import RunTrainer
+from avgzsl_bench.training.trainer import RunTrainer
 from methods.cjme import gated_triplet
 from methods.hyper_multiple import legacy_hyperbolic_features, poincare_distance_matrix
 

@@ -7,7 +7,7 @@ from avgzsl_bench.api import SampleBatch, TrainBatch, get_method
 from avgzsl_bench.datasets.types import FeatureDims
 from avgzsl_bench.nn.blocks import select_text
 from avgzsl_bench.protocol.stages import run_single
-from avgzsl_bench.training import RunTrainer
+from avgzsl_bench.training.trainer import RunTrainer
 
 QUICK = {"epochs": 1, "batches_per_epoch": 15, "batch_size": 32}
 

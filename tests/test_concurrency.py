@@ -98,7 +98,7 @@ def test_a_live_claim_elsewhere_is_skipped_and_taken_over_after_its_lease(tmp_pa
 
 def _keys(db: Path, seeds: list[str]) -> list[str]:
     from avgzsl_bench.datasets import DataSource
-    from avgzsl_bench.jobs import make_jobs
+    from avgzsl_bench.jobs.job import make_jobs
 
     source = DataSource("demo", demo_samples_per_class=12)
     jobs = make_jobs(["clipclap"], source, [int(s) for s in seeds], {"epochs": 1, "batches_per_epoch": 30}, threads=1)

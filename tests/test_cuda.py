@@ -10,11 +10,12 @@ import torch
 
 from avgzsl_bench.api import get_method
 from avgzsl_bench.datasets import DataSource
-from avgzsl_bench.jobs import group_jobs, make_jobs
 from avgzsl_bench.jobs.environment import resolve_device
 from avgzsl_bench.jobs.execute import execute_group
-from avgzsl_bench.training import StackedTrainer
+from avgzsl_bench.jobs.groups import group_jobs
+from avgzsl_bench.jobs.job import make_jobs
 from avgzsl_bench.training.graphs import WARMUP_STEPS
+from avgzsl_bench.training.stacked import StackedTrainer
 
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
 

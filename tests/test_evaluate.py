@@ -15,7 +15,7 @@ from avgzsl_bench.errors import BenchError
 from avgzsl_bench.protocol.stages import evaluate, evaluate_test, summarise_stage1
 from avgzsl_bench.protocol.trained import evaluate_models
 from avgzsl_bench.store.sqlite import ResultStore
-from avgzsl_bench.training import RunTrainer
+from avgzsl_bench.training.trainer import RunTrainer
 
 SUBNETS = ("O_enc", "W_enc", "O_proj", "D_o", "W_proj", "D_w")
 

@@ -12,8 +12,8 @@ from avgzsl_bench.api import METHODS, MethodSpec, get_method
 from avgzsl_bench.datasets import DataSource
 from avgzsl_bench.executors import get_executor
 from avgzsl_bench.executors.local import LocalExecutor
-from avgzsl_bench.jobs import Job, RunReport, make_jobs
-from avgzsl_bench.jobs.run import map_jobs
+from avgzsl_bench.jobs.job import Job, make_jobs
+from avgzsl_bench.jobs.run import RunReport, map_jobs
 from avgzsl_bench.store.sqlite import ResultStore
 from feature_zoo.shards import ShardError, map_shards
 from methods.clipclap import ClipClap

@@ -12,7 +12,7 @@ from avgzsl_bench.api import get_method
 from avgzsl_bench.datasets.types import FeatureDims
 from avgzsl_bench.errors import BenchError
 from avgzsl_bench.protocol.stages import run_single
-from avgzsl_bench.training import RunTrainer
+from avgzsl_bench.training.trainer import RunTrainer
 from methods.hsp_moe import distribution_loss, relation_loss, uniformity_loss
 
 # ClipClap's 2,237,824 plus the routing module as the reference defines it: two key projections

@@ -8,13 +8,14 @@ import torch
 
 from avgzsl_bench.datasets import DataSource
 from avgzsl_bench.executors.local import LocalExecutor
-from avgzsl_bench.jobs import choose_trainer, group_jobs, make_jobs
 from avgzsl_bench.jobs.execute import execute_group
-from avgzsl_bench.jobs.groups import JobGroup
+from avgzsl_bench.jobs.groups import JobGroup, choose_trainer, group_jobs
+from avgzsl_bench.jobs.job import make_jobs
 from avgzsl_bench.jobs.run import map_jobs
 from avgzsl_bench.store.leases import ClaimedElsewhere
 from avgzsl_bench.store.sqlite import ResultStore
-from avgzsl_bench.training import RunTrainer, StackedTrainer
+from avgzsl_bench.training.stacked import StackedTrainer
+from avgzsl_bench.training.trainer import RunTrainer
 
 SOURCE = DataSource("demo", demo_samples_per_class=12)
 QUICK = {"epochs": 2, "batches_per_epoch": 4, "batch_size": 16}

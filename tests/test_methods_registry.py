@@ -13,7 +13,9 @@ import torch
 
 from avgzsl_bench.api import TrainBatch, get_method, list_methods
 from avgzsl_bench.protocol.stages import run_protocol, run_single
-from avgzsl_bench.training import RunTrainer, StackedTrainer, stack_reason
+from avgzsl_bench.training.stackable import stack_reason
+from avgzsl_bench.training.stacked import StackedTrainer
+from avgzsl_bench.training.trainer import RunTrainer
 
 SHORT = {"epochs": 1, "batches_per_epoch": 3, "batch_size": 32}
 EXPECTED = {"cjme", "avgzslnet", "avca", "hyper-multiple", "ale", "devise", "sje", "zeroshot"}

@@ -14,9 +14,10 @@ from avgzsl_bench.cli import main
 from avgzsl_bench.cli.methods import parameter_count
 from avgzsl_bench.datasets import DATASETS, DataSource, get_dataset
 from avgzsl_bench.errors import BenchError
-from avgzsl_bench.jobs import make_jobs, method_names
+from avgzsl_bench.jobs.job import make_jobs
+from avgzsl_bench.jobs.run import method_names
 from avgzsl_bench.protocol.stages import run_single
-from avgzsl_bench.training import RunTrainer
+from avgzsl_bench.training.trainer import RunTrainer
 
 from avca_bundle_factory import write_avca_bundle
 

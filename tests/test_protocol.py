@@ -3,7 +3,7 @@ import torch
 
 from avgzsl_bench.api import GZSLMethod, MethodSpec, get_method
 from avgzsl_bench.protocol.stages import run_single
-from avgzsl_bench.training import RunTrainer
+from avgzsl_bench.training.trainer import RunTrainer
 
 QUICK = {"epochs": 3, "batches_per_epoch": 15, "batch_size": 32}
 

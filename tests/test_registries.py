@@ -16,8 +16,8 @@ from avgzsl_bench.api import METHODS, GZSLMethod, MethodSpec, get_method, regist
 from avgzsl_bench.datasets import DATASETS, READERS, DatasetSpec, DataSource, get_dataset, list_datasets
 from avgzsl_bench.errors import BenchError
 from avgzsl_bench.executors.local import LocalExecutor
-from avgzsl_bench.jobs import make_jobs
 from avgzsl_bench.jobs.environment import load_data
+from avgzsl_bench.jobs.job import make_jobs
 from avgzsl_bench.jobs.run import map_jobs
 from avgzsl_bench.registry import Registry
 

@@ -9,10 +9,10 @@ import pytest
 
 from avgzsl_bench.cli import main
 from avgzsl_bench.datasets import DataSource
-from avgzsl_bench.jobs import make_jobs
 from avgzsl_bench.jobs.execute import execute_group
 from avgzsl_bench.jobs.figure import figure3_model
 from avgzsl_bench.jobs.groups import JobGroup
+from avgzsl_bench.jobs.job import make_jobs
 from avgzsl_bench.jobs.tables import row_lookup, table_jobs
 from avgzsl_bench.reports.figures import figure3, hm_vs_beta_figure
 from avgzsl_bench.reports.leaderboard import write_leaderboards

@@ -11,8 +11,10 @@ import torch
 from avgzsl_bench.api import Schedule, get_method, list_methods
 from avgzsl_bench.datasets.types import TextEmbeddings
 from avgzsl_bench.protocol.stages import run_protocol, run_single
-from avgzsl_bench.training import RunTrainer, StackedTrainer, stack_reason
 from avgzsl_bench.training.optim import Plateau, RunAdam
+from avgzsl_bench.training.stackable import stack_reason
+from avgzsl_bench.training.stacked import StackedTrainer
+from avgzsl_bench.training.trainer import RunTrainer
 
 SEEDS = (0, 1, 2)
 STEPS = 100

@@ -10,7 +10,7 @@ from scipy import stats
 
 import avgzsl_bench
 from avgzsl_bench.datasets import DataSource
-from avgzsl_bench.jobs import make_jobs
+from avgzsl_bench.jobs.job import make_jobs
 from avgzsl_bench.reports.leaderboard import write_leaderboards
 from avgzsl_bench.reports.statistics import (
     BOOTSTRAP_RESAMPLES,
