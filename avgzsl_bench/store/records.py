@@ -99,6 +99,9 @@ class RunRecord:
     # Names of the test split's unseen classes (what a bootstrap over test classes needs to
     # recompute S, U and HM from `per_class`); empty for runs stored before it was recorded.
     unseen_classes: list[str] = field(default_factory=list)
+    # sha256 (hex) over the exact input files the run read (features, split lists, class text)
+    # plus the feature set and the text-attachment rule; "" for rows stored before it was recorded.
+    data_fingerprint: str = ""
 
     @property
     def metrics(self) -> dict[str, float]:
@@ -130,6 +133,7 @@ class RunRecord:
         values["synthetic"] = bool(values.get("synthetic"))
         values["kind"] = values.get("kind") or "protocol"
         values["unseen_classes"] = values.get("unseen_classes") or []
+        values["data_fingerprint"] = values.get("data_fingerprint") or ""
         return cls(**values)
 
 
