@@ -16,6 +16,7 @@ from avgzsl_bench.api.batches import SampleBatch, TrainBatch
 from avgzsl_bench.api.hparams import AT_LEAST_ONE, NON_NEGATIVE, POSITIVE, PROBABILITY, Range, Schedule
 from avgzsl_bench.api.method import GZSLMethod
 from avgzsl_bench.api.spec import METHODS, MethodSpec, get_method, list_methods, method_spec, register_method
+from avgzsl_bench.datasets.sequences import Padded
 from avgzsl_bench.datasets.spec import feature_sets_with_text
 from avgzsl_bench.datasets.types import FeatureDims, TextEmbeddings
 from avgzsl_bench.nn.blocks import (
@@ -48,6 +49,7 @@ __all__ = [
     "NON_NEGATIVE",
     "POSITIVE",
     "PROBABILITY",
+    "Padded",
     "Range",
     "SampleBatch",
     "Schedule",
