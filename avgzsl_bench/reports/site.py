@@ -101,7 +101,7 @@ def _metric_column(header: str, metric: str) -> Column:
 COLUMNS = (
     Column("rank", lambda row: str(row.rank) if row.ranked else MISSING, lambda row: str(row.rank or ""), True),
     Column("method", lambda row: escape(row.method)),
-    Column("settings", lambda row: escape(row.settings)),
+    Column("settings", lambda row: escape(row.settings), wrap=True),
     Column("provenance", _provenance, lambda row: row.provenance),
     Column(
         "config", lambda row: f"<code>{escape(row.config)}</code>" if row.config else MISSING, lambda row: row.config

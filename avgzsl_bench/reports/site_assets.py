@@ -18,7 +18,7 @@ p.note { max-width: 70em; margin: 6px 0; color: #333; }
 table { border-collapse: collapse; margin: 10px 0; font-size: 13px; }
 th, td { border: 1px solid #d0d0d0; padding: 3px 6px; text-align: left; vertical-align: top; white-space: nowrap; }
 td.num { text-align: right; font-variant-numeric: tabular-nums; }
-td.wrap { white-space: normal; min-width: 9em; }
+td.wrap { white-space: normal; min-width: 8em; max-width: 16em; }
 ol.sources { font-size: 12px; color: #444; margin-top: 0; }
 th { background: #eef1f5; white-space: nowrap; }
 table.sortable th { cursor: pointer; user-select: none; }

@@ -81,11 +81,17 @@ class Axes:
         span = (high - low) or 1.0
         return self.height - self.bottom - (y - low) / span * (self.height - self.top - self.bottom)
 
-    def frame(self, x_label: str, y_label: str, x_ticks: Sequence[float] | None = None) -> list[str]:
-        """Grid, tick labels and axis titles."""
+    def frame(
+        self,
+        x_label: str,
+        y_label: str,
+        x_ticks: Sequence[float] | None = None,
+        y_ticks: Sequence[float] | None = None,
+    ) -> list[str]:
+        """Grid, tick labels and axis titles (round ticks unless given)."""
         parts = []
         bottom, right = self.height - self.bottom, self.width - self.right
-        for tick in nice_ticks(*self.y_range):
+        for tick in nice_ticks(*self.y_range) if y_ticks is None else y_ticks:
             if self.y_range[0] <= tick <= self.y_range[1]:
                 y = self.py(tick)
                 parts.append(f'<line class="grid" x1="{self.left}" x2="{right}" y1="{y:.1f}" y2="{y:.1f}"/>')
@@ -193,7 +199,7 @@ def strip_chart(strips: Sequence[Strip], x_label: str, label: str) -> str:
     pad = max((high - low) * 0.08, 0.5)
     height = 56 + 22 * len(strips)
     axes = Axes((low - pad, high + pad), (-0.5, len(strips) - 0.5), height=height, left=200)
-    parts = axes.frame(x_label, "", x_ticks=nice_ticks(low - pad, high + pad))
+    parts = axes.frame(x_label, "", y_ticks=[])  # the rows are labelled instead
     for row, strip in enumerate(strips):
         y = axes.py(len(strips) - 1 - row)
         parts.append(
