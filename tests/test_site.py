@@ -132,6 +132,9 @@ def test_site_refuses_a_foreign_folder_and_drops_stale_boards(
     assert _write(smaller, site) == 0
     assert sorted(path.name for path in site.iterdir()) == ["demo.html", "index.html", "notes.html"]
     assert _write(ResultStore(tmp_path / "empty.sqlite"), tmp_path / "other") == 2
+    with pytest.raises(SystemExit) as stop:  # one call writes markdown boards or the site, not both
+        main(["leaderboard", "--store", str(board_store.path), "--out", str(tmp_path / "md"), "--html", str(site)])
+    assert stop.value.code == 2 and not (tmp_path / "md").exists()
 
 
 def test_nice_ticks() -> None:

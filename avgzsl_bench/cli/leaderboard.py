@@ -26,7 +26,8 @@ def add_parser(subparsers: Any) -> None:
         EXAMPLES,
     )
     parser.add_argument("--store", default=common.DEFAULT_STORE, help="the SQLite results store to read")
-    parser.add_argument(
+    target = parser.add_mutually_exclusive_group()  # markdown boards or the site, one per call
+    target.add_argument(
         "--out",
         "--leaderboard-dir",
         dest="out",
@@ -36,7 +37,7 @@ def add_parser(subparsers: Any) -> None:
     parser.add_argument(
         "--force", action="store_true", help="overwrite a board that lists more configurations than this store holds"
     )
-    parser.add_argument(
+    target.add_argument(
         "--html",
         metavar="DIR",
         help="write a static HTML site (index.html and one page per board; no server or network needed) "
