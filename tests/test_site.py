@@ -11,10 +11,20 @@ import pytest
 
 from avgzsl_bench.cli import main
 from avgzsl_bench.datasets import DataSource
+from avgzsl_bench.errors import BenchError
 from avgzsl_bench.jobs.job import make_jobs
-from avgzsl_bench.reports.board import CLAIM, EVALUATED_RELEASED, PUBLISHED, TRAINED, build_boards
+from avgzsl_bench.reports.board import (
+    CLAIM,
+    EVALUATED_RELEASED,
+    EVALUATED_SAVED,
+    PUBLISHED,
+    TRAINED,
+    build_boards,
+    provenance,
+    reference_rows,
+)
 from avgzsl_bench.reports.leaderboard import render_markdown
-from avgzsl_bench.reports.paper import load_paper_reference
+from avgzsl_bench.reports.paper import PAPER_REFERENCE, load_paper_reference
 from avgzsl_bench.reports.svg import nice_ceiling, nice_ticks
 from avgzsl_bench.store.frame import load_results
 from avgzsl_bench.store.sqlite import ResultStore
@@ -135,6 +145,21 @@ def test_site_refuses_a_foreign_folder_and_drops_stale_boards(
     with pytest.raises(SystemExit) as stop:  # one call writes markdown boards or the site, not both
         main(["leaderboard", "--store", str(board_store.path), "--out", str(tmp_path / "md"), "--html", str(site)])
     assert stop.value.code == 2 and not (tmp_path / "md").exists()
+
+
+def test_provenance_of_runs_and_reference_numbers(fake_record, tmp_path: Path) -> None:
+    record = fake_record("k")
+    assert provenance(record) == TRAINED
+    record.kind = "evaluation"
+    record.config = {**record.config, "models": {"origin": "saved by avgzsl-bench"}}
+    assert provenance(record) == EVALUATED_SAVED
+    claims = {row.provenance for row in reference_rows(load_paper_reference(), "vggsound", "clip-clap")}
+    assert claims == {PUBLISHED, CLAIM}
+    assert reference_rows(load_paper_reference(), "ucf", "selavi")[0].values["hm"] == (27.15,)  # AVCA, Table 5
+    text = PAPER_REFERENCE.read_text(encoding="utf-8").replace("[claims]\n", "[claims]\nno-such-id = 'x'\n")
+    (tmp_path / "reference.toml").write_text(text, encoding="utf-8")
+    with pytest.raises(BenchError, match=r"\[claims\] names unknown result id"):
+        load_paper_reference(tmp_path / "reference.toml")
 
 
 def test_nice_ticks() -> None:
