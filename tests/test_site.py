@@ -147,6 +147,18 @@ def test_site_refuses_a_foreign_folder_and_drops_stale_boards(
     assert stop.value.code == 2 and not (tmp_path / "md").exists()
 
 
+def test_rows_from_different_data_versions_are_flagged(board_store: ResultStore, tmp_path: Path) -> None:
+    site = tmp_path / "site"
+    assert _write(board_store, site) == 0
+    assert "different data versions" not in (site / "ucf.html").read_text()
+    other = next(run for run in board_store.runs() if run.method == "cjme")
+    other.data_fingerprint = "f" * 64
+    board_store.save_run(other)
+    assert _write(board_store, site) == 0
+    page = (site / "ucf.html").read_text()
+    assert "computed from 2 different data versions" in page and "ffffffffffff" in page
+
+
 def test_provenance_of_runs_and_reference_numbers(fake_record, tmp_path: Path) -> None:
     record = fake_record("k")
     assert provenance(record) == TRAINED

@@ -3,8 +3,9 @@
 A static site rendered from the same row model as the markdown boards (`reports.board`): an index
 page and one page per dataset and feature set, each page self-contained (stylesheet, sorting
 script and SVG figures inline; nothing is fetched), so it opens from the file system or any static
-host. Pages carry a generator mark; the site is written only into an empty folder or over a site
-written before, and pages of boards the store no longer has are removed.
+host. Pages carry a generator mark: a folder whose index.html lacks it is refused (the site never
+overwrites a page it did not write), and pages of an earlier site for boards the store no longer
+has are removed.
 """
 
 from __future__ import annotations
