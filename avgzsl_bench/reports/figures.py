@@ -19,7 +19,7 @@ from matplotlib.figure import Figure
 from avgzsl_bench.api import GZSLMethod
 from avgzsl_bench.datasets.types import FeatureSplit, GZSLDataset
 from avgzsl_bench.errors import BenchError
-from avgzsl_bench.reports.leaderboard import settings_label
+from avgzsl_bench.reports.board import settings_label
 from avgzsl_bench.reports.summary import group_by_config
 from avgzsl_bench.store.records import RunRecord
 

@@ -10,7 +10,7 @@ registries, so a typo fails here and not mid-benchmark.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -51,6 +51,7 @@ class PaperReference:
     protocol: str
     results: Mapping[str, Mapping[str, Mapping[str, float]]]  # id -> dataset -> metric -> value
     tables: Mapping[int, TableSpec]
+    claims: Mapping[str, str] = field(default_factory=dict)  # id -> where an unreviewed claim is made
 
     def value(self, result_id: str | None, dataset: str, metric: str) -> float | None:
         if result_id is None:
@@ -70,8 +71,11 @@ class PaperReference:
             ) from None
 
 
-def _check(path: Path, results: Mapping[str, Any], tables: Mapping[int, TableSpec]) -> None:
+def _check(path: Path, results: Mapping[str, Any], tables: Mapping[int, TableSpec], claims: Mapping[str, Any]) -> None:
     datasets, feature_sets = set(list_datasets()), set(list_feature_sets())
+    unknown_claims = sorted(set(claims) - set(results))
+    if unknown_claims:
+        raise BenchError(f"{path}: [claims] names unknown result id(s) {unknown_claims}")
     for table in tables.values():
         if table.features not in feature_sets:
             raise BenchError(f"{path}: Table {table.number} names unknown feature set '{table.features}'")
@@ -113,9 +117,14 @@ def load_paper_reference(path: str | Path = PAPER_REFERENCE) -> PaperReference:
             citation=table.get("citation", ""),
             protocol=table.get("protocol", ""),
         )
-    _check(path, results, tables)
+    claims = data.get("claims", {})
+    _check(path, results, tables, claims)
     return PaperReference(
-        citation=meta.get("citation", ""), protocol=meta.get("protocol", ""), results=results, tables=tables
+        citation=meta.get("citation", ""),
+        protocol=meta.get("protocol", ""),
+        results=results,
+        tables=tables,
+        claims={key: str(value) for key, value in claims.items()},
     )
 
 

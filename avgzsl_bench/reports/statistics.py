@@ -209,14 +209,24 @@ def run_group(runs: pd.DataFrame) -> RunGroup:
 NO_VALUE = "—"
 
 
+def significance(configurations: Sequence[pd.DataFrame]) -> list[tuple[Interval | None, Comparison | None]]:
+    """The 95% interval of each configuration's HM and its comparison with the best one (None for
+    that one), in order."""
+    groups = [run_group(runs) for runs in configurations]
+    return [(interval(group), comparison) for group, comparison in zip(groups, compare_to_best(groups))]
+
+
+def interval_label(bounds: Interval | None) -> str:
+    return bounds.label() if bounds else NO_VALUE
+
+
+def versus_label(comparison: Comparison | None) -> str:
+    return "best" if comparison is None else comparison.label()
+
+
 def significance_cells(configurations: Sequence[pd.DataFrame]) -> list[tuple[str, str]]:
     """('HM 95% CI', 'HM vs best') cells for each configuration's runs, in order."""
-    groups = [run_group(runs) for runs in configurations]
-    cells = []
-    for group, comparison in zip(groups, compare_to_best(groups)):
-        bounds = interval(group)
-        cells.append((bounds.label() if bounds else NO_VALUE, "best" if comparison is None else comparison.label()))
-    return cells
+    return [(interval_label(bounds), versus_label(versus)) for bounds, versus in significance(configurations)]
 
 
 SIGNIFICANCE_COLUMNS = ("HM 95% CI", "HM vs best")
