@@ -49,5 +49,5 @@ def results_table(records: Iterable[RunRecord]) -> str:
                 format_mean_std([sum(record.timings.values()) for record in group]),
             ]
         )
-    headers = ["method", "dataset", "seeds", *METRIC_COLUMNS, "best epoch", "seconds"]
+    headers = ["method", "dataset", "runs", *METRIC_COLUMNS, "best epoch", "seconds"]
     return tabulate(rows, headers=headers, tablefmt="github")

@@ -81,7 +81,7 @@ def _block(
         [label, count, *_cells(runs, reference, row, source, synthetic), *significance.get(index, (MISSING, MISSING))]
         for index, (label, count, row, runs) in enumerate(entries)
     ]
-    headers = ["method", "seeds", *METRIC_COLUMNS, *SIGNIFICANCE_COLUMNS]
+    headers = ["method", "runs", *METRIC_COLUMNS, *SIGNIFICANCE_COLUMNS]
     title = f"#### {source.spec.paper_name} (features: {source.feature_set})"
     return ["", title, "", tabulate(rows, headers=headers, tablefmt="github")]
 
