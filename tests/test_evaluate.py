@@ -147,3 +147,30 @@ def test_released_models_fetched_from_a_zip_are_found_by_contents(tmp_path, tiny
     assert (installed / "stage_1" / "ClipClap_model_score.pt").is_file()
     code = main(["evaluate", "--dataset", "demo", "--demo-samples", "12", "--no-store"])
     assert code == 0, capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        (bytes(range(7, 250)) * 8, "is not a PyTorch checkpoint"),  # no torch.save header at all
+        (b"\x80\x02" + bytes(range(250, 0, -1)) * 8, "is not a readable PyTorch checkpoint"),  # a damaged pickle
+    ],
+)
+def test_a_file_that_is_not_a_checkpoint_is_named_and_the_safe_loader_stays_on(capsys, tmp_path, content, message):
+    bogus = tmp_path / "bogus.pt"
+    bogus.write_bytes(content)
+    code = main(["evaluate", str(bogus), "--no-store"])
+    err = " ".join(capsys.readouterr().err.split())
+    assert code == 2 and message in err and f"'{bogus}'" in err, err
+    assert "weights_only" not in err and "Traceback" not in err
+
+
+def test_a_checkpoint_holding_python_objects_is_refused_without_unsafe_advice(capsys, tmp_path):
+    import argparse
+
+    path = tmp_path / "with_args.pt"
+    torch.save({"epoch": 1, "model": {"w": torch.zeros(1)}, "args": argparse.Namespace(lr=1.0)}, path)
+    code = main(["evaluate", "--dataset", "demo", "--stage1", str(path), "--stage2", str(path), "--no-store"])
+    err = " ".join(capsys.readouterr().err.split())
+    assert code == 2 and f"'{path}'" in err and "argparse.Namespace" in err and "runs no code" in err, err
+    assert "weights_only" not in err

@@ -22,6 +22,7 @@ dict, loadable with `weights_only=True`:
 from __future__ import annotations
 
 import re
+import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -38,6 +39,10 @@ SAVED_FORMAT_VERSION = 1
 REFERENCE_KEY_RULES: dict[str, tuple[tuple[str, str], ...]] = {"clipclap": ((r"\.fc\.", "."),)}
 STAGE1_PATTERN = "*_score.pt"
 STAGE2_PATTERN = re.compile(r"_score_ckpt_(\d+)\.pt$")
+ZIP_MAGIC = b"PK\x03\x04"
+PICKLE_PROTO = 0x80  # the opcode a pickle of protocol 2 or later begins with
+# How the safe loader names an object it refused (torch 2.4 onwards).
+UNSUPPORTED_GLOBAL = re.compile(r"Unsupported global: GLOBAL ([\w.]+)")
 
 State = dict[str, torch.Tensor]
 
@@ -61,16 +66,48 @@ class TrainedModels:
 
 
 def read_checkpoint(path: Path) -> dict[str, Any]:
-    """A torch checkpoint as a dict; tensors, numbers and strings only (no code runs on load)."""
+    """A torch checkpoint as a dict; tensors, numbers and strings only (no code runs on load).
+
+    torch's own message for a refused file advises turning the safe loader off; that advice is not
+    relayed (a checkpoint from the internet could run code), the file and what is wrong with it are named.
+    """
+    if not path.is_file():
+        raise BenchError(f"checkpoint '{path}' does not exist" + (" (it is a folder)" if path.is_dir() else ""))
+    if not _written_by_torch_save(path):
+        raise BenchError(
+            f"'{path}' is not a PyTorch checkpoint (it does not begin like a file written by torch.save); "
+            "check the path, or download or save the file again"
+        )
     try:
-        payload = torch.load(path, map_location="cpu", weights_only=True)
-    except FileNotFoundError:
-        raise BenchError(f"checkpoint '{path}' does not exist") from None
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # torch warns about odd pickle protocols of damaged files
+            payload = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as error:  # noqa: BLE001 - torch raises many kinds for a bad file; all mean the same
-        raise BenchError(f"cannot read checkpoint '{path}' ({type(error).__name__}: {error})") from None
+        raise BenchError(_unreadable(path, error)) from None
     if not isinstance(payload, dict):
         raise BenchError(f"checkpoint '{path}' holds a {type(payload).__name__}, not a dict")
     return payload
+
+
+def _written_by_torch_save(path: Path) -> bool:
+    """torch.save writes a zip archive, or (the legacy format) a pickle of protocol 2 or later."""
+    with path.open("rb") as handle:
+        head = handle.read(4)
+    return head.startswith(ZIP_MAGIC) or (len(head) >= 2 and head[0] == PICKLE_PROTO and 2 <= head[1] <= 5)
+
+
+def _unreadable(path: Path, error: Exception) -> str:
+    refused = UNSUPPORTED_GLOBAL.search(str(error))
+    if refused:
+        return (
+            f"checkpoint '{path}' holds a Python object of type {refused.group(1)}, which is not loaded: only "
+            "tensors, numbers, strings and containers of them are read from checkpoints, so that loading one "
+            "runs no code. Save the state dicts alone (torch.save({'epoch': E, 'model': model.state_dict()}, path))"
+        )
+    return (
+        f"'{path}' is not a readable PyTorch checkpoint: it is truncated, damaged or another kind of file "
+        f"({type(error).__name__}); download or save it again"
+    )
 
 
 def from_reference_keys(state: Mapping[str, torch.Tensor], method: str) -> State:
