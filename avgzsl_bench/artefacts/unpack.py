@@ -37,10 +37,7 @@ def extract(archive: Path, into: Path) -> None:
                 bundle.extract(member, into)  # reading each member checks its CRC
     except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, OSError, ValueError) as error:
         shutil.rmtree(into, ignore_errors=True)
-        raise BenchError(
-            f"archive '{archive}' is not a readable zip ({error}); it is incomplete or corrupt: delete it "
-            "and fetch again"
-        ) from error
+        raise BenchError(f"archive '{archive}' is not a readable zip ({error}); it is incomplete or corrupt") from error
     except BaseException:
         shutil.rmtree(into, ignore_errors=True)
         raise
@@ -54,7 +51,7 @@ def find_folders(tree: Path, artefact: Artefact) -> dict[FolderRule, Path]:
         if not matches:
             raise BenchError(
                 f"archive of '{artefact.name}' holds no folder with {rule.description} "
-                "(the archive is not the expected one, or is incomplete): delete it and fetch again"
+                "(the archive is not the expected one, or is incomplete)"
             )
         if len(matches) > 1:
             listed = ", ".join(str(path.relative_to(tree)) for path in matches)
