@@ -96,10 +96,12 @@ def test_cli_evaluates_a_reference_tree_with_the_legacy_text_order(capsys, tmp_p
     captured = capsys.readouterr()
     assert code == 0, captured.err
     assert "position-based text mapping" in " ".join(captured.err.split())
-    assert "| clipclap (evaluated) | demo" in captured.out
+    assert "| clipclap (evaluated, provenance not verifiable) | demo" in captured.out
+    assert "cannot be verified" in captured.err and "near chance" not in captured.err  # a trained model
     (record,) = ResultStore(store).runs()
     assert record.kind == "evaluation" and record.key.startswith("eval-clipclap-demo-")
     assert record.config["models"]["origin"] == "reference checkpoint" and record.best_epochs == 2
+    assert record.config["models"]["provenance"] == "not verifiable"
 
 
 @pytest.mark.parametrize("method", ["clipclap", "cjme"])  # one view, and two views whose β are averaged

@@ -12,11 +12,16 @@ itself (`O_enc.0.weight`). `REFERENCE_KEY_RULES` says so per method.
 Saved-models format (`bench.py run --save-models DIR` writes `DIR/<job key>.pt`): one `torch.save`d
 dict, loadable with `weights_only=True`:
 
-    format "avgzsl-bench-models", format_version 1, method, dataset, key (the job key), seed,
+    format "avgzsl-bench-models", format_version 2, method, dataset, key (the job key), seed,
     threads, config (method, data source identity, every hyper-parameter), dims {video, audio, clip_text,
-    clap_text}, best_epochs, val_betas {view: beta}, beta (the test calibration), test {seen,
-    unseen, hm, zsl} (what the run measured), stage1 (state dict of the stage-1 best-epoch model),
-    stage2 (state dict of the stage-2 model), version, git_revision
+    clap_text}, trained_on {dataset, features, text_order, num_classes, class_names, classes_sha256,
+    splits_sha256} (what the models were trained on: `artefacts.provenance`), best_epochs, val_betas
+    {view: beta}, beta (the test calibration), test {seen, unseen, hm, zsl} (what the run measured),
+    stage1 (state dict of the stage-1 best-epoch model), stage2 (state dict of the stage-2 model),
+    version, git_revision
+
+Version 1 files (without trained_on) are still read; like reference checkpoints, what they were
+trained on cannot be verified beyond the dataset, feature set and text order of their config.
 """
 
 from __future__ import annotations
@@ -34,7 +39,8 @@ from avgzsl_bench.artefacts.state import sha256_file
 from avgzsl_bench.errors import BenchError
 
 SAVED_FORMAT = "avgzsl-bench-models"
-SAVED_FORMAT_VERSION = 1
+SAVED_FORMAT_VERSION = 2
+READABLE_VERSIONS = (1, 2)  # version 1: no `trained_on`
 # Method -> (pattern, replacement) rules that turn a reference state-dict key into ours.
 REFERENCE_KEY_RULES: dict[str, tuple[tuple[str, str], ...]] = {"clipclap": ((r"\.fc\.", "."),)}
 STAGE1_PATTERN = "*_score.pt"
@@ -231,8 +237,11 @@ def load_saved(path: Path) -> TrainedModels:
     payload = read_checkpoint(path)
     if payload.get("format") != SAVED_FORMAT:
         raise BenchError(f"'{path}' is not a model file saved by `bench.py run --save-models`")
-    if payload.get("format_version") != SAVED_FORMAT_VERSION:
-        raise BenchError(f"'{path}' has saved-models format version {payload.get('format_version')}; this reads 1")
+    if payload.get("format_version") not in READABLE_VERSIONS:
+        raise BenchError(
+            f"'{path}' has saved-models format version {payload.get('format_version')}; this version of "
+            f"avgzsl-bench reads {', '.join(map(str, READABLE_VERSIONS))}: upgrade avgzsl-bench"
+        )
     sha = sha256_file(path)
     info = {key: value for key, value in payload.items() if key not in ("stage1", "stage2")}
     return TrainedModels(

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 
@@ -18,6 +18,7 @@ from avgzsl_bench.artefacts.checkpoints import (
     load_saved,
     select_pair,
 )
+from avgzsl_bench.artefacts.provenance import NEAR_CHANCE_FACTOR, UNVERIFIED_LABEL, check_source, near_chance
 from avgzsl_bench.cli import common
 from avgzsl_bench.datasets import DataSource, list_datasets
 from avgzsl_bench.datasets.locations import data_home
@@ -27,6 +28,9 @@ from avgzsl_bench.errors import BenchError
 from avgzsl_bench.jobs.job import DEFAULT_THREADS
 from avgzsl_bench.store.records import RunRecord
 from avgzsl_bench.store.sqlite import ResultStore
+
+if TYPE_CHECKING:
+    from avgzsl_bench.jobs.evaluate import EvaluatedModels
 
 RELEASED_MODELS = "clipclap-models"
 EXAMPLES = """\
@@ -155,19 +159,29 @@ def _hparams(args: argparse.Namespace, models: TrainedModels, source: DataSource
     return dict(models.saved["config"]["hparams"])
 
 
-def evaluate_one(args: argparse.Namespace, models: TrainedModels, console: Console) -> RunRecord:
+def checked_source(args: argparse.Namespace, models: TrainedModels, console: Console) -> DataSource:
+    """The data to evaluate on; saved models recording other data are refused here, before any is read."""
+    source = _source(args, models, console)
+    if not models.is_reference:
+        check_source(models.files["stage1"], models.saved, source)
+    return source
+
+
+def evaluate_one(args: argparse.Namespace, models: TrainedModels, source: DataSource, console: Console) -> RunRecord:
     from avgzsl_bench.jobs.evaluate import evaluate_trained
 
-    source = _source(args, models, console)
     hparams = _hparams(args, models, source)
     threads = args.threads or int(models.saved.get("threads", DEFAULT_THREADS))
-    record = evaluate_trained(source, hparams, models, args.device, threads)
+    evaluated = evaluate_trained(source, hparams, models, args.device, threads)
+    record = evaluated.record
     console.print(
         f"{models.method} on {source.dataset} ({models.origin}: {models.files['stage2']}): "
         f"β = {record.beta:.4f} chosen on val (val HM {record.val['hm']:.2f})",
         highlight=False,
         soft_wrap=True,
     )
+    if not evaluated.verified:
+        _warn_unverified(models, evaluated, source, console)
     if models.saved.get("test"):
         same = all(models.saved["test"][metric] == value for metric, value in record.metrics.items())
         console.print(
@@ -178,12 +192,40 @@ def evaluate_one(args: argparse.Namespace, models: TrainedModels, console: Conso
     return record
 
 
+def _warn_unverified(models: TrainedModels, evaluated: EvaluatedModels, source: DataSource, console: Console) -> None:
+    """An evaluation whose models do not say what they were trained on is stored, but never silently."""
+    why = (
+        "a reference-format checkpoint records no dataset or class list"
+        if models.is_reference
+        else "it was saved before avgzsl-bench recorded the class list in model files"
+    )
+    console.print(
+        f"WARNING: what {models.files['stage1']} was trained on cannot be verified ({why}); "
+        f"the row is stored marked '{UNVERIFIED_LABEL}'",
+        style="bold yellow",
+        highlight=False,
+        soft_wrap=True,
+    )
+    hm, chance = evaluated.record.val["hm"], evaluated.val_chance_hm
+    if near_chance(hm, chance):
+        console.print(
+            f"WARNING: the stage-1 model's val HM {hm:.2f} is near chance: a uniform random guess among the "
+            f"{evaluated.val_classes} val classes scores {chance:.2f}, and near chance is below "
+            f"{NEAR_CHANCE_FACTOR * chance:.2f}. These models were most likely trained on another dataset or "
+            f"class split than {source.label}: check --dataset and the checkpoint files",
+            style="bold red",
+            highlight=False,
+            soft_wrap=True,
+        )
+
+
 def main(args: argparse.Namespace) -> int:
     console = Console(stderr=True)
     if args.threads is not None and args.threads < 1:
         raise BenchError(f"--threads must be at least 1, got {args.threads}")
     model_sets = _model_sets(args)
-    records = [evaluate_one(args, models, console) for models in model_sets]
+    sources = [checked_source(args, models, console) for models in model_sets]
+    records = [evaluate_one(args, models, source, console) for models, source in zip(model_sets, sources)]
     path = common.store_path(args)
     if path:
         store = ResultStore(path)

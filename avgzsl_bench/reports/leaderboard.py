@@ -15,12 +15,13 @@ import pandas as pd
 from tabulate import tabulate
 
 from avgzsl_bench.api import get_method
+from avgzsl_bench.artefacts.provenance import UNVERIFIED_LABEL
 from avgzsl_bench.datasets import get_dataset
 from avgzsl_bench.datasets.types import DEFAULT_FEATURES
 from avgzsl_bench.errors import BenchError
 from avgzsl_bench.reports import DEFAULT_LEADERBOARD_DIR
 from avgzsl_bench.reports.statistics import SIGNIFICANCE_COLUMNS, SIGNIFICANCE_NOTE, significance_cells
-from avgzsl_bench.reports.summary import METRIC_COLUMNS, format_mean_std, method_label
+from avgzsl_bench.reports.summary import METRIC_COLUMNS, format_mean_std, method_label, provenance_verified
 from avgzsl_bench.store.frame import load_results
 from avgzsl_bench.store.records import METRICS, RunRecord
 from avgzsl_bench.store.sqlite import ResultStore
@@ -90,6 +91,13 @@ def render_leaderboard(runs: pd.DataFrame, title: str) -> str:
             "Rows marked *(evaluated)* score trained models read from checkpoints (`bench.py evaluate`, e.g. "
             "the authors' released models) by the same test rule; the harness did not train them.",
         ]
+        if not all(provenance_verified(record) for record in runs["record"]):
+            notes += [
+                "",
+                f"*{UNVERIFIED_LABEL}*: the models do not record the dataset and classes they were trained on "
+                "(reference-format checkpoints, older saved models), so nothing showed that they were trained "
+                "on this data.",
+            ]
     if synthetic:
         notes += ["", "**SYNTHETIC: these numbers test the harness and say nothing about the methods.**"]
     return "\n".join([*notes, "", tabulate(rows, headers=headers, tablefmt="github"), ""])
