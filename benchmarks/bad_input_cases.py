@@ -120,7 +120,7 @@ def cases(bench: Bench, work: Path) -> list[tuple[str, int, str]]:
                 *demo[:4],
                 "--store",
                 "s.sqlite",
-                pick="WARNING",
+                pick="near chance",
             ),
         )
     )
