@@ -266,11 +266,14 @@ def test_a_reference_checkpoint_near_chance_is_warned_about_and_marked_on_the_bo
     for module in untrained.modules():
         if hasattr(module, "reset_parameters"):
             module.reset_parameters()
-    write_reference_run(tmp_path / "runs", untrained, untrained, epoch=1)
+    write_reference_run(tmp_path / "UCF_runs", untrained, untrained, epoch=1)  # as if trained on UCF
+    stage1 = tmp_path / "UCF_runs" / "ClipClap_demo" / "stage_1" / "ClipClap_model_score.pt"
+    stage2 = tmp_path / "UCF_runs" / "ClipClap_demo" / "stage_2" / "checkpoints" / "ClipClap_model_score_ckpt_0.pt"
     store = tmp_path / "r.sqlite"
-    args = ["evaluate", str(tmp_path / "runs"), "--dataset", "demo", "--demo-samples", "12", "--store", str(store)]
-    assert main(args) == 0
+    args = ["evaluate", "--stage1", str(stage1), "--stage2", str(stage2), "--dataset", "demo", "--demo-samples", "12"]
+    assert main([*args, "--store", str(store)]) == 0
     err = " ".join(capsys.readouterr().err.split())
+    assert f"{stage1} sits in a folder named for ucf but is evaluated on demo: pass --dataset ucf" in err, err
     (record,) = ResultStore(store).runs()
     classes = int(tiny_demo.splits["val"].classes.numel())
     assert record.val["hm"] < 2 * 100 / classes  # what the warning claims, recomputed here

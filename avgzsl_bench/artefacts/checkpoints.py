@@ -170,6 +170,16 @@ def _tag(path: Path, tags: Mapping[str, str]) -> str | None:
     return None
 
 
+def folder_dataset(path: Path, tags: Mapping[str, str]) -> str | None:
+    """The dataset named by the folder closest to the file `path` (None when no folder names one):
+    the one thing a reference checkpoint says about the data it was trained on."""
+    for part in reversed(path.parent.parts):
+        named = {dataset for fragment, dataset in tags.items() if fragment in part.lower()}
+        if len(named) == 1:
+            return named.pop()
+    return None
+
+
 def find_reference_pairs(tree: Path) -> list[ReferencePair]:
     """Every (stage-1 best model, matching stage-2 checkpoint) pair under `tree`, found by contents."""
     stage2 = [(path, int(m.group(1))) for path in tree.rglob("*.pt") if (m := STAGE2_PATTERN.search(path.name))]

@@ -13,6 +13,7 @@ from avgzsl_bench.api import get_method
 from avgzsl_bench.artefacts import get_artefact
 from avgzsl_bench.artefacts.checkpoints import (
     TrainedModels,
+    folder_dataset,
     is_saved_models,
     load_reference_pair,
     load_saved,
@@ -180,8 +181,8 @@ def evaluate_one(args: argparse.Namespace, models: TrainedModels, source: DataSo
         highlight=False,
         soft_wrap=True,
     )
-    if not evaluated.verified:
-        _warn_unverified(models, evaluated, source, console)
+    for warning in [] if evaluated.verified else unverified_warnings(models, evaluated, source):
+        console.print(f"WARNING: {warning}", style="bold red", highlight=False, soft_wrap=True)
     if models.saved.get("test"):
         same = all(models.saved["test"][metric] == value for metric, value in record.metrics.items())
         console.print(
@@ -192,31 +193,35 @@ def evaluate_one(args: argparse.Namespace, models: TrainedModels, source: DataSo
     return record
 
 
-def _warn_unverified(models: TrainedModels, evaluated: EvaluatedModels, source: DataSource, console: Console) -> None:
-    """An evaluation whose models do not say what they were trained on is stored, but never silently."""
+def unverified_warnings(models: TrainedModels, evaluated: EvaluatedModels, source: DataSource) -> list[str]:
+    """What to say about an evaluation whose models do not record what they were trained on (its row
+    is stored, but never silently): that, a checkpoint folder named for another dataset, and a val HM
+    near chance."""
     why = (
         "a reference-format checkpoint records no dataset or class list"
         if models.is_reference
         else "it was saved before avgzsl-bench recorded the class list in model files"
     )
-    console.print(
-        f"WARNING: what {models.files['stage1']} was trained on cannot be verified ({why}); "
-        f"the row is stored marked '{UNVERIFIED_LABEL}'",
-        style="bold yellow",
-        highlight=False,
-        soft_wrap=True,
-    )
+    warnings = [
+        f"what {models.files['stage1']} was trained on cannot be verified ({why}); "
+        f"the row is stored marked '{UNVERIFIED_LABEL}'"
+    ]
+    for file in dict.fromkeys(models.files.values()) if models.is_reference else ():
+        named = folder_dataset(Path(file), _dataset_tags())
+        if named is not None and named != source.dataset:
+            warnings.append(
+                f"{file} sits in a folder named for {named} but is evaluated on {source.dataset}: "
+                f"pass --dataset {named}, or the {source.dataset} checkpoints"
+            )
     hm, chance = evaluated.record.val["hm"], evaluated.val_chance_hm
     if near_chance(hm, chance):
-        console.print(
-            f"WARNING: the stage-1 model's val HM {hm:.2f} is near chance: a uniform random guess among the "
+        warnings.append(
+            f"the stage-1 model's val HM {hm:.2f} is near chance: a uniform random guess among the "
             f"{evaluated.val_classes} val classes scores {chance:.2f}, and near chance is below "
             f"{NEAR_CHANCE_FACTOR * chance:.2f}. These models were most likely trained on another dataset or "
-            f"class split than {source.label}: check --dataset and the checkpoint files",
-            style="bold red",
-            highlight=False,
-            soft_wrap=True,
+            f"class split than {source.label}: check --dataset and the checkpoint files"
         )
+    return warnings
 
 
 def main(args: argparse.Namespace) -> int:
