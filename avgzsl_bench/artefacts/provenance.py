@@ -119,13 +119,14 @@ def check_classes(file: str, saved: Mapping[str, Any], dataset: GZSLDataset, roo
     recorded = saved.get("trained_on")
     if not recorded:
         return False
+    where = f"the data at '{root}'" if root else f"the {dataset.name} data"
     trained_root = saved.get("config", {}).get("data", {}).get("root")
     fix = f"point --root at the folder it was trained on ('{trained_root}')" if trained_root else "drop --root"
     if recorded["classes_sha256"] != class_fingerprint(dataset.class_names):
         trained, here = set(recorded["class_names"]), set(dataset.class_names)
         only_here = sorted(here - trained)
         raise BenchError(
-            f"'{file}' was trained on another class list than the data at '{root}' holds: "
+            f"'{file}' was trained on another class list than {where} holds: "
             f"{recorded['num_classes']} classes (sha256 {recorded['classes_sha256'][:12]}) against "
             f"{dataset.num_classes} (sha256 {class_fingerprint(dataset.class_names)[:12]}), "
             f"{len(trained & here)} in common"
@@ -134,7 +135,7 @@ def check_classes(file: str, saved: Mapping[str, Any], dataset: GZSLDataset, roo
         )
     if recorded["splits_sha256"] != split_fingerprint(dataset):
         raise BenchError(
-            f"'{file}' was trained on the same classes as the data at '{root}' but with another seen/unseen "
+            f"'{file}' was trained on the same classes as {where} but with another seen/unseen "
             f"split (the class-split lists differ), so some classes scored as unseen may have been seen in "
             f"training: {fix}, or evaluate models trained on this split"
         )

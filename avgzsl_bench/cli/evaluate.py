@@ -42,7 +42,9 @@ EXAMPLES = """\
   python bench.py run --methods clipclap --dataset demo --save-models results/models
   python bench.py evaluate results/models                     # every model file saved there
 Reference checkpoints are evaluated with the reference's position-based text mapping (they were trained
-with it) unless --text-order name is given; saved models use the mapping of the run that made them."""
+with it) unless --text-order name is given; saved models use the mapping of the run that made them.
+Saved models record the dataset, feature set, text mapping and classes they were trained on and are refused
+on other data; rows of reference checkpoints are stored marked "provenance not verifiable"."""
 
 
 def add_parser(subparsers: Any) -> None:
