@@ -361,3 +361,17 @@ def test_download_progress_is_a_few_plain_lines_when_piped():
     lines = stream.getvalue().splitlines()
     assert 10 <= len(lines) <= 12 and all("downloading data.zip:" in line for line in lines)
     assert "(100%)" in lines[-1] and "\r" not in stream.getvalue()
+
+
+def test_a_full_disk_keeps_the_archive(capsys, monkeypatch, tmp_path, mirror, bundles):
+    import errno
+
+    def no_space(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    mirror.files["/data.zip"] = zip_tree(bundles, "data/")
+    home = tmp_path / "home"
+    monkeypatch.setattr(zipfile.ZipFile, "extract", no_space)
+    code, out = fetch_cli(capsys, home, mirror.url("/data.zip"))
+    assert code == 2 and "No space left on device" in out and "the archive is kept" in out, out
+    assert (home / ".downloads" / "data.zip").is_file() and not (home / ".downloads" / "rejected").exists()

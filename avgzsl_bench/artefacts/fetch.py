@@ -24,7 +24,14 @@ from rich.console import Console
 from avgzsl_bench.artefacts.catalog import Artefact, get_artefact
 from avgzsl_bench.artefacts.download import DownloadFailed, download, partial_files
 from avgzsl_bench.artefacts.state import DOWNLOADS, fingerprint, read_state, sha256_file, write_state
-from avgzsl_bench.artefacts.unpack import clear_leftovers, extract, find_folders, install, staging_dir
+from avgzsl_bench.artefacts.unpack import (
+    UnpackFailed,
+    clear_leftovers,
+    extract,
+    find_folders,
+    install,
+    staging_dir,
+)
 from avgzsl_bench.datasets.locations import data_home
 from avgzsl_bench.errors import BenchError
 
@@ -115,6 +122,8 @@ def _fetch_locked(
     try:
         extract(path, staging)
         result.folders = install(find_folders(staging, artefact), home, artefact)
+    except UnpackFailed:
+        raise  # the destination's fault: the archive is kept
     except BenchError as error:
         raise BenchError(_rejected(artefact, home, path, given=archive is not None, error=error)) from None
     finally:
