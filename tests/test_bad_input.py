@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pickle
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -143,3 +144,27 @@ def test_read_only_store_file_is_named(tmp_path, capsys, monkeypatch):
     monkeypatch.setattr("avgzsl_bench.store.sqlite.os.access", lambda path, mode: Path(path) != store)
     code, err = run_cli(["--methods", "zeroshot", "--store", str(store)], capsys)
     assert code == 2 and f"'{store}' is not writable (the file is read-only)" in err
+
+
+def test_a_class_missing_from_the_name_table_names_the_table_not_the_text_file(bundle, tmp_path, capsys):
+    stem = bundle.stage_classes["stage_2_test_unseen"][0]
+    table = bundle.class_split / "ucf_clip_class_names.csv"
+    rows = table.read_text().splitlines()
+    table.write_text("\n".join(row for row in rows if not row.startswith(f"{stem},")) + "\n")
+    code, err = run_cli(on_bundle(bundle, tmp_path), capsys)
+    assert code == 2 and f"class '{stem}' has no row in the name table '{table}'" in err, err
+    assert bundle.prompt_of[bundle.class_id(stem)] in err  # the text key now left without a class
+    assert "have no vector" not in err
+
+
+def test_another_feature_set_than_the_folder_holds_names_the_one_it_holds(bundle, tmp_path, capsys):
+    from avca_bundle_factory import write_avca_bundle
+
+    shutil.rmtree(bundle.class_split / "main_split")  # as in the released CLIP/CLAP bundle
+    code, err = run_cli(on_bundle(bundle, tmp_path, "--features", "selavi"), capsys)
+    assert code == 2 and "holds clip-clap features, not selavi" in err and "use --features clip-clap" in err, err
+    assert "split=" not in err
+
+    avca = write_avca_bundle(tmp_path / "AVCA" / "UCF", "ucf", features="selavi")
+    code, err = run_cli([*on_bundle(bundle, tmp_path)[:5], str(avca.root), "--no-store"], capsys)
+    assert code == 2 and "holds selavi features, not clip-clap" in err and "use --features selavi" in err, err

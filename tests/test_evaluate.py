@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import zipfile
+from pathlib import Path
 
 import pytest
 import torch
@@ -96,10 +97,12 @@ def test_cli_evaluates_a_reference_tree_with_the_legacy_text_order(capsys, tmp_p
     captured = capsys.readouterr()
     assert code == 0, captured.err
     assert "position-based text mapping" in " ".join(captured.err.split())
-    assert "| clipclap (evaluated) | demo" in captured.out
+    assert "| clipclap (evaluated, provenance not verifiable) | demo" in captured.out
+    assert "cannot be verified" in captured.err and "near chance" not in captured.err  # a trained model
     (record,) = ResultStore(store).runs()
     assert record.kind == "evaluation" and record.key.startswith("eval-clipclap-demo-")
     assert record.config["models"]["origin"] == "reference checkpoint" and record.best_epochs == 2
+    assert record.config["models"]["provenance"] == "not verifiable"
 
 
 @pytest.mark.parametrize("method", ["clipclap", "cjme"])  # one view, and two views whose β are averaged
@@ -147,3 +150,134 @@ def test_released_models_fetched_from_a_zip_are_found_by_contents(tmp_path, tiny
     assert (installed / "stage_1" / "ClipClap_model_score.pt").is_file()
     code = main(["evaluate", "--dataset", "demo", "--demo-samples", "12", "--no-store"])
     assert code == 0, capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        (bytes(range(7, 250)) * 8, "is not a PyTorch checkpoint"),  # no torch.save header at all
+        (b"\x80\x02" + bytes(range(250, 0, -1)) * 8, "is not a readable PyTorch checkpoint"),  # a damaged pickle
+    ],
+)
+def test_a_file_that_is_not_a_checkpoint_is_named_and_the_safe_loader_stays_on(capsys, tmp_path, content, message):
+    bogus = tmp_path / "bogus.pt"
+    bogus.write_bytes(content)
+    code = main(["evaluate", str(bogus), "--no-store"])
+    err = " ".join(capsys.readouterr().err.split())
+    assert code == 2 and message in err and f"'{bogus}'" in err, err
+    assert "weights_only" not in err and "Traceback" not in err
+
+
+def test_a_checkpoint_holding_python_objects_is_refused_without_unsafe_advice(capsys, tmp_path):
+    import argparse
+
+    path = tmp_path / "with_args.pt"
+    torch.save({"epoch": 1, "model": {"w": torch.zeros(1)}, "args": argparse.Namespace(lr=1.0)}, path)
+    code = main(["evaluate", "--dataset", "demo", "--stage1", str(path), "--stage2", str(path), "--no-store"])
+    err = " ".join(capsys.readouterr().err.split())
+    assert code == 2 and f"'{path}'" in err and "argparse.Namespace" in err and "runs no code" in err, err
+    assert "weights_only" not in err
+
+
+def _saved_demo_model(tmp_path, store=None) -> Path:
+    """One ClipClap trained briefly on the demo data with --save-models; the model file."""
+    models = tmp_path / "models"
+    args = ["--methods", "clipclap", "--dataset", "demo", "--demo-samples", "12", "--epochs", "1", "--quiet"]
+    args += ["--set", "batches_per_epoch=5", "--threads", "1", "--save-models", str(models)]
+    assert main([*args, *(["--store", str(store)] if store else ["--no-store"])]) == 0
+    (saved,) = models.glob("*.pt")
+    return saved
+
+
+def test_saved_models_are_refused_on_another_dataset_or_text_order(capsys, tmp_path):
+    from bundle_factory import write_bundle
+
+    saved = _saved_demo_model(tmp_path)
+    info = write_bundle(tmp_path / "UCF", "ucf", classes="synthetic", samples_per_class=3)
+    store = tmp_path / "r.sqlite"
+    capsys.readouterr()
+    code = main(["evaluate", str(saved), "--dataset", "ucf", "--root", str(info.root), "--store", str(store)])
+    err = " ".join(capsys.readouterr().err.split())
+    assert code == 2 and f"'{saved}' does not fit this data" in err and "trained on demo, asked for ucf" in err, err
+    assert "Drop --dataset" in err and not store.exists()  # refused before anything was read or stored
+    code = main(["evaluate", str(saved), "--text-order", "position", "--no-store"])
+    err = " ".join(capsys.readouterr().err.split())
+    assert code == 2 and "text order: trained on name, asked for position" in err and "Drop --text-order" in err
+
+
+def test_saved_models_are_refused_on_another_class_list(capsys, tmp_path):
+    from bundle_factory import write_bundle
+
+    trained = write_bundle(tmp_path / "a" / "UCF", "ucf", classes="synthetic", samples_per_class=3)
+    other = write_bundle(
+        tmp_path / "b" / "UCF", "ucf", {"val_unseen": 3}, classes="synthetic", samples_per_class=3, seed=1
+    )
+    assert other.class_names != trained.class_names
+    models, cache = tmp_path / "models", str(tmp_path / "cache")
+    args = ["--methods", "clipclap", "--dataset", "ucf", "--root", str(trained.root), "--cache-dir", cache]
+    args += ["--epochs", "1", "--set", "batches_per_epoch=2", "--no-store", "--quiet", "--save-models", str(models)]
+    assert main(args) == 0
+    (saved,) = models.glob("*.pt")
+    capsys.readouterr()
+    code = main(["evaluate", str(saved), "--root", str(other.root), "--cache-dir", cache, "--no-store"])
+    err = " ".join(capsys.readouterr().err.split())
+    assert code == 2 and f"'{saved}' was trained on another class list than the data at '{other.root}'" in err, err
+    assert f"point --root at the folder it was trained on ('{trained.root}')" in err
+    assert main(["evaluate", str(saved), "--cache-dir", cache, "--no-store"]) == 0  # its own data: verified
+    assert "cannot be verified" not in capsys.readouterr().err
+
+
+def test_class_check_names_a_changed_split_and_verifies_the_same_data(tiny_demo):
+    from dataclasses import replace
+
+    from avgzsl_bench.artefacts.provenance import check_classes, data_provenance
+    from avgzsl_bench.datasets import DataSource
+
+    saved = {"trained_on": data_provenance(DataSource("demo", demo_samples_per_class=12), tiny_demo)}
+    assert check_classes("m.pt", saved, tiny_demo, None) is True
+    assert check_classes("m.pt", {}, tiny_demo, None) is False  # a file that records nothing
+    test = tiny_demo.splits["test"]
+    swapped = replace(tiny_demo, splits={**tiny_demo.splits, "test": replace(test, seen=test.unseen, unseen=test.seen)})
+    with pytest.raises(BenchError, match="another seen/unseen split"):
+        check_classes("m.pt", saved, swapped, None)
+    renamed = replace(tiny_demo, class_names=("another class", *tiny_demo.class_names[1:]))
+    with pytest.raises(BenchError, match="e.g. not trained on: another class"):
+        check_classes("m.pt", saved, renamed, None)
+
+
+def test_an_older_saved_file_without_provenance_is_evaluated_and_marked(capsys, tmp_path):
+    saved = _saved_demo_model(tmp_path)
+    payload = torch.load(saved, weights_only=True)
+    del payload["trained_on"]
+    payload["format_version"] = 1  # as the harness saved models before it recorded the class list
+    torch.save(payload, saved)
+    store = tmp_path / "r.sqlite"
+    capsys.readouterr()
+    assert main(["evaluate", str(saved), "--store", str(store)]) == 0
+    captured = capsys.readouterr()
+    assert "cannot be verified (it was saved before" in " ".join(captured.err.split())
+    (record,) = ResultStore(store).runs(kind="evaluation")
+    assert record.config["models"]["provenance"] == "not verifiable"
+    assert "(evaluated, provenance not verifiable)" in captured.out
+
+
+def test_a_reference_checkpoint_near_chance_is_warned_about_and_marked_on_the_board(capsys, tmp_path, tiny_demo):
+    untrained = trained_clipclap(tiny_demo, 1)  # then reset: a model that learnt nothing scores at chance
+    for module in untrained.modules():
+        if hasattr(module, "reset_parameters"):
+            module.reset_parameters()
+    write_reference_run(tmp_path / "UCF_runs", untrained, untrained, epoch=1)  # as if trained on UCF
+    stage1 = tmp_path / "UCF_runs" / "ClipClap_demo" / "stage_1" / "ClipClap_model_score.pt"
+    stage2 = tmp_path / "UCF_runs" / "ClipClap_demo" / "stage_2" / "checkpoints" / "ClipClap_model_score_ckpt_0.pt"
+    store = tmp_path / "r.sqlite"
+    args = ["evaluate", "--stage1", str(stage1), "--stage2", str(stage2), "--dataset", "demo", "--demo-samples", "12"]
+    assert main([*args, "--store", str(store)]) == 0
+    err = " ".join(capsys.readouterr().err.split())
+    assert f"{stage1} sits in a folder named for ucf but is evaluated on demo: pass --dataset ucf" in err, err
+    (record,) = ResultStore(store).runs()
+    classes = int(tiny_demo.splits["val"].classes.numel())
+    assert record.val["hm"] < 2 * 100 / classes  # what the warning claims, recomputed here
+    assert f"is near chance: a uniform random guess among the {classes} val classes scores" in err, err
+    assert main(["leaderboard", "--store", str(store), "--out", str(tmp_path / "boards"), "--quiet"]) == 0
+    board = (tmp_path / "boards" / "demo.md").read_text()
+    assert "clipclap (evaluated, provenance not verifiable)" in board and "*provenance not verifiable*:" in board

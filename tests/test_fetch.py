@@ -197,7 +197,9 @@ def test_corrupt_archive_is_a_clear_error_and_unpacks_nothing(capsys, tmp_path, 
     mirror.files["/data.zip"] = body
     home = tmp_path / "home"
     code, out = fetch_cli(capsys, home, mirror.url("/data.zip"))
-    assert code == 2 and "not a readable zip" in out and "delete it and fetch again" in out
+    archive, aside = home / ".downloads" / "data.zip", home / ".downloads" / "rejected" / "data.zip"
+    assert code == 2 and "not a readable zip" in out and f"moved aside to '{aside}'" in out and str(archive) in out
+    assert aside.read_bytes() == body and not archive.exists()
     assert "Traceback" not in out
     assert no_partial_dataset(home) and not list(home.glob(".unpacking-*"))
     assert "clipclap-features" not in read_state(home)
@@ -217,6 +219,37 @@ def test_wrong_layout_is_a_clear_error_and_installs_nothing(capsys, tmp_path, mi
     code, out = fetch_cli(capsys, home, mirror.url("/data.zip"))
     assert code == 2 and missing in out, out
     assert no_partial_dataset(home) and not list(home.glob(".unpacking-*"))
+
+
+@pytest.mark.parametrize("damage", ["wrong layout", "corrupt"])
+def test_a_rejected_archive_is_moved_aside_and_the_next_fetch_downloads_again(
+    capsys, tmp_path, mirror, bundles, damage
+):
+    good = zip_tree(bundles, "data/")
+    mirror.files["/bad.zip"] = zip_tree(bundles, "data/", skip="VGGSound/") if damage == "wrong layout" else good[:999]
+    mirror.files["/data.zip"] = good
+    home = tmp_path / "home"
+    code, out = fetch_cli(capsys, home, mirror.url("/bad.zip"))
+    aside = home / ".downloads" / "rejected" / "data.zip"
+    assert code == 2 and f"'{home / '.downloads' / 'data.zip'}' was moved aside to '{aside}'" in out, out
+    assert aside.is_file()
+
+    served = len(mirror.requests)
+    code, out = fetch_cli(capsys, home, mirror.url("/data.zip"))
+    assert code == 0, out
+    assert [path for path, _ in mirror.requests[served:]] == ["/data.zip"]  # really downloaded again
+    assert read_state(home)["clipclap-features"]["sha256"] == hashlib.sha256(good).hexdigest()
+
+
+def test_force_downloads_again_even_with_an_archive_kept(capsys, tmp_path, mirror, bundles):
+    mirror.files["/data.zip"] = zip_tree(bundles, "data/")
+    home = tmp_path / "home"
+    assert fetch_cli(capsys, home, mirror.url("/data.zip"))[0] == 0
+    (home / ".downloads" / "data.zip").write_bytes(b"not a zip")  # a kept archive gone bad
+    served = len(mirror.requests)
+    code, out = fetch_cli(capsys, home, mirror.url("/data.zip"), "--force")
+    assert code == 0, out
+    assert [path for path, _ in mirror.requests[served:]] == ["/data.zip"]
 
 
 def test_tampering_is_reported_and_a_changed_archive_refused(capsys, tmp_path, mirror, bundles):
@@ -328,3 +361,17 @@ def test_download_progress_is_a_few_plain_lines_when_piped():
     lines = stream.getvalue().splitlines()
     assert 10 <= len(lines) <= 12 and all("downloading data.zip:" in line for line in lines)
     assert "(100%)" in lines[-1] and "\r" not in stream.getvalue()
+
+
+def test_a_full_disk_keeps_the_archive(capsys, monkeypatch, tmp_path, mirror, bundles):
+    import errno
+
+    def no_space(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    mirror.files["/data.zip"] = zip_tree(bundles, "data/")
+    home = tmp_path / "home"
+    monkeypatch.setattr(zipfile.ZipFile, "extract", no_space)
+    code, out = fetch_cli(capsys, home, mirror.url("/data.zip"))
+    assert code == 2 and "No space left on device" in out and "the archive is kept" in out, out
+    assert (home / ".downloads" / "data.zip").is_file() and not (home / ".downloads" / "rejected").exists()

@@ -221,7 +221,9 @@ def test_evaluated_checkpoints_get_their_own_row_in_paper_tables(tmp_path: Path,
     markdown = render_table(
         reference.table(1), reference, [ucf], [42], row_lookup([], [42]), evaluations=[evaluated, other]
     )
-    row = next(line for line in markdown.splitlines() if "(reference checkpoint, evaluated)" in line)
-    assert row.split("|")[1].strip() == "ClipClap (reference checkpoint, evaluated)"
+    # A reference checkpoint records nothing of its data: its row says so.
+    label = "ClipClap (reference checkpoint, provenance not verifiable, evaluated)"
+    row = next(line for line in markdown.splitlines() if label in line)
+    assert row.split("|")[1].strip() == label
     assert "55.00 (55.97, Δ -0.97)" in row  # HM beside the paper's
     assert "CJME (" not in markdown  # its hyper-parameters are not the table's: no row

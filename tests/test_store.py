@@ -97,3 +97,33 @@ def test_killed_benchmark_resumes_without_recomputing(tmp_path: Path, bench_comm
     # A run killed after its stage 1 was stored resumes at stage 2 with that stage 1.
     for key in (stage1_keys - set(before)) & set(after):
         assert after[key].timings["stage1_s"] == store.stage1(key).seconds
+
+
+def test_reading_commands_never_create_a_store(tmp_path: Path, capsys, fake_record) -> None:
+    import pytest
+
+    import avgzsl_bench
+    from avgzsl_bench.cli import main
+    from avgzsl_bench.errors import BenchError
+
+    absent = tmp_path / "nowhere" / "absent.sqlite"
+    assert main(["leaderboard", "--store", str(absent), "--out", str(tmp_path / "boards"), "--quiet"]) == 2
+    err = " ".join(capsys.readouterr().err.split())
+    assert f"no results store at '{absent}'" in err and "bench.py run" in err
+    with pytest.raises(BenchError, match="does not exist"):
+        avgzsl_bench.load_results(absent)
+    assert not absent.parent.exists() and not (tmp_path / "boards").exists()
+
+    # An existing store is read without touching it: no schema added, no companion file left.
+    path = tmp_path / "s.sqlite"
+    ResultStore(path).save_run(fake_record("k1"))
+    before = sorted(p.name for p in tmp_path.iterdir())
+    reader = ResultStore(path, read_only=True)
+    assert [run.key for run in reader.runs()] == ["k1"] and reader.has_run("k1") and reader.stage1("k1") is None
+    assert sorted(p.name for p in tmp_path.iterdir()) == before
+
+    # A valid SQLite file no run was written to reads as empty, and is not given tables.
+    empty = tmp_path / "empty.sqlite"
+    sqlite3.connect(empty).close()
+    assert ResultStore(empty, read_only=True).runs() == []
+    assert sqlite3.connect(empty).execute("SELECT name FROM sqlite_master").fetchall() == []

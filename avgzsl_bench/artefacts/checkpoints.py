@@ -12,16 +12,22 @@ itself (`O_enc.0.weight`). `REFERENCE_KEY_RULES` says so per method.
 Saved-models format (`bench.py run --save-models DIR` writes `DIR/<job key>.pt`): one `torch.save`d
 dict, loadable with `weights_only=True`:
 
-    format "avgzsl-bench-models", format_version 1, method, dataset, key (the job key), seed,
+    format "avgzsl-bench-models", format_version 2, method, dataset, key (the job key), seed,
     threads, config (method, data source identity, every hyper-parameter), dims {video, audio, clip_text,
-    clap_text}, best_epochs, val_betas {view: beta}, beta (the test calibration), test {seen,
-    unseen, hm, zsl} (what the run measured), stage1 (state dict of the stage-1 best-epoch model),
-    stage2 (state dict of the stage-2 model), version, git_revision
+    clap_text}, trained_on {dataset, features, text_order, num_classes, class_names, classes_sha256,
+    splits_sha256} (what the models were trained on: `artefacts.provenance`), best_epochs, val_betas
+    {view: beta}, beta (the test calibration), test {seen, unseen, hm, zsl} (what the run measured),
+    stage1 (state dict of the stage-1 best-epoch model), stage2 (state dict of the stage-2 model),
+    version, git_revision
+
+Version 1 files (without trained_on) are still read; like reference checkpoints, what they were
+trained on cannot be verified beyond the dataset, feature set and text order of their config.
 """
 
 from __future__ import annotations
 
 import re
+import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,11 +39,16 @@ from avgzsl_bench.artefacts.state import sha256_file
 from avgzsl_bench.errors import BenchError
 
 SAVED_FORMAT = "avgzsl-bench-models"
-SAVED_FORMAT_VERSION = 1
+SAVED_FORMAT_VERSION = 2
+READABLE_VERSIONS = (1, 2)  # version 1: no `trained_on`
 # Method -> (pattern, replacement) rules that turn a reference state-dict key into ours.
 REFERENCE_KEY_RULES: dict[str, tuple[tuple[str, str], ...]] = {"clipclap": ((r"\.fc\.", "."),)}
 STAGE1_PATTERN = "*_score.pt"
 STAGE2_PATTERN = re.compile(r"_score_ckpt_(\d+)\.pt$")
+ZIP_MAGIC = b"PK\x03\x04"
+PICKLE_PROTO = 0x80  # the opcode a pickle of protocol 2 or later begins with
+# How the safe loader names an object it refused (torch 2.4 onwards).
+UNSUPPORTED_GLOBAL = re.compile(r"Unsupported global: GLOBAL ([\w.]+)")
 
 State = dict[str, torch.Tensor]
 
@@ -61,16 +72,48 @@ class TrainedModels:
 
 
 def read_checkpoint(path: Path) -> dict[str, Any]:
-    """A torch checkpoint as a dict; tensors, numbers and strings only (no code runs on load)."""
+    """A torch checkpoint as a dict; tensors, numbers and strings only (no code runs on load).
+
+    torch's own message for a refused file advises turning the safe loader off; that advice is not
+    relayed (a checkpoint from the internet could run code), the file and what is wrong with it are named.
+    """
+    if not path.is_file():
+        raise BenchError(f"checkpoint '{path}' does not exist" + (" (it is a folder)" if path.is_dir() else ""))
+    if not _written_by_torch_save(path):
+        raise BenchError(
+            f"'{path}' is not a PyTorch checkpoint (it does not begin like a file written by torch.save); "
+            "check the path, or download or save the file again"
+        )
     try:
-        payload = torch.load(path, map_location="cpu", weights_only=True)
-    except FileNotFoundError:
-        raise BenchError(f"checkpoint '{path}' does not exist") from None
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # torch warns about odd pickle protocols of damaged files
+            payload = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as error:  # noqa: BLE001 - torch raises many kinds for a bad file; all mean the same
-        raise BenchError(f"cannot read checkpoint '{path}' ({type(error).__name__}: {error})") from None
+        raise BenchError(_unreadable(path, error)) from None
     if not isinstance(payload, dict):
         raise BenchError(f"checkpoint '{path}' holds a {type(payload).__name__}, not a dict")
     return payload
+
+
+def _written_by_torch_save(path: Path) -> bool:
+    """torch.save writes a zip archive, or (the legacy format) a pickle of protocol 2 or later."""
+    with path.open("rb") as handle:
+        head = handle.read(4)
+    return head.startswith(ZIP_MAGIC) or (len(head) >= 2 and head[0] == PICKLE_PROTO and 2 <= head[1] <= 5)
+
+
+def _unreadable(path: Path, error: Exception) -> str:
+    refused = UNSUPPORTED_GLOBAL.search(str(error))
+    if refused:
+        return (
+            f"checkpoint '{path}' holds a Python object of type {refused.group(1)}, which is not loaded: only "
+            "tensors, numbers, strings and containers of them are read from checkpoints, so that loading one "
+            "runs no code. Save the state dicts alone (torch.save({'epoch': E, 'model': model.state_dict()}, path))"
+        )
+    return (
+        f"'{path}' is not a readable PyTorch checkpoint: it is truncated, damaged or another kind of file "
+        f"({type(error).__name__}); download or save it again"
+    )
 
 
 def from_reference_keys(state: Mapping[str, torch.Tensor], method: str) -> State:
@@ -124,6 +167,16 @@ def _tag(path: Path, tags: Mapping[str, str]) -> str | None:
         for fragment, dataset in tags.items():
             if fragment in part.lower():
                 return dataset
+    return None
+
+
+def folder_dataset(path: Path, tags: Mapping[str, str]) -> str | None:
+    """The dataset named by the folder closest to the file `path` (None when no folder names one):
+    the one thing a reference checkpoint says about the data it was trained on."""
+    for part in reversed(path.parent.parts):
+        named = {dataset for fragment, dataset in tags.items() if fragment in part.lower()}
+        if len(named) == 1:
+            return named.pop()
     return None
 
 
@@ -194,8 +247,11 @@ def load_saved(path: Path) -> TrainedModels:
     payload = read_checkpoint(path)
     if payload.get("format") != SAVED_FORMAT:
         raise BenchError(f"'{path}' is not a model file saved by `bench.py run --save-models`")
-    if payload.get("format_version") != SAVED_FORMAT_VERSION:
-        raise BenchError(f"'{path}' has saved-models format version {payload.get('format_version')}; this reads 1")
+    if payload.get("format_version") not in READABLE_VERSIONS:
+        raise BenchError(
+            f"'{path}' has saved-models format version {payload.get('format_version')}; this version of "
+            f"avgzsl-bench reads {', '.join(map(str, READABLE_VERSIONS))}: upgrade avgzsl-bench"
+        )
     sha = sha256_file(path)
     info = {key: value for key, value in payload.items() if key not in ("stage1", "stage2")}
     return TrainedModels(

@@ -4,11 +4,14 @@ Steps: take a lock (one fetch per artefact and data home at a time); stop early 
 already unpacked and unchanged; download the archive into `<home>/.downloads/` (resuming a partial
 download) unless it is there already or given with `archive=`; check its sha256 against the one
 recorded by an earlier fetch; unpack and verify in a staging folder; rename into place; record.
-Every failure is a `BenchError` whose message ends with the manual route.
+Every failure is a `BenchError` whose message ends with the manual route. A downloaded archive that
+fails to unpack or verify is moved to `<home>/.downloads/rejected/` (and the message says so), so the
+next fetch downloads it again rather than failing on the same file; `force` always downloads again.
 """
 
 from __future__ import annotations
 
+import os
 import shutil
 import time
 from dataclasses import dataclass, field
@@ -21,9 +24,18 @@ from rich.console import Console
 from avgzsl_bench.artefacts.catalog import Artefact, get_artefact
 from avgzsl_bench.artefacts.download import DownloadFailed, download, partial_files
 from avgzsl_bench.artefacts.state import DOWNLOADS, fingerprint, read_state, sha256_file, write_state
-from avgzsl_bench.artefacts.unpack import clear_leftovers, extract, find_folders, install, staging_dir
+from avgzsl_bench.artefacts.unpack import (
+    UnpackFailed,
+    clear_leftovers,
+    extract,
+    find_folders,
+    install,
+    staging_dir,
+)
 from avgzsl_bench.datasets.locations import data_home
 from avgzsl_bench.errors import BenchError
+
+REJECTED = "rejected"  # <downloads>/rejected/: the last archive that failed verification
 
 
 @dataclass
@@ -97,20 +109,23 @@ def _fetch_locked(
         folders = {rule.target: artefact.destination(home, rule) for rule in artefact.folders}
         return FetchResult(artefact, home, folders, state[artefact.name]["sha256"], already_present=True)
     result = FetchResult(artefact, home, {})
-    path, source = _obtain_archive(artefact, home, url, archive, retries, timeout, console, quiet, result)
+    path, source = _obtain_archive(artefact, home, url, archive, force, retries, timeout, console, quiet, result)
     recorded = state.get(artefact.name, {}).get("sha256")
     if recorded and recorded != result.sha256 and not force:
         raise BenchError(
             f"archive '{path}' has sha256 {result.sha256}, but the {artefact.name} archive fetched before had "
-            f"{recorded}: it was modified, or the source serves another file. Delete '{path}' to download it "
-            "again, or pass --force to accept the new archive"
+            f"{recorded}: it was modified, or the source serves another file. Delete '{path}', or pass --force "
+            "to download it again and accept what the source serves"
         )
     started = time.perf_counter()
     staging = staging_dir(home, artefact)
-    extract(path, staging)
     try:
-        found = find_folders(staging, artefact)
-        result.folders = install(found, home, artefact)
+        extract(path, staging)
+        result.folders = install(find_folders(staging, artefact), home, artefact)
+    except UnpackFailed:
+        raise  # the destination's fault: the archive is kept
+    except BenchError as error:
+        raise BenchError(_rejected(artefact, home, path, given=archive is not None, error=error)) from None
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     result.seconds["unpack"] = time.perf_counter() - started
@@ -126,6 +141,7 @@ def _obtain_archive(
     home: Path,
     url: str | None,
     archive: Path | None,
+    force: bool,
     retries: int,
     timeout: float,
     console: Console | None,
@@ -141,6 +157,9 @@ def _obtain_archive(
         return archive, str(archive)
     path = archive_path(home, artefact)
     source = url or artefact.download_url
+    if force:  # download again from the start: a kept archive or partial download is not reused
+        for stale in (path, *partial_files(path)):
+            stale.unlink(missing_ok=True)
     if path.is_file():  # downloaded before (and kept), or put there by hand
         result.sha256 = sha256_file(path)
         return path, source
@@ -156,6 +175,26 @@ def _obtain_archive(
     result.seconds["download"] = time.perf_counter() - started
     result.downloaded_bytes = path.stat().st_size
     return path, source
+
+
+def rejected_path(home: Path, artefact: Artefact) -> Path:
+    """Where an archive that failed verification goes: out of the way of the next fetch, one kept."""
+    return home / DOWNLOADS / REJECTED / artefact.filename
+
+
+def _rejected(artefact: Artefact, home: Path, path: Path, *, given: bool, error: BenchError) -> str:
+    """The message of an archive that failed to unpack or verify; a downloaded one is moved aside
+    first, so that the next fetch downloads it again instead of failing on the same file."""
+    if given:
+        return f"{error}. '{path}' was left where it is: check that it is the {artefact.filename} of {artefact.name}"
+    aside = rejected_path(home, artefact)
+    aside.parent.mkdir(parents=True, exist_ok=True)
+    os.replace(path, aside)
+    return (
+        f"{error}. The archive '{path}' was moved aside to '{aside}' (delete it when you no longer need it); "
+        f"`python bench.py fetch {artefact.name}` downloads it again (add --url to use another source). "
+        f"{manual_steps(artefact, home)}"
+    )
 
 
 def _record(artefact: Artefact, result: FetchResult, source: str, path: Path) -> dict[str, Any]:

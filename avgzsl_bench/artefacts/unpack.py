@@ -7,6 +7,7 @@ which no dataset lookup ever reads.
 
 from __future__ import annotations
 
+import errno
 import os
 import shutil
 import zipfile
@@ -15,8 +16,14 @@ from pathlib import Path, PurePosixPath
 from avgzsl_bench.artefacts.catalog import Artefact, FolderRule
 from avgzsl_bench.errors import BenchError
 
+# Errors of writing the unpacked files, which say nothing about the archive.
+DESTINATION_ERRORS = {errno.ENOSPC, errno.EDQUOT, errno.EACCES, errno.EPERM, errno.EROFS}
 STAGING_PREFIX = ".unpacking-"
 RETIRED_PREFIX = ".replaced-"
+
+
+class UnpackFailed(BenchError):
+    """The archive could not be unpacked for a reason of the destination (disk full, no permission)."""
 
 
 def staging_dir(home: Path, artefact: Artefact) -> Path:
@@ -35,12 +42,17 @@ def extract(archive: Path, into: Path) -> None:
             into.mkdir(parents=True)
             for member in members:
                 bundle.extract(member, into)  # reading each member checks its CRC
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, OSError, ValueError) as error:
+    except OSError as error:
         shutil.rmtree(into, ignore_errors=True)
-        raise BenchError(
-            f"archive '{archive}' is not a readable zip ({error}); it is incomplete or corrupt: delete it "
-            "and fetch again"
-        ) from error
+        if error.errno in DESTINATION_ERRORS:
+            raise UnpackFailed(
+                f"cannot unpack '{archive}' into '{into.parent}' ({error.strerror}); free disk space or make that "
+                "folder writable, then fetch again (the archive is kept)"
+            ) from error
+        raise BenchError(f"archive '{archive}' is not a readable zip ({error}); it is incomplete or corrupt") from error
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, ValueError) as error:
+        shutil.rmtree(into, ignore_errors=True)
+        raise BenchError(f"archive '{archive}' is not a readable zip ({error}); it is incomplete or corrupt") from error
     except BaseException:
         shutil.rmtree(into, ignore_errors=True)
         raise
@@ -54,7 +66,7 @@ def find_folders(tree: Path, artefact: Artefact) -> dict[FolderRule, Path]:
         if not matches:
             raise BenchError(
                 f"archive of '{artefact.name}' holds no folder with {rule.description} "
-                "(the archive is not the expected one, or is incomplete): delete it and fetch again"
+                "(the archive is not the expected one, or is incomplete)"
             )
         if len(matches) > 1:
             listed = ", ".join(str(path.relative_to(tree)) for path in matches)

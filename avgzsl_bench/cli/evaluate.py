@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 
@@ -13,11 +13,13 @@ from avgzsl_bench.api import get_method
 from avgzsl_bench.artefacts import get_artefact
 from avgzsl_bench.artefacts.checkpoints import (
     TrainedModels,
+    folder_dataset,
     is_saved_models,
     load_reference_pair,
     load_saved,
     select_pair,
 )
+from avgzsl_bench.artefacts.provenance import NEAR_CHANCE_FACTOR, UNVERIFIED_LABEL, check_source, near_chance
 from avgzsl_bench.cli import common
 from avgzsl_bench.datasets import DataSource, list_datasets
 from avgzsl_bench.datasets.locations import data_home
@@ -28,6 +30,9 @@ from avgzsl_bench.jobs.job import DEFAULT_THREADS
 from avgzsl_bench.store.records import RunRecord
 from avgzsl_bench.store.sqlite import ResultStore
 
+if TYPE_CHECKING:
+    from avgzsl_bench.jobs.evaluate import EvaluatedModels
+
 RELEASED_MODELS = "clipclap-models"
 EXAMPLES = """\
   python bench.py fetch clipclap-models && python bench.py evaluate --dataset ucf   # the paper's released models
@@ -37,7 +42,9 @@ EXAMPLES = """\
   python bench.py run --methods clipclap --dataset demo --save-models results/models
   python bench.py evaluate results/models                     # every model file saved there
 Reference checkpoints are evaluated with the reference's position-based text mapping (they were trained
-with it) unless --text-order name is given; saved models use the mapping of the run that made them."""
+with it) unless --text-order name is given; saved models use the mapping of the run that made them.
+Saved models record the dataset, feature set, text mapping and classes they were trained on and are refused
+on other data; rows of reference checkpoints are stored marked "provenance not verifiable"."""
 
 
 def add_parser(subparsers: Any) -> None:
@@ -155,19 +162,29 @@ def _hparams(args: argparse.Namespace, models: TrainedModels, source: DataSource
     return dict(models.saved["config"]["hparams"])
 
 
-def evaluate_one(args: argparse.Namespace, models: TrainedModels, console: Console) -> RunRecord:
+def checked_source(args: argparse.Namespace, models: TrainedModels, console: Console) -> DataSource:
+    """The data to evaluate on; saved models recording other data are refused here, before any is read."""
+    source = _source(args, models, console)
+    if not models.is_reference:
+        check_source(models.files["stage1"], models.saved, source)
+    return source
+
+
+def evaluate_one(args: argparse.Namespace, models: TrainedModels, source: DataSource, console: Console) -> RunRecord:
     from avgzsl_bench.jobs.evaluate import evaluate_trained
 
-    source = _source(args, models, console)
     hparams = _hparams(args, models, source)
     threads = args.threads or int(models.saved.get("threads", DEFAULT_THREADS))
-    record = evaluate_trained(source, hparams, models, args.device, threads)
+    evaluated = evaluate_trained(source, hparams, models, args.device, threads)
+    record = evaluated.record
     console.print(
         f"{models.method} on {source.dataset} ({models.origin}: {models.files['stage2']}): "
         f"β = {record.beta:.4f} chosen on val (val HM {record.val['hm']:.2f})",
         highlight=False,
         soft_wrap=True,
     )
+    for warning in [] if evaluated.verified else unverified_warnings(models, evaluated, source):
+        console.print(f"WARNING: {warning}", style="bold red", highlight=False, soft_wrap=True)
     if models.saved.get("test"):
         same = all(models.saved["test"][metric] == value for metric, value in record.metrics.items())
         console.print(
@@ -178,12 +195,44 @@ def evaluate_one(args: argparse.Namespace, models: TrainedModels, console: Conso
     return record
 
 
+def unverified_warnings(models: TrainedModels, evaluated: EvaluatedModels, source: DataSource) -> list[str]:
+    """What to say about an evaluation whose models do not record what they were trained on (its row
+    is stored, but never silently): that, a checkpoint folder named for another dataset, and a val HM
+    near chance."""
+    why = (
+        "a reference-format checkpoint records no dataset or class list"
+        if models.is_reference
+        else "it was saved before avgzsl-bench recorded the class list in model files"
+    )
+    warnings = [
+        f"what {models.files['stage1']} was trained on cannot be verified ({why}); "
+        f"the row is stored marked '{UNVERIFIED_LABEL}'"
+    ]
+    for file in dict.fromkeys(models.files.values()) if models.is_reference else ():
+        named = folder_dataset(Path(file), _dataset_tags())
+        if named is not None and named != source.dataset:
+            warnings.append(
+                f"{file} sits in a folder named for {named} but is evaluated on {source.dataset}: "
+                f"pass --dataset {named}, or the {source.dataset} checkpoints"
+            )
+    hm, chance = evaluated.record.val["hm"], evaluated.val_chance_hm
+    if near_chance(hm, chance):
+        warnings.append(
+            f"the stage-1 model's val HM {hm:.2f} is near chance: a uniform random guess among the "
+            f"{evaluated.val_classes} val classes scores {chance:.2f}, and near chance is below "
+            f"{NEAR_CHANCE_FACTOR * chance:.2f}. These models were most likely trained on another dataset or "
+            f"class split than {source.label}: check --dataset and the checkpoint files"
+        )
+    return warnings
+
+
 def main(args: argparse.Namespace) -> int:
     console = Console(stderr=True)
     if args.threads is not None and args.threads < 1:
         raise BenchError(f"--threads must be at least 1, got {args.threads}")
     model_sets = _model_sets(args)
-    records = [evaluate_one(args, models, console) for models in model_sets]
+    sources = [checked_source(args, models, console) for models in model_sets]
+    records = [evaluate_one(args, models, source, console) for models, source in zip(model_sets, sources)]
     path = common.store_path(args)
     if path:
         store = ResultStore(path)

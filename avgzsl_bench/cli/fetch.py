@@ -42,7 +42,8 @@ def add_parser(subparsers: Any) -> None:
     parser.add_argument(
         "--force",
         action="store_true",
-        help="unpack again, and accept an archive whose sha256 differs from the one recorded before",
+        help="download and unpack again (a kept archive is not reused), accepting an archive whose sha256 "
+        "differs from the one recorded before",
     )
     parser.add_argument("--remove-archive", action="store_true", help="delete the archive after unpacking it")
     parser.add_argument("--retries", type=int, default=3, help="reconnect this often after a dropped connection")

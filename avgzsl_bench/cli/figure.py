@@ -48,7 +48,7 @@ def _beta_figure(source: DataSource, args: argparse.Namespace, reporter: Reporte
     title = f"HM vs calibration β on {source.spec.paper_name} val (stage 1, best epoch)"
     if source.spec.synthetic:
         title += " — SYNTHETIC"
-    runs = ResultStore(store).runs(dataset=source.dataset)
+    runs = ResultStore(store, read_only=True).runs(dataset=source.dataset)
     path = hm_vs_beta_figure(runs, Path(args.figures_dir) / f"hm_vs_beta_{source.dataset}.png", title)
     reporter.note(f"figure written to {path}")
 

@@ -53,7 +53,7 @@ def main(args: argparse.Namespace) -> int:
     if args.html:
         return _write_site(args)
     with make_reporter(args.quiet) as reporter:
-        for path in write_leaderboards(ResultStore(args.store), args.out, force=args.force):
+        for path in write_leaderboards(ResultStore(args.store, read_only=True), args.out, force=args.force):
             reporter.note(f"leaderboard written to {path}")
     return 0
 

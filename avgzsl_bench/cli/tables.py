@@ -78,7 +78,7 @@ def main(args: argparse.Namespace) -> int:
         report = run_jobs(jobs, **common.run_options(args, reporter))
         lookup = row_lookup(report.records, args.seeds, overrides)
         path = common.store_path(args)
-        evaluations = ResultStore(path).runs(kind="evaluation") if path else []
+        evaluations = ResultStore(path, read_only=True).runs(kind="evaluation") if path else []
         markdown = "\n".join(
             render_table(spec, reference, sources, args.seeds, lookup, overrides, evaluations) for spec in specs
         )

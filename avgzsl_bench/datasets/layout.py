@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -104,6 +105,11 @@ def _require_dir(path: Path, message: str) -> None:
 
 def locate(root: str | Path, spec: DatasetSpec, split: str | None = None) -> BundleLayout:
     """The bundle's layout, after checking that its folders and split files exist."""
+    with _other_feature_sets_named(root, spec):
+        return _locate(root, spec, split)
+
+
+def _locate(root: str | Path, spec: DatasetSpec, split: str | None) -> BundleLayout:
     root_path = Path(root).expanduser()
     _require_dir(
         root_path,
@@ -125,7 +131,7 @@ def locate(root: str | Path, spec: DatasetSpec, split: str | None = None) -> Bun
         available = sorted(p.name for p in layout.class_split.iterdir() if p.is_dir())
         raise BenchError(
             f"class split folder '{layout.split_dir}' is missing (available: {available or 'none'}); "
-            "restore it from the released bundle or pass split= one of the available folders"
+            "restore it from the released bundle"
         )
     for stage in STAGE_FOLDERS:
         if not layout.split_txt(stage).is_file():
@@ -171,7 +177,12 @@ def check_layout(root: str | Path, spec: DatasetSpec) -> BundleLayout:
     and every stage folder must hold at least one per-class feature file. Raises `BenchError`
     naming the first missing piece; a download/unpack step calls this before declaring success.
     """
-    layout = locate(root, spec)
+    with _other_feature_sets_named(root, spec):
+        return _check_complete(_locate(root, spec, None))
+
+
+def _check_complete(layout: BundleLayout) -> BundleLayout:
+    spec = layout.spec
     if not layout.name_csv.is_file():
         raise BenchError(
             f"class-name table '{layout.name_csv}' is missing; restore class-split/ from the released bundle"
@@ -190,3 +201,36 @@ def check_layout(root: str | Path, spec: DatasetSpec) -> BundleLayout:
                     "file; the archive was not unpacked completely: unpack it again"
                 )
     return layout
+
+
+def feature_sets_held(root: str | Path, dataset: str) -> list[str]:
+    """The registered feature sets of `dataset` whose complete layout `root` holds (as `check_layout`
+    sees it), in registration order."""
+    from avgzsl_bench.datasets.spec import feature_sets, get_dataset
+
+    held = []
+    for features in feature_sets(dataset):
+        spec = get_dataset(dataset, features)
+        if spec.synthetic:
+            continue
+        try:
+            _check_complete(_locate(root, spec, None))
+        except BenchError:
+            continue
+        held.append(features)
+    return held
+
+
+@contextmanager
+def _other_feature_sets_named(root: str | Path, spec: DatasetSpec) -> Iterator[None]:
+    """A folder that lacks `spec`'s feature set but holds another one says so, with the option to pass."""
+    try:
+        yield
+    except BenchError as error:
+        others = [] if spec.synthetic else [f for f in feature_sets_held(root, spec.name) if f != spec.features]
+        if not others:
+            raise
+        raise BenchError(
+            f"'{Path(root).expanduser()}' holds {' and '.join(others)} features, not {spec.features} "
+            f"({spec.feature_label}): use --features {others[0]} (for {spec.features}: {error})"
+        ) from None

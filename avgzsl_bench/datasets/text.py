@@ -110,6 +110,8 @@ def _part_matrix(
         )
     matrix, filled = text_matrix(table, path, what, len(class_names), legacy, keys_to_ids)
     lacking_used = [class_names[i] for i in sorted(used) if not filled[i]]
+    if lacking_used and name_map is not None and not legacy:
+        _check_name_rows(layout, lacking_used, name_map, unknown)
     if lacking_used:
         how = (
             "position (legacy_text_order: the file has fewer keys than all_class.txt has classes)"
@@ -126,6 +128,26 @@ def _part_matrix(
     if unfilled:
         notes.append(f"{path.name}: {unfilled} class(es) no split uses have no vector; their rows are zeros")
     return matrix
+
+
+def _check_name_rows(
+    layout: BundleLayout, lacking: Sequence[str], name_map: Mapping[str, str], unknown: Sequence[str]
+) -> None:
+    """A used class without text because the name table has no row for it: the table is at fault,
+    not the text file, so name the table, the class and the text keys left without a class."""
+    spec = layout.spec
+    listed = {spec.lookup_key(original) for original in name_map.values()}
+    absent = [name for name in lacking if spec.lookup_key(name) not in listed]
+    if not absent:
+        return
+    orphans = f"; text keys that match no class: {', '.join(sorted(unknown)[:5])}" if unknown else ""
+    raise BenchError(
+        f"class '{absent[0]}'"
+        + (f" (and {len(absent) - 1} more used class(es))" if len(absent) > 1 else "")
+        + f" has no row in the name table '{layout.name_csv}' (column 'original'), so no text embedding can "
+        f"be attached to it{orphans}. Add a row with the class in 'original' and its text key in "
+        f"'{spec.prompt_column}', or restore the file from the released class-split/ folder"
+    )
 
 
 def _order_note(

@@ -17,6 +17,7 @@ from typing import Any
 
 from avgzsl_bench.api import GZSLMethod, get_method
 from avgzsl_bench.artefacts.checkpoints import State, save_models, snapshot
+from avgzsl_bench.artefacts.provenance import data_provenance
 from avgzsl_bench.datasets.types import GZSLDataset
 from avgzsl_bench.executors import ProgressHook
 from avgzsl_bench.jobs.environment import cpu_threads, load_data, record_context, resolve_device
@@ -181,6 +182,7 @@ def _saved_info(job: Job, result: ProtocolResult, record: RunRecord, dataset: GZ
         "threads": job.threads,
         "config": job.config(),
         "dims": {"video": dims.video, "audio": dims.audio, "clip_text": dims.clip_text, "clap_text": dims.clap_text},
+        "trained_on": data_provenance(job.source, dataset),
         "best_epochs": result.stage1.best_epochs,
         "val_betas": result.stage1.val_betas,
         "beta": result.stage1.test_beta,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from avgzsl_bench.api import GZSLMethod, get_method
 from avgzsl_bench.datasets.types import GZSLDataset
 from avgzsl_bench.errors import BenchError
@@ -22,7 +24,8 @@ def figure3_model(
             f"Figure 3 plots the learned audio-visual and text embeddings; '{job.method}' does not "
             "expose them (embed_inputs/embed_text): use --methods clipclap"
         )
-    store = ResultStore(store_path) if store_path else None
+    # Only read (a stored stage 1 is reused): a store that does not exist is not created.
+    store = ResultStore(store_path, read_only=True) if store_path and Path(store_path).is_file() else None
     (trained,) = train_jobs([job], store, device, stack, progress, keep_models=True, persist=False)
     assert trained.model is not None
     return trained.model.eval(), load_data(job.source, str(resolve_device(device)))

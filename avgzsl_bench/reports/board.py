@@ -20,7 +20,7 @@ from avgzsl_bench.datasets.types import DEFAULT_FEATURES
 from avgzsl_bench.errors import BenchError
 from avgzsl_bench.reports.paper import PaperReference
 from avgzsl_bench.reports.statistics import Comparison, Interval, interval_label, significance, versus_label
-from avgzsl_bench.reports.summary import METRIC_COLUMNS, format_mean_std, method_label
+from avgzsl_bench.reports.summary import METRIC_COLUMNS, format_mean_std, method_label, provenance_verified
 from avgzsl_bench.store.records import RunRecord
 
 TRAINED = "trained here"
@@ -133,6 +133,11 @@ class Board:
     def evaluated(self) -> bool:
         """Whether any run scored models this harness did not train."""
         return any(record.kind == "evaluation" for row in self.rows for record in row.records)
+
+    @property
+    def unverified(self) -> bool:
+        """Whether any evaluated row's models could not be shown to be trained on this data."""
+        return not all(provenance_verified(record) for row in self.rows for record in row.records)
 
     @property
     def fingerprints(self) -> list[str]:

@@ -15,6 +15,7 @@ from pathlib import Path
 import pandas as pd
 from tabulate import tabulate
 
+from avgzsl_bench.artefacts.provenance import UNVERIFIED_LABEL
 from avgzsl_bench.errors import BenchError
 from avgzsl_bench.reports import DEFAULT_LEADERBOARD_DIR
 from avgzsl_bench.reports.board import Board, BoardRow, build_board, build_boards
@@ -43,6 +44,12 @@ def board_notes(board: Board) -> list[str]:
         notes.append(
             "Rows marked *(evaluated)* score trained models read from checkpoints (`bench.py evaluate`, e.g. "
             "the authors' released models) by the same test rule; the harness did not train them."
+        )
+    if board.unverified:
+        notes.append(
+            f"*{UNVERIFIED_LABEL}*: the models do not record the dataset and classes they were trained on "
+            "(reference-format checkpoints, older saved models), so nothing showed that they were trained "
+            "on this data."
         )
     if board.synthetic:
         notes.append("**SYNTHETIC: these numbers test the harness and say nothing about the methods.**")

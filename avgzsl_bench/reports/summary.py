@@ -7,6 +7,7 @@ from collections.abc import Iterable
 
 from tabulate import tabulate
 
+from avgzsl_bench.artefacts.provenance import UNVERIFIED_LABEL, VERIFIED
 from avgzsl_bench.store.records import METRICS, RunRecord
 
 # Column name of the paper -> attribute of a run record.
@@ -22,9 +23,17 @@ def format_mean_std(values: list[float]) -> str:
     return f"{mean:.2f} ± {std:.2f}" if len(values) > 1 else f"{mean:.2f}"
 
 
+def provenance_verified(record: RunRecord) -> bool:
+    """Whether an evaluated row's models were shown to be trained on its data (trained rows always are)."""
+    return record.kind != "evaluation" or record.config.get("models", {}).get("provenance") == VERIFIED
+
+
 def method_label(record: RunRecord) -> str:
-    """The method's name, marked when the row evaluated trained models instead of training them."""
-    return f"{record.method} (evaluated)" if record.kind == "evaluation" else record.method
+    """The method's name, marked when the row evaluated trained models instead of training them, and
+    when what those models were trained on could not be verified."""
+    if record.kind != "evaluation":
+        return record.method
+    return f"{record.method} (evaluated{'' if provenance_verified(record) else ', ' + UNVERIFIED_LABEL})"
 
 
 def group_by_config(records: Iterable[RunRecord]) -> dict[str, list[RunRecord]]:
@@ -49,5 +58,5 @@ def results_table(records: Iterable[RunRecord]) -> str:
                 format_mean_std([sum(record.timings.values()) for record in group]),
             ]
         )
-    headers = ["method", "dataset", "seeds", *METRIC_COLUMNS, "best epoch", "seconds"]
+    headers = ["method", "dataset", "runs", *METRIC_COLUMNS, "best epoch", "seconds"]
     return tabulate(rows, headers=headers, tablefmt="github")

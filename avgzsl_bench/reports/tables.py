@@ -14,10 +14,11 @@ from typing import Any
 
 from tabulate import tabulate
 
+from avgzsl_bench.artefacts.provenance import UNVERIFIED_LABEL
 from avgzsl_bench.datasets import DataSource, list_datasets
 from avgzsl_bench.reports.paper import PaperReference, TableRow, TableSpec
 from avgzsl_bench.reports.statistics import SIGNIFICANCE_COLUMNS, SIGNIFICANCE_NOTE, significance_cells
-from avgzsl_bench.reports.summary import METRIC_COLUMNS, format_mean_std, mean_std
+from avgzsl_bench.reports.summary import METRIC_COLUMNS, format_mean_std, mean_std, provenance_verified
 from avgzsl_bench.store.frame import results_frame
 from avgzsl_bench.store.records import RunRecord
 
@@ -81,7 +82,7 @@ def _block(
         [label, count, *_cells(runs, reference, row, source, synthetic), *significance.get(index, (MISSING, MISSING))]
         for index, (label, count, row, runs) in enumerate(entries)
     ]
-    headers = ["method", "seeds", *METRIC_COLUMNS, *SIGNIFICANCE_COLUMNS]
+    headers = ["method", "runs", *METRIC_COLUMNS, *SIGNIFICANCE_COLUMNS]
     title = f"#### {source.spec.paper_name} (features: {source.feature_set})"
     return ["", title, "", tabulate(rows, headers=headers, tablefmt="github")]
 
@@ -151,5 +152,7 @@ def _evaluated_rows(
     by_origin: dict[str, list[RunRecord]] = {}
     for record in matching:
         origin = str(record.config.get("models", {}).get("origin", "saved models"))
+        if not provenance_verified(record):
+            origin += ", " + UNVERIFIED_LABEL
         by_origin.setdefault(origin, []).append(record)
     return [(f"{label} ({origin}, evaluated)", runs) for origin, runs in by_origin.items()]

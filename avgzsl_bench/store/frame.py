@@ -75,8 +75,5 @@ def load_results(store: ResultStore | str | Path) -> pd.DataFrame:
     "text", "dropout", ...; NaN for methods without it, prefixed "hparam." if it clashes).
     """
     if not isinstance(store, ResultStore):
-        path = Path(store)
-        if not path.is_file():
-            raise FileNotFoundError(f"no results store at '{path}'")
-        store = ResultStore(path)
+        store = ResultStore(store, read_only=True)  # a missing file raises MissingStore (a FileNotFoundError)
     return results_frame(store.runs())

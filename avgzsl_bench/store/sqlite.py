@@ -40,6 +40,10 @@ CREATE TABLE IF NOT EXISTS claims (
 """
 
 
+class _EmptyStore(Exception):
+    """A store opened for reading lacks a table: nothing of that kind was ever written."""
+
+
 def _runs_schema() -> str:
     columns = []
     for name in column_names():
@@ -71,11 +75,35 @@ def _check_writable(path: Path) -> None:
         )
 
 
-class ResultStore:
-    """A thin, process-safe wrapper around one SQLite file."""
+class MissingStore(BenchError, FileNotFoundError):
+    """A reading command named a store that does not exist (a `FileNotFoundError` for programs too)."""
 
-    def __init__(self, path: str | Path) -> None:
+
+def _check_readable(path: Path) -> None:
+    """A store opened for reading must exist: reading never creates one."""
+    if not path.is_file():
+        what = "is a folder, not a store file" if path.is_dir() else "does not exist"
+        raise MissingStore(
+            f"no results store at '{path}' (the path {what}; reading commands never create one): run a "
+            f"benchmark first (`python bench.py run --methods clipclap --dataset demo --store {path}` writes "
+            "one), or pass --store with the path of an existing store"
+        )
+
+
+class ResultStore:
+    """A thin, process-safe wrapper around one SQLite file.
+
+    `read_only=True` is for commands that only read (leaderboards, tables' lookups, figures,
+    `load_results`): the file must exist, nothing is created or migrated, and only `runs`, `stage1`,
+    `has_run` and `claims` may be called.
+    """
+
+    def __init__(self, path: str | Path, *, read_only: bool = False) -> None:
         self.path = Path(path)
+        self.read_only = read_only
+        if read_only:
+            _check_readable(self.path)
+            return
         _check_writable(self.path)
         try:
             with self._connect() as connection:
@@ -92,20 +120,42 @@ class ResultStore:
 
     @contextmanager
     def _connect(self) -> Iterator[sqlite3.Connection]:
-        # WAL lets readers (reports) run beside a writer; the busy timeout serialises writers.
-        connection = sqlite3.connect(self.path, timeout=60)
+        if self.read_only:
+            # mode=rw never creates the file (a read-only file is opened for reading), and the last
+            # connection to close removes SQLite's companion files, so reading leaves nothing behind.
+            connection = sqlite3.connect(self.path.resolve().as_uri() + "?mode=rw", uri=True, timeout=60)
+        else:
+            # WAL lets readers (reports) run beside a writer; the busy timeout serialises writers.
+            connection = sqlite3.connect(self.path, timeout=60)
         try:
-            connection.execute("PRAGMA journal_mode=WAL")
+            if not self.read_only:
+                connection.execute("PRAGMA journal_mode=WAL")
             connection.row_factory = sqlite3.Row
             with connection:
                 yield connection
+        except sqlite3.DatabaseError as error:
+            if self.read_only and "no such table" in str(error):
+                raise _EmptyStore from None
+            if self.read_only:
+                raise BenchError(
+                    f"results store {self.path} is not a readable SQLite database ({error}); "
+                    "pass --store with the path of a store written by `bench.py run`"
+                ) from None
+            raise
         finally:
             connection.close()
 
+    def _fetch(self, query: str, parameters: tuple[Any, ...] = ()) -> list[sqlite3.Row]:
+        """Rows of a read query; none when a store opened for reading lacks the table."""
+        try:
+            with self._connect() as connection:
+                return connection.execute(query, parameters).fetchall()
+        except _EmptyStore:
+            return []
+
     def stage1(self, key: str) -> Stage1Result | None:
-        with self._connect() as connection:
-            row = connection.execute("SELECT payload FROM stage1 WHERE key = ?", (key,)).fetchone()
-        return None if row is None else Stage1Result.from_json(row["payload"])
+        rows = self._fetch("SELECT payload FROM stage1 WHERE key = ?", (key,))
+        return Stage1Result.from_json(rows[0]["payload"]) if rows else None
 
     def save_stage1(self, key: str, result: Stage1Result) -> None:
         with self._connect() as connection:
@@ -115,8 +165,7 @@ class ResultStore:
             )
 
     def has_run(self, key: str) -> bool:
-        with self._connect() as connection:
-            return connection.execute("SELECT 1 FROM runs WHERE key = ?", (key,)).fetchone() is not None
+        return bool(self._fetch("SELECT 1 FROM runs WHERE key = ?", (key,)))
 
     def save_run(self, record: RunRecord) -> None:
         row = record.to_row()
@@ -156,8 +205,7 @@ class ResultStore:
 
     def claims(self) -> dict[str, tuple[str, float]]:
         """Every live or expired claim: key -> (owner, expiry time)."""
-        with self._connect() as connection:
-            rows = connection.execute("SELECT key, owner, expires FROM claims").fetchall()
+        rows = self._fetch("SELECT key, owner, expires FROM claims")
         return {row["key"]: (row["owner"], row["expires"]) for row in rows}
 
     def runs(self, **filters: Any) -> list[RunRecord]:
@@ -167,6 +215,5 @@ class ResultStore:
             raise ValueError(f"runs() filters on unknown columns {sorted(unknown)}")
         where = " AND ".join(f"{column} = ?" for column in filters)
         query = "SELECT * FROM runs" + (f" WHERE {where}" if where else "") + " ORDER BY created, key"
-        with self._connect() as connection:
-            rows = connection.execute(query, tuple(filters.values())).fetchall()
+        rows = self._fetch(query, tuple(filters.values()))
         return [RunRecord.from_row(dict(row)) for row in rows]
