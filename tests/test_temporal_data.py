@@ -177,3 +177,13 @@ def test_an_averaged_bundle_under_a_temporal_name_is_refused(bundle, tmp_path: P
     path.write_bytes(pickle.dumps({"features": np.ones((2, 8), np.float32), "video_names": ["a", "b"], "fps": 25}))
     with pytest.raises(BenchError, match="one \\(steps, dim\\) array per video"):
         load(bundle, tmp_path)
+
+
+def test_the_clipclap_bundle_under_a_temporal_name_is_refused_with_the_fix(tmp_path: Path) -> None:
+    from bundle_factory import write_bundle
+
+    info = write_bundle(tmp_path / "UCF", "ucf", classes="synthetic", samples_per_class=2)
+    source = DataSource("ucf", str(info.root), features="c3d-vggish-temporal", cache_dir=str(tmp_path / "cache"))
+    with pytest.raises(BenchError, match="averaged bundle") as error:
+        source.load()
+    assert ".pkl" in str(error.value)
