@@ -12,6 +12,7 @@ per stage folder: the reference CSVs' counts (val seen 7,817, val unseen 3,102, 
 test unseen 3,450); stage_1_train's CSV is not public, so `--train-videos` (default 70,000, an
 upper estimate) sets it. Then, each phase in a fresh process, it reports the peak RSS of:
 
+* baseline: Python with torch and the harness imported, no data;
 * parse: the first load (pickles -> flat float16 steps + the loader's cache file);
 * cached: a load from that cache (what every later run does);
 * pooled: cached load + mean pooling of every split + a few training steps and one val
@@ -122,6 +123,11 @@ def _train_steps(args: argparse.Namespace, dataset, method: str) -> None:
 
 
 def run_phase(args: argparse.Namespace) -> dict:
+    if args.phase == "baseline":  # the interpreter with torch and the harness imported, no data
+        import avgzsl_bench.datasets.loader
+        import avgzsl_bench.protocol.stages  # noqa: F401
+
+        return {"phase": "baseline", "peak_rss_gib": round(_peak_gib(), 2)}
     started = time.perf_counter()
     dataset = _load(args)
     loaded = time.perf_counter() - started
@@ -131,8 +137,15 @@ def run_phase(args: argparse.Namespace) -> dict:
         _train_steps(args, pool_dataset(dataset), args.pooled_method)
     elif args.phase == "temporal":
         _train_steps(args, dataset, args.temporal_method)
-    steps = {m: int(dataset.splits["train_val"].__getattribute__(m).values.shape[0]) for m in DIMS}
-    return {"phase": args.phase, "peak_rss_gib": round(_peak_gib(), 2), "load_s": round(loaded, 1), "steps": steps}
+    values = {m: getattr(dataset.splits["train_val"], m).values for m in DIMS}
+    data_gib = sum(v.numel() * v.element_size() for v in values.values()) / 2**30
+    return {
+        "phase": args.phase,
+        "peak_rss_gib": round(_peak_gib(), 2),
+        "steps_gib": round(data_gib, 2),
+        "load_s": round(loaded, 1),
+        "steps": {m: int(v.shape[0]) for m, v in values.items()},
+    }
 
 
 def main() -> None:
@@ -155,7 +168,7 @@ def main() -> None:
         print(json.dumps(run_phase(args)))
         return
     write_bundle(args)
-    phases = ["parse", "cached", "pooled"] + (["temporal"] if args.temporal_method else [])
+    phases = ["baseline", "parse", "cached", "pooled"] + (["temporal"] if args.temporal_method else [])
     for phase in phases:
         if phase == "parse":
             for stale in Path(args.cache_dir).glob("*.pt"):

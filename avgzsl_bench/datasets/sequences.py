@@ -21,8 +21,10 @@ import torch
 
 # What padded positions hold. Results must not depend on it: the tests set it to NaN and 1e9.
 PAD_VALUE = 0.0
-# Sequences pooled per chunk in `Sequences.mean` (bounds the float32 copy of the steps it reads).
-POOL_CHUNK = 2048
+# Sequences pooled per chunk in `Sequences.mean` (bounds its float32 copy of their steps to ~100 MiB).
+POOL_CHUNK = 256
+# Steps checked per chunk for NaN/inf (the check's temporary masks stay ~tens of MiB even at 4096-d).
+CHECK_CHUNK = 4096
 
 
 @dataclass(frozen=True)
@@ -145,8 +147,7 @@ class Sequences:
 def non_finite_prefix(values: torch.Tensor) -> torch.Tensor:
     """(steps + 1,) host int64: how many of the first i steps hold a NaN/inf (scanned in chunks)."""
     bad = torch.zeros(values.shape[0], dtype=torch.int64)
-    chunk = POOL_CHUNK * 16
-    for first in range(0, values.shape[0], chunk):
-        part = values[first : first + chunk]
+    for first in range(0, values.shape[0], CHECK_CHUNK):
+        part = values[first : first + CHECK_CHUNK]
         bad[first : first + part.shape[0]] = (~torch.isfinite(part)).any(dim=1).cpu()
     return torch.cat([torch.zeros(1, dtype=torch.int64), torch.cumsum(bad, 0)])

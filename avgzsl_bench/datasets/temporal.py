@@ -25,9 +25,9 @@ from avgzsl_bench.datasets.layout import MODALITIES, BundleLayout
 from avgzsl_bench.datasets.parse import (
     DimCheck,
     Folder,
-    _class_files,
-    _missing_classes_error,
+    class_files,
     class_index,
+    missing_classes_error,
     read_split_lists,
     split_class_ids,
 )
@@ -192,7 +192,7 @@ def read_sequence_folder(
     notes: list[str],
 ) -> tuple[Folder, set[str]]:
     """One stage folder: its (first row, length) tables per modality, labels and names."""
-    owners, dropped = _class_files(layout, stage, keep, class_names, class_to_idx)
+    owners, dropped = class_files(layout, stage, keep, class_names, class_to_idx)
     tables: dict[str, list[np.ndarray]] = {modality: [] for modality in MODALITIES}
     labels: list[np.ndarray] = []
     names: list[str] = []
@@ -212,7 +212,7 @@ def read_sequence_folder(
         names.extend(video_names.tolist())
     missing = [class_id for class_id in listed if class_id not in owners or class_id in empty]
     if missing:
-        raise _missing_classes_error(layout, stage, missing, class_names, empty)
+        raise missing_classes_error(layout, stage, missing, class_names, empty)
     if dropped:
         notes.append(f"{stage}: dropped feature files of {len(dropped)} out-of-split class(es): {', '.join(dropped)}")
 
