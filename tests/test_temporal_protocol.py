@@ -133,6 +133,10 @@ def test_padding_never_leaks_into_a_pooled_method(name, temporal_data, monkeypat
 
 def test_temporal_methods_are_not_stacked_and_refuse_averaged_data(toy, tmp_path: Path) -> None:
     assert "sequences" in (stack_reason(get_method(TOY)) or "")
+    defaults = get_method(TOY).hparams("ucf", features=FEATURES)  # the sequence-batch keys, declared or not
+    assert (defaults["batch_length"], defaults["train_steps"], defaults["eval_steps"]) == ("max", 60, 300)
+    with pytest.raises(BenchError, match="toy-temporal.*batch_length must be one of max, fixed"):
+        get_method(TOY).hparams("ucf", {"batch_length": "longest"}, FEATURES)
     with pytest.raises(BenchError, match="consumes feature sequences"):
         make_jobs([TOY], DataSource("demo"), [1])
     assert TOY not in method_names("all", DataSource("demo"))
