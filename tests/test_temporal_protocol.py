@@ -179,3 +179,22 @@ def test_every_method_runs_on_temporal_features_through_pooling(name, bundle) ->
     assert not report.failures, report.summary()
     (record,) = report.records
     assert all(math.isfinite(value) for value in record.metrics.values())
+
+
+@pytest.mark.parametrize("batch_length", ["max", "fixed"])
+def test_evaluation_in_batches_matches_one_batch(batch_length, temporal_data, toy, monkeypatch) -> None:
+    """Sequences are evaluated in batches of EVAL_BATCH samples: the batching (and so each batch's
+    padded length) changes no distance, and rows stay in sample order."""
+    import avgzsl_bench.protocol.stages as stages
+
+    spec = get_method(TOY)
+    torch.manual_seed(0)
+    model = spec.build(temporal_data.dims, hparams_for(TOY, batch_length=batch_length, eval_steps=5)).eval()
+    split = temporal_data.splits["test"]
+    text = temporal_data.text.rows(split.classes)
+    with torch.no_grad():
+        monkeypatch.setattr(stages, "EVAL_BATCH", 7)
+        small = stages.split_distances(model, split, text)["both"]
+        monkeypatch.setattr(stages, "EVAL_BATCH", 10_000)
+        whole = stages.split_distances(model, split, text)["both"]
+    assert small.shape == (len(split), len(split.classes)) and torch.allclose(small, whole, atol=1e-5)
