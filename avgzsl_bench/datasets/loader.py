@@ -165,7 +165,10 @@ def load_bundle(
     path = cache_path(directory, layout, legacy_text_order, key)
     parsed = read_cache(path, key)
     if parsed is None:
-        parsed = parse_temporal(layout, legacy_text_order) if spec.temporal else parse_bundle(layout, legacy_text_order)
+        if spec.temporal:
+            parsed = parse_temporal(layout, legacy_text_order, spill_dir=directory)
+        else:
+            parsed = parse_bundle(layout, legacy_text_order)
         write_cache(path, layout, legacy_text_order, parsed, key)
     if isinstance(parsed, TemporalParsed):
         return assemble_temporal(parsed, layout)

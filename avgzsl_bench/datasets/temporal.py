@@ -7,17 +7,19 @@ the averaged readers' (`parse`); what differs is the per-file read and the stora
 
 Storage: the steps of all sequences of one modality go into ONE flat (steps, D) float16 array for
 the whole dataset (all stage folders), and each stage folder keeps an (N, 2) int64 table of
-(first row, length) per video. The flat array is filled class by class into memory that is only
-committed as it is written, and each class's parsed copy is dropped once copied, so a fresh read
-peaks near one copy of the features plus one class file.
+(first row, length) per video. While the pickles are read, each class's steps are appended to a
+spill file (next to the loader's cache) and read back into the flat array once at the end: a
+fresh read then peaks near one copy of the features plus one class file, instead of twice the
+features (small per-class arrays freed on the heap are not given back to the system).
 """
 
 from __future__ import annotations
 
+import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import numpy as np
 
@@ -98,7 +100,7 @@ def read_sequences(path: Path) -> tuple[Ragged, np.ndarray, str]:
         )
     if not arrays:
         return Ragged(np.zeros((0, 0), STORAGE_DTYPE), np.zeros(0, np.int64)), names, stored
-    steps = np.concatenate(arrays).astype(STORAGE_DTYPE)
+    steps = np.concatenate(arrays, dtype=STORAGE_DTYPE)
     return Ragged(steps, np.asarray([len(a) for a in arrays], dtype=np.int64)), names, stored
 
 
@@ -147,31 +149,35 @@ def read_class_sequences(paths: Mapping[str, Path], dims: DimCheck) -> tuple[dic
 
 
 class FlatSteps:
-    """Collects one modality's steps class by class; `finish` copies them into one flat array."""
+    """Collects one modality's steps class by class in a spill file; `finish` reads them back as one
+    flat array. The file is anonymous (removed when closed, or when the process dies)."""
 
-    def __init__(self) -> None:
-        self.chunks: list[np.ndarray] = []
+    def __init__(self, spill_dir: Path | None) -> None:
+        self.file = _spill_file(spill_dir)
         self.rows = 0
 
     def add(self, steps: np.ndarray) -> int:
-        """Append a file's steps; returns the flat row where they will start."""
+        """Append a file's steps; returns the flat row where they start."""
         first = self.rows
-        self.chunks.append(steps)
+        np.ascontiguousarray(steps, dtype=STORAGE_DTYPE).tofile(self.file)
         self.rows += steps.shape[0]
         return first
 
     def finish(self, width: int) -> np.ndarray:
-        # np.empty only reserves memory: pages are committed as chunks are copied in, and each chunk
-        # is released right after, so the peak stays near one copy of the steps.
-        flat = np.empty((self.rows, width), dtype=STORAGE_DTYPE)
-        row = 0
-        for position in range(len(self.chunks)):
-            chunk = self.chunks[position]
-            flat[row : row + chunk.shape[0]] = chunk
-            row += chunk.shape[0]
-            self.chunks[position] = np.empty((0, width), STORAGE_DTYPE)
-        self.chunks = []
-        return flat
+        with self.file:
+            self.file.seek(0)
+            flat = np.fromfile(self.file, dtype=STORAGE_DTYPE, count=self.rows * width)
+        return flat.reshape(self.rows, width)
+
+
+def _spill_file(spill_dir: Path | None) -> BinaryIO:
+    if spill_dir is not None:
+        try:
+            spill_dir.mkdir(parents=True, exist_ok=True)
+            return tempfile.TemporaryFile(dir=spill_dir, prefix=".tcaf-steps-")
+        except OSError:
+            pass  # an unwritable cache folder: the system's temporary folder instead
+    return tempfile.TemporaryFile(prefix="avgzsl-tcaf-steps-")
 
 
 def _table(first: int, lengths: np.ndarray) -> np.ndarray:
@@ -228,14 +234,15 @@ def read_sequence_folder(
     return folder, dtypes
 
 
-def parse_temporal(layout: BundleLayout, legacy_text_order: bool) -> TemporalParsed:
+def parse_temporal(layout: BundleLayout, legacy_text_order: bool, spill_dir: Path | None = None) -> TemporalParsed:
+    """A fresh read of a TCAF-layout bundle; `spill_dir` holds the steps while the files are read."""
     class_names, class_to_idx = class_index(layout)
     lists = read_split_lists(layout, class_to_idx)
     split_ids = split_class_ids(layout, lists)
     used = set().union(*(set(s) | set(u) for s, u in split_ids.values()))
     notes: list[str] = []
     dims = DimCheck()
-    flat = {modality: FlatSteps() for modality in MODALITIES}
+    flat = {modality: FlatSteps(spill_dir) for modality in MODALITIES}
     folders: dict[str, Folder] = {}
     dtypes: set[str] = set()
     for stage in STAGE_FOLDERS:
