@@ -19,7 +19,8 @@ upper estimate) sets it. Then, each phase in a fresh process, it reports the pea
   evaluation of a pooled method (`--pooled-method`, default cjme);
 * temporal: cached load + a few steps and one val evaluation of `--temporal-method`, if given.
 
-Disk: ~11.5 GiB for the pickles at float16 (`--dtype float32` doubles it) plus ~11.5 GiB of cache.
+Disk: ~11.5 GiB for the pickles at float16 (`--dtype float32` doubles it), ~11.5 GiB of cache, and
+while parsing ~11.5 GiB more of spill file in the cache folder (removed when read back).
 """
 
 from __future__ import annotations

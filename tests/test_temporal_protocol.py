@@ -198,3 +198,15 @@ def test_evaluation_in_batches_matches_one_batch(batch_length, temporal_data, to
         monkeypatch.setattr(stages, "EVAL_BATCH", 10_000)
         whole = stages.split_distances(model, split, text)["both"]
     assert small.shape == (len(split), len(split.classes)) and torch.allclose(small, whole, atol=1e-5)
+
+
+def test_the_data_is_loaded_once_per_process_and_pooled_once(bundle, toy) -> None:
+    from avgzsl_bench.jobs.environment import load_data, method_data
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        raw = load_data(bundle, "cpu")
+    assert method_data(TOY, bundle, "cpu") is raw  # a temporal method: the sequences as loaded
+    pooled = method_data("cjme", bundle, "cpu")
+    assert pooled is method_data("avca", bundle, "cpu") and not pooled.temporal
+    assert pooled.splits["test"].video.shape == (len(raw.splits["test"]), raw.dims.video)

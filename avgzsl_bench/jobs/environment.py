@@ -72,7 +72,9 @@ def load_data(source: DataSource, device: str, pooling: str | None = None) -> GZ
 def method_data(method: str, source: DataSource, device: str) -> GZSLDataset:
     """The data as `method` sees it: pooled by its declared pooling when it is built for vectors
     and the source is temporal, else as loaded."""
-    return load_data(source, device, pooling_of(method, source))
+    pooling = pooling_of(method, source)
+    # Two arguments when nothing is pooled: the cache key of every other caller (check_inputs).
+    return load_data(source, device) if pooling is None else load_data(source, device, pooling)
 
 
 def check_inputs(jobs: Iterable[Job], store_path: str | None, device: str) -> None:
