@@ -11,7 +11,7 @@ from __future__ import annotations
 import inspect
 import pkgutil
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from importlib import import_module
 from typing import Any
 
@@ -24,6 +24,7 @@ from avgzsl_bench.api.hparams import (
     coerce,
 )
 from avgzsl_bench.api.method import GZSLMethod
+from avgzsl_bench.datasets.crop import SequenceCrop
 from avgzsl_bench.datasets.types import DEFAULT_FEATURES, FeatureDims, text_parts_of
 from avgzsl_bench.errors import BenchError
 from avgzsl_bench.registry import Registry
@@ -65,11 +66,16 @@ class MethodSpec:
         return bool(self.cls.training_free)
 
     def build(self, dims: FeatureDims, hparams: Mapping[str, Any]) -> GZSLMethod:
-        return self.cls(dims, hparams)
+        model = self.cls(dims, hparams)
+        if self.cls.temporal:
+            model.sequence_crop = SequenceCrop.from_hparams(hparams)
+        return model
 
     def defaults(self, dataset: str, features: str = DEFAULT_FEATURES) -> dict[str, Any]:
-        """Schedule and model defaults for `dataset` with `features`, as one flat dict."""
-        merged: dict[str, Any] = {}
+        """Schedule and model defaults for `dataset` with `features`, as one flat dict (a temporal
+        method's schedule always has the sequence-batch keys, `datasets.crop.SequenceCrop`'s defaults
+        unless it sets them)."""
+        merged: dict[str, Any] = asdict(SequenceCrop()) if self.cls.temporal else {}
         for table in (self.schedule, self.model):
             for key in defaults_keys(dataset, features):
                 merged.update(table.get(key, {}))
@@ -96,6 +102,11 @@ class MethodSpec:
             self.cls.check_hparams(merged)
         except ValueError as error:
             raise BenchError(f"{owner}: {error}") from None
+        if self.cls.temporal:  # an unknown batch_length fails here, before any job runs
+            try:
+                SequenceCrop.from_hparams(merged)
+            except BenchError as error:
+                raise BenchError(f"{owner}: {error}") from None
         if text_parts is not None:
             problem = self.text_problem(merged, text_parts)
             if problem:

@@ -171,7 +171,7 @@ def _read_class(paths: Mapping[str, Path], class_name: str, dims: DimCheck) -> _
     return _ClassFile({m: a for m, a in arrays.items() if a is not None}, video_names[:count], len(video_names) > count)
 
 
-def _class_files(
+def class_files(
     layout: BundleLayout, stage: str, keep: set[int], class_names: list[str], class_to_idx: Mapping[str, int]
 ) -> tuple[dict[int, str], list[str]]:
     """class id -> feature file name for the kept classes, and the stems of dropped out-of-split files."""
@@ -209,7 +209,7 @@ def _class_files(
     return owners, dropped
 
 
-def _missing_classes_error(
+def missing_classes_error(
     layout: BundleLayout, stage: str, missing: list[int], class_names: list[str], empty: set[int]
 ) -> BenchError:
     class_name = class_names[missing[0]]
@@ -234,7 +234,7 @@ def read_folder(
     dims: DimCheck,
     notes: list[str],
 ) -> Folder:
-    owners, dropped = _class_files(layout, stage, keep, class_names, class_to_idx)
+    owners, dropped = class_files(layout, stage, keep, class_names, class_to_idx)
     parts: dict[str, list[np.ndarray]] = {modality: [] for modality in MODALITIES}
     labels: list[np.ndarray] = []
     names: list[str] = []
@@ -253,7 +253,7 @@ def read_folder(
         names.extend(read.names.tolist())
     missing = [class_id for class_id in listed if class_id not in owners or class_id in empty]
     if missing:
-        raise _missing_classes_error(layout, stage, missing, class_names, empty)
+        raise missing_classes_error(layout, stage, missing, class_names, empty)
     if dropped:
         notes.append(f"{stage}: dropped feature files of {len(dropped)} out-of-split class(es): {', '.join(dropped)}")
     if shifted:

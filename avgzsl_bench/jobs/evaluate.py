@@ -10,7 +10,7 @@ from avgzsl_bench.api import get_method
 from avgzsl_bench.artefacts.checkpoints import TrainedModels
 from avgzsl_bench.artefacts.provenance import NOT_VERIFIABLE, VERIFIED, chance_hm, check_classes
 from avgzsl_bench.datasets import DataSource
-from avgzsl_bench.jobs.environment import cpu_threads, load_data, record_context, resolve_device
+from avgzsl_bench.jobs.environment import cpu_threads, method_data, record_context, resolve_device
 from avgzsl_bench.protocol.trained import evaluate_models
 from avgzsl_bench.store.records import RunRecord, build_record
 
@@ -53,7 +53,7 @@ def evaluate_trained(
     split than `source`'s are refused before they are scored."""
     with cpu_threads(threads):
         torch_device = resolve_device(device)
-        dataset = load_data(source, str(torch_device))
+        dataset = method_data(models.method, source, str(torch_device))
         verified = not models.is_reference and check_classes(models.files["stage1"], models.saved, dataset, source.root)
         result = evaluate_models(get_method(models.method), dataset, hparams, models)
         record = build_record(
