@@ -18,6 +18,8 @@ and may override
   (a method that compares features with text in the encoders' own spaces);
 * `stackable = False` (with `stack_note` saying why): its runs cannot be trained as one stacked
   model under `torch.func.vmap` (e.g. a loss with data-dependent shapes), so they run one at a time;
+* `temporal = True`: the method consumes feature sequences: `video`/`audio` (in `SampleBatch` and
+  in `distances`) are `Padded` batches (values, mask, step duration) rather than (N, D) vectors;
 * `check_hparams(hparams)`: raise `ValueError` for a combination of values the declared types,
   choices and ranges cannot express (called when jobs are made, before anything runs);
 * `embed_inputs(video, audio)` / `embed_text(class_text)`: the learned embedding spaces, used by
@@ -43,6 +45,7 @@ class GZSLMethod(nn.Module, metaclass=ABCMeta):
     required_text: ClassVar[tuple[str, ...]] = ()
     stackable: ClassVar[bool] = True
     stack_note: ClassVar[str] = ""
+    temporal: ClassVar[bool] = False
 
     def __init__(self, dims: FeatureDims, hparams: Mapping[str, Any]) -> None:
         super().__init__()
