@@ -1,5 +1,6 @@
 """TCAF: the reference's recipe and parameter counts per dataset × feature set, its checkpoint
-layout, and what sequences must never change (padding values; eval-time padding length)."""
+layout, and, for TCAF and its two temporal baselines (Attention fusion, Perceiver), what sequences
+must never change (padding values; eval-time padding length) and the harness's dropout."""
 
 from __future__ import annotations
 
@@ -51,6 +52,7 @@ REFERENCE_COUNTS = {
     ("vggsound", MAIN): 8_848_308,
 }
 CASES = sorted(REFERENCE_CONFIGS)
+TEMPORAL = ("tcaf", "attention-fusion", "perceiver")
 
 
 def reference_config(dataset: str, features: str) -> dict:
@@ -69,8 +71,8 @@ def w2v_dims(features: str) -> FeatureDims:
     return FeatureDims(video=video, audio=audio, text_parts=(("w2v", 300),))
 
 
-def build(dataset: str = "ucf", features: str = CLS, **overrides):
-    spec = get_method("tcaf")
+def build(dataset: str = "ucf", features: str = CLS, name: str = "tcaf", **overrides):
+    spec = get_method(name)
     hparams = spec.hparams(dataset, overrides, features, ("w2v",))
     torch.manual_seed(0)
     return spec.build(w2v_dims(features), hparams), hparams
@@ -179,26 +181,29 @@ def data():
     return sequences(6, 9, 4096, 0.64, generator), sequences(6, 7, 128, 0.96, generator)
 
 
-def test_every_dropout_is_the_harness_dropout():
-    model, _ = build()
+@pytest.mark.parametrize("name", TEMPORAL)
+def test_every_dropout_is_the_harness_dropout(name):
+    model, _ = build(name=name)
     kinds = {type(module) for module in model.modules()}
     assert CounterDropout in kinds
     assert not any(isinstance(module, nn.Dropout) for module in model.modules())
 
 
-def test_loss_terms_shapes_and_finite_gradients(data):
-    model, _ = build()
+@pytest.mark.parametrize("name", TEMPORAL)
+def test_loss_terms_shapes_and_finite_gradients(name, data):
+    model, _ = build(name=name)
     terms = losses(model.train(), train_batch(*data))
     assert set(terms) == {"ce", "reg", "rec"} and all(t.ndim == 0 and torch.isfinite(t) for t in terms.values())
     sum(terms.values()).backward()
     grads = [p.grad for p in model.parameters() if p.grad is not None]
     assert all(torch.isfinite(g).all() for g in grads)
-    assert model.V_enc[0].weight.grad.abs().sum() > 0 and model.cls_token.grad.abs().sum() > 0
+    assert model.V_enc[0].weight.grad.abs().sum() > 0 and model.A_enc[0].weight.grad.abs().sum() > 0
 
 
-def test_padding_values_never_change_losses_or_distances(data):
+@pytest.mark.parametrize("name", TEMPORAL)
+def test_padding_values_never_change_losses_or_distances(name, data):
     video, audio = data
-    model, _ = build()
+    model, _ = build(name=name)
     clean = losses(model.train(), train_batch(video, audio))
     dirty = losses(model, train_batch(with_garbage(video, 1e4), with_garbage(audio, float("nan"))))
     assert all(torch.equal(clean[key], dirty[key]) for key in clean)
@@ -212,8 +217,9 @@ def test_padding_values_never_change_losses_or_distances(data):
     torch.testing.assert_close(longer, reference, rtol=1e-5, atol=1e-6)
 
 
-def test_losses_are_deterministic_under_the_harness_dropout(data):
-    model, _ = build()
+@pytest.mark.parametrize("name", TEMPORAL)
+def test_losses_are_deterministic_under_the_harness_dropout(name, data):
+    model, _ = build(name=name)
     batch = train_batch(*data)
     first, second, other = losses(model.train(), batch), losses(model, batch), losses(model, batch, seed=4)
     assert all(torch.equal(first[key], second[key]) for key in first)
@@ -260,9 +266,10 @@ def test_evaluation_time_stamps_are_step_indices_unless_asked(data):
     torch.testing.assert_close(same, by_index)
 
 
-def test_averaged_features_are_one_step_sequences(data):
+@pytest.mark.parametrize("name", TEMPORAL)
+def test_averaged_features_are_one_step_sequences(name, data):
     video, audio = data
-    model, _ = build()
+    model, _ = build(name=name)
     text = train_batch(video, audio).class_text
     vectors = video.values[:, 0], audio.values[:, 0]
     one_step = (
@@ -271,3 +278,23 @@ def test_averaged_features_are_one_step_sequences(data):
     )
     with torch.no_grad():
         assert torch.equal(model.eval().distances(*vectors, text)["both"], model.distances(*one_step, text)["both"])
+
+
+def layer_count(width: int, inner: int, mlp: int = 128) -> int:
+    """One pre-norm transformer layer: q, k, v (no bias), out, feed-forward, one LayerNorm."""
+    return 3 * width * inner + (inner * width + width) + (width * mlp + mlp) + (mlp * width + width) + 2 * width
+
+
+@pytest.mark.parametrize("case", CASES, ids=lambda case: "/".join(case))
+def test_baselines_replace_only_the_fusion(case):
+    """The baselines are TCAF with another fusion: their counts differ by exactly the fusion's."""
+    c, width = REFERENCE_CONFIGS[case], 300
+    layer = layer_count(width, c["heads"] * c["dim_head"])
+    tcaf_fusion = width + c["depth"] * layer  # class token + cross-modal transformer
+    count = {name: sum(p.numel() for p in build(*case, name=name)[0].parameters()) for name in TEMPORAL}
+    fusion = {
+        "attention-fusion": 2 * width + 2 * c["depth"] * layer + (2 * width) ** 2 + 2 * width,
+        "perceiver": 16 * width + c["depth"] * (layer + 4 * width) + c["depth"] * layer,  # latents, cross, latent
+    }
+    for name, own in fusion.items():
+        assert count[name] == count["tcaf"] - tcaf_fusion + own, name
