@@ -19,10 +19,10 @@ What is reproduced from the reference, beyond the architecture:
   reference's collator pads with zeros;
 * train-mode BatchNorm in A_enc/V_enc sees every step of the padded batch, padded zeros
   included, as in the reference: the padding *values* never matter (they are replaced by zeros),
-  the padded *length* of a training batch does (the batch's longest sequence, or the fixed length
-  with `batch_length=fixed`, the reference's ActivityNet setting: video padded to `train_steps`,
-  audio to round(train_steps · video step · audio step) steps, the reference's formula).
-  In eval mode no output depends on padding;
+  the padded *length* of a training batch does. The data path cuts batches as the reference's
+  collator does, from the schedule keys `batch_length` ("max": the batch's longest sequence;
+  "fixed", ActivityNet: video cropped/padded to `train_steps`/`eval_steps`), `train_steps`,
+  `eval_steps`. In eval mode no output depends on padding;
 * time stamps: step index × the modality's step duration in training (the reference's collator:
   0.64 s per C3D step, 0.96 s per VGGish step, 1 for SeLaVi), but the step index alone when
   embeddings are computed for evaluation (the reference's `get_embeddings` passes no time stamps);
@@ -56,7 +56,6 @@ from avgzsl_bench.api import (
     FeatureDims,
     GZSLMethod,
     Padded,
-    SampleBatch,
     TextEmbeddings,
     TrainBatch,
     dropout,
@@ -80,15 +79,6 @@ def as_padded(x: Sequence) -> Padded:
     if isinstance(x, Padded):
         return x
     return Padded(x.unsqueeze(1), torch.ones(x.shape[:1] + (1,), dtype=torch.bool, device=x.device), 1.0)
-
-
-def pad_to(x: Padded, steps: int) -> Padded:
-    """`x` padded (never cut) to `steps` steps: the reference's fixed batch length."""
-    extra = steps - x.values.shape[1]
-    if extra <= 0:
-        return x
-    values = F.pad(x.values, (0, 0, 0, extra))
-    return Padded(values, F.pad(x.mask, (0, extra), value=False), x.step_s)
 
 
 def zeroed(x: Padded) -> torch.Tensor:
@@ -235,7 +225,6 @@ class TCAF(GZSLMethod):
     def __init__(self, dims: FeatureDims, hparams: Mapping[str, Any]) -> None:
         super().__init__(dims, hparams)
         self.text, self.eval_seconds = hparams["text"], hparams["eval_time"] == "seconds"
-        self.fixed_steps = hparams["train_steps"] if hparams["batch_length"] == "fixed" else 0
         width, hidden, out = hparams["transformer_dim"], hparams["embeddings_hidden_size"], hparams["embedding_dim"]
         self.W_enc = text_encoder(dims, self.text, hparams["text_dim"], hparams["text_dropout"])
         word_dim = encoded_text_dim(dims, self.text, hparams["text_dim"])
@@ -287,18 +276,9 @@ class TCAF(GZSLMethod):
         tokens_v = embed.tokens(v, video.mask, time_stamps(video, seconds), 1)
         return self.O_proj(self.fuse(tokens_a, tokens_v, audio.mask, video.mask))
 
-    def training_inputs(self, sample: SampleBatch) -> tuple[Padded, Padded]:
-        """The sample's sequences, padded to the fixed batch length where the recipe asks for it."""
-        video, audio = as_padded(sample.video), as_padded(sample.audio)
-        if self.fixed_steps:
-            audio_steps = round(self.fixed_steps * video.step_s * audio.step_s)  # the reference's formula
-            video, audio = pad_to(video, self.fixed_steps), pad_to(audio, audio_steps)
-        return video, audio
-
     def loss(self, batch: TrainBatch) -> dict[str, torch.Tensor]:
         sample = batch.positive
-        video, audio = self.training_inputs(sample)
-        theta_o = self.encode(video, audio, seconds=True)
+        theta_o = self.encode(sample.video, sample.audio, seconds=True)
         rho_o = self.D_o(theta_o)
         w = encode_sample_text(self.W_enc, batch.class_text, self.text, sample.targets)
         theta_w = self.W_proj(w)
@@ -314,8 +294,7 @@ class TCAF(GZSLMethod):
         # The reference's train-mode get_embeddings after each step (step-index time stamps): it
         # moves the BatchNorm statistics of A_enc, V_enc, O_proj and W_proj.
         sample = batch.positive
-        video, audio = self.training_inputs(sample)
-        self.encode(video, audio, seconds=False)
+        self.encode(sample.video, sample.audio, seconds=False)
         self.W_proj(encode_sample_text(self.W_enc, batch.class_text, self.text, sample.targets))
 
     def embed_inputs(self, video: Sequence, audio: Sequence) -> torch.Tensor:
@@ -350,10 +329,17 @@ TCAF_SCHEDULE: dict[str, dict[str, Any]] = {
         "batches_per_epoch": 300,
         "weight_decay": 1e-5,  # set inside the reference model's Adam
         "lr_patience": 3,  # ReduceLROnPlateau('max', patience=3) on the validation HM
+        # How the data path cuts batches (`datasets.crop`): "max" pads to the batch's longest
+        # sequence; "fixed" (ActivityNet) crops/pads video to exactly train_steps / eval_steps.
+        "batch_length": "max",
+        "train_steps": 60,
+        "eval_steps": 300,
     },
     "demo": DEMO_SCHEDULE,
+    f"activitynet/{CLS}": {"batch_length": "fixed"},
     f"vggsound/{CLS}": {"lr": 6e-5, "lr_patience": NEVER},
     f"ucf/{MAIN}": {"lr": 5e-5, "lr_patience": NEVER},
+    f"activitynet/{MAIN}": {"batch_length": "fixed"},
     f"vggsound/{MAIN}": {"lr_patience": NEVER},
 }
 TCAF_MODEL: dict[str, dict[str, Any]] = {
@@ -374,15 +360,12 @@ TCAF_MODEL: dict[str, dict[str, Any]] = {
         "decoder_dropout": 0.1,
         "additional_dropout": 0.1,
         "embedding_dim": 64,
-        "train_steps": 60,  # sequences cut to at most this many steps in training (random crop)
-        "test_steps": 300,  # and in evaluation (centre crop)
-        "batch_length": "max",
         "eval_time": "index",
     },
     **WORD2VEC_TEXT,  # the feature sets whose class text is word2vec only: the reference's 300-d input
     f"*/{CLS}": {"text": "w2v"},
     f"*/{MAIN}": {"text": "w2v"},
-    f"activitynet/{CLS}": {"transformer_dropout": 0.4, "batch_length": "fixed"},
+    f"activitynet/{CLS}": {"transformer_dropout": 0.4},
     f"vggsound/{CLS}": {
         "transformer_depth": 8,
         "transformer_dropout": 0.5,
@@ -402,7 +385,6 @@ TCAF_MODEL: dict[str, dict[str, Any]] = {
         "transformer_dim_head": 128,
         "embeddings_hidden_size": 128,
         "embedding_dropout": 0.2,
-        "batch_length": "fixed",
     },
     f"vggsound/{MAIN}": {
         "transformer_depth": 8,

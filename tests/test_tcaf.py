@@ -98,7 +98,7 @@ def test_recipe_is_the_reference_best_configuration(case):
         "batch_length": c["length"],
         "text": "w2v",
         "train_steps": 60,
-        "test_steps": 300,
+        "eval_steps": 300,
     }
     assert {key: hparams[key] for key in expected} == expected
 
@@ -242,14 +242,6 @@ def test_attention_is_cross_modal_only():
         ]
     )
     assert torch.equal(allowed, expected)
-
-
-def test_fixed_batch_length_pads_to_the_reference_lengths(data):
-    video, audio = data
-    model, _ = build("activitynet")
-    padded_video, padded_audio = model.training_inputs(train_batch(video, audio).positive)
-    assert padded_video.values.shape[1] == 60 and padded_audio.values.shape[1] == round(60 * 0.64 * 0.96)
-    assert torch.equal(padded_video.lengths, video.lengths) and torch.equal(padded_audio.lengths, audio.lengths)
 
 
 def test_evaluation_time_stamps_are_step_indices_unless_asked(data):
