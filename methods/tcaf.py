@@ -318,7 +318,7 @@ def transformer_of(hparams: Mapping[str, Any], depth: int | None = None) -> Tran
     )
 
 
-# --- the reference's recipe: config/best/best_{cls,main}/best_<dataset>.yaml ---
+# --- the reference recipe: its best configuration per dataset and feature split (cls = C3D/VGGish, main = SeLaVi) ---
 
 CLS, MAIN = "c3d-vggish-temporal", "selavi-temporal"
 TCAF_SCHEDULE: dict[str, dict[str, Any]] = {

@@ -18,7 +18,7 @@ from methods.tcaf import cross_modal_mask
 
 CLS, MAIN = "c3d-vggish-temporal", "selavi-temporal"
 FEATURE_DIMS = {CLS: (128, 4096), MAIN: (512, 512)}  # (audio, video): VGGish/C3D, SeLaVi
-# config/best/best_{cls,main}/best_<dataset>.yaml of the reference, the keys that shape the model.
+# The reference's best configuration per dataset and feature split, the keys that shape the model.
 COLUMNS = (
     "lr",
     "sched",
