@@ -19,7 +19,7 @@ import torch
 from torch import nn
 
 from avgzsl_bench.api import register_method
-from methods.tcaf import TCAF, TCAF_CHOICES, TCAF_MODEL, TCAF_SCHEDULE, transformer_of
+from methods.tcaf import TCAF, TCAF_CHOICES, TCAF_MODEL, TCAF_RANGES, TCAF_SCHEDULE, transformer_of
 
 
 def within_modality_mask(real: torch.Tensor) -> torch.Tensor:
@@ -61,4 +61,5 @@ register_method(
     schedule=TCAF_SCHEDULE,
     model=TCAF_MODEL,
     choices=TCAF_CHOICES,
+    ranges=TCAF_RANGES,
 )(AttentionFusion)

@@ -23,6 +23,7 @@ from methods.tcaf import (
     TCAF,
     TCAF_CHOICES,
     TCAF_MODEL,
+    TCAF_RANGES,
     TCAF_SCHEDULE,
     FeedForward,
     MaskedAttention,
@@ -83,5 +84,5 @@ register_method(
     schedule=TCAF_SCHEDULE,
     model={**TCAF_MODEL, "default": {**TCAF_MODEL["default"], "num_latents": 16, "latent_layers": 1}},
     choices=TCAF_CHOICES,
-    ranges={"num_latents": AT_LEAST_ONE, "latent_layers": AT_LEAST_ONE},
+    ranges={**TCAF_RANGES, "num_latents": AT_LEAST_ONE, "latent_layers": AT_LEAST_ONE},
 )(Perceiver)

@@ -52,6 +52,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from avgzsl_bench.api import (
+    AT_LEAST_ONE,
+    POSITIVE,
     TEXT_CHOICES,
     FeatureDims,
     GZSLMethod,
@@ -246,6 +248,14 @@ class TCAF(GZSLMethod):
         self.O_proj = embedding_net(width, out, hparams["decoder_dropout"], hidden=decoder)
         self.D_o = embedding_net(out, word_dim, hparams["decoder_dropout"], hidden=decoder)
 
+    @classmethod
+    def check_hparams(cls, hparams: Mapping[str, Any]) -> None:
+        if hparams["transformer_embedding_dim"] % 2:
+            raise ValueError(
+                f"transformer_embedding_dim must be even (sine and cosine halves of the time embedding); "
+                f"got {hparams['transformer_embedding_dim']}"
+            )
+
     # --- what the two baselines replace: the learned tokens and the fusion of the two sequences ---
 
     def build_tokens(self, hparams: Mapping[str, Any]) -> None:
@@ -403,6 +413,19 @@ TCAF_CHOICES: dict[str, tuple[Any, ...]] = {
     "eval_time": ("index", "seconds"),
 }
 
+WIDTHS = (
+    "transformer_dim",
+    "transformer_depth",
+    "transformer_heads",
+    "transformer_dim_head",
+    "transformer_mlp_dim",
+    "transformer_embedding_dim",
+    "embeddings_hidden_size",
+    "decoder_hidden_size",
+    "embedding_dim",
+)
+TCAF_RANGES = {**dict.fromkeys(WIDTHS, AT_LEAST_ONE), "fourier_scale": POSITIVE}
+
 register_method(
     "tcaf",
     description="TCAF: cross-modal-only attention over audio/video feature sequences with time embeddings",
@@ -411,4 +434,5 @@ register_method(
     schedule=TCAF_SCHEDULE,
     model=TCAF_MODEL,
     choices=TCAF_CHOICES,
+    ranges=TCAF_RANGES,
 )(TCAF)

@@ -12,6 +12,7 @@ from torch import nn
 from avgzsl_bench.api import Padded, SampleBatch, TextEmbeddings, TrainBatch, get_method
 from avgzsl_bench.artefacts.checkpoints import load_reference_pair
 from avgzsl_bench.datasets.types import FeatureDims
+from avgzsl_bench.errors import BenchError
 from avgzsl_bench.nn.dropout import CounterDropout, MaskStream, masks_from, seed_key
 from avgzsl_bench.protocol.trained import build_trained
 from methods.tcaf import cross_modal_mask
@@ -290,3 +291,9 @@ def test_baselines_replace_only_the_fusion(case):
     }
     for name, own in fusion.items():
         assert count[name] == count["tcaf"] - tcaf_fusion + own, name
+
+
+def test_odd_time_embedding_width_is_refused_when_jobs_are_made():
+    spec = get_method("tcaf")
+    with pytest.raises(BenchError, match="transformer_embedding_dim must be even"):
+        spec.hparams("ucf", {"transformer_embedding_dim": 63}, CLS, ("w2v",))
