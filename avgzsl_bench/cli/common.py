@@ -59,7 +59,7 @@ def add_data_arguments(parser: argparse.ArgumentParser, dataset_required: bool =
         choices=list_feature_sets(),
         help="feature set: clip-clap (the ClipClap release), or the AVCA-GZSL benchmark's selavi "
         "(SeLaVi, main split) and c3d-vggish (C3D video + VGGish audio, cls split), whose class text "
-        "is word2vec",
+        "is word2vec; *-temporal: the same with one feature sequence per video (TCAF's layout)",
     )
     group.add_argument(
         "--root",

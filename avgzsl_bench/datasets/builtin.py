@@ -140,11 +140,18 @@ TEMPORAL_FEATURES = {
 }
 
 
+# Where the default data folder keeps them: the release's top folder (no `bench.py fetch` archive
+# exists: its download links are dead), so they never resolve to the ClipClap bundle's UCF/ folder,
+# whose feature folder has the same name but holds one vector per video.
+TEMPORAL_RELEASE_FOLDER = "avgzsl_benchmark_non_averaged_datasets"
+
+
 def _temporal(name: str, features: str) -> DatasetSpec:
     twin, feature_dir, label, step_s = TEMPORAL_FEATURES[features]
     averaged = _avca_gzsl(name, twin)
     return replace(
         averaged,
+        folder=f"{TEMPORAL_RELEASE_FOLDER}/{averaged.folder}",
         reader="tcaf-bundle",
         feature_label=label,
         features=features,

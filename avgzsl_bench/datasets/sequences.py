@@ -9,7 +9,8 @@ the audio and video sequences of one video differ in length (each modality steps
   rows of the (start, length) table, so no split copies features. Nothing is padded at rest.
 * `Padded` is how a batch of them travels: the values padded to the batch's length, a mask of the
   real steps, and the duration of one step in seconds (from which a method derives time stamps).
-  Padding never carries information: every reduction goes through the mask.
+  Padding never carries information: every reduction goes through the mask, and what padded
+  positions hold (`PAD_VALUE`) must not change any result (the tests fill it with NaN and 1e9).
 """
 
 from __future__ import annotations
@@ -44,6 +45,12 @@ class Padded:
         """(N,) number of real steps per sequence."""
         return self.mask.sum(dim=1)
 
+    def filled(self, value: float = 0.0) -> torch.Tensor:
+        """(N, T, D) values with every padded position set to `value`. Use this, not `values`, before
+        any op that mixes positions or whose backward multiplies by the input (a linear layer): a
+        NaN in padding would otherwise turn gradients into NaN even where the output is masked."""
+        return torch.where(self.mask.unsqueeze(-1), self.values, torch.full((), value, dtype=self.values.dtype))
+
     def times(self) -> torch.Tensor:
         """(T,) start time in seconds of each step of the batch, counted from its first kept step (the
         reference's time stamps: a cropped sequence starts at 0 s too)."""
@@ -53,8 +60,7 @@ class Padded:
     def mean(self) -> torch.Tensor:
         """(N, D) mean over each sequence's real steps (the padding is never read)."""
         weights = self.mask.to(self.values.dtype).unsqueeze(-1)
-        total = torch.where(weights > 0, self.values, torch.zeros((), dtype=self.values.dtype)).mul(weights).sum(1)
-        return total / weights.sum(dim=1).clamp_min(1.0)
+        return self.filled().sum(1) / weights.sum(dim=1).clamp_min(1.0)
 
     def rows(self, index: torch.Tensor) -> Padded:
         """The sequences at `index` (a batch's samples)."""

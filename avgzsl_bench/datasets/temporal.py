@@ -71,6 +71,11 @@ def read_sequences(path: Path) -> tuple[Ragged, np.ndarray, str]:
     arrays, stored = [], "float32"
     for position, item in enumerate(items):
         array = np.asarray(item)
+        if array.ndim == 1:
+            raise BenchError(
+                f"feature file '{path}': video {position} has one {array.shape[0]}-d vector, not a (steps, dim) "
+                "sequence; this is an averaged bundle (e.g. ClipClap's): load it with its averaged feature set"
+            )
         if array.ndim != 2 or array.dtype.kind not in "fiu" or array.shape[1] == 0:
             raise BenchError(
                 f"feature file '{path}': sequence {position} has shape {array.shape} (dtype {array.dtype}), expected "
