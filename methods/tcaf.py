@@ -37,8 +37,6 @@ reference's second name for the embedding block, `audiovisual_embeddings.*` (the
 `position_encoder_block.*`. The token projections keep the reference's Conv1d (kernel 1) weight
 shape (out, in, 1). The buffer `position_encoder_block.fourier_randn` (the random Fourier matrix)
 is part of the state. See docs/temporal-methods.md for the full table.
-
-On averaged (non-temporal) features each sample is a one-step sequence.
 """
 
 from __future__ import annotations
@@ -73,14 +71,6 @@ from methods._recipes import DEMO_SCHEDULE, W_ENC_DEFAULTS, WORD2VEC_TEXT
 AUDIO_SCALE = 1.0 / 255.0  # the reference divides audio features by 255 (VGGish's uint8 range)
 MODALITIES = 2  # audio, video: rows of the modality embedding
 NEVER = 1_000_000  # lr_patience that never lowers the rate: the reference's `lr_scheduler: False`
-Sequence = torch.Tensor | Padded
-
-
-def as_padded(x: Sequence) -> Padded:
-    """Sequences as they come; an averaged (N, D) feature is a one-step sequence."""
-    if isinstance(x, Padded):
-        return x
-    return Padded(x.unsqueeze(1), torch.ones(x.shape[:1] + (1,), dtype=torch.bool, device=x.device), 1.0)
 
 
 def zeroed(x: Padded) -> torch.Tensor:
@@ -274,9 +264,8 @@ class TCAF(GZSLMethod):
 
     # --- the reference's forward pass ---
 
-    def encode(self, video: Sequence, audio: Sequence, seconds: bool) -> torch.Tensor:
+    def encode(self, video: Padded, audio: Padded, seconds: bool) -> torch.Tensor:
         """θ_o (B, embedding_dim) of a batch of sequences; `seconds`: time stamps in seconds."""
-        video, audio = as_padded(video), as_padded(audio)
         a = zeroed(audio) * AUDIO_SCALE
         v = F.normalize(zeroed(video), dim=1)  # along time, as the reference's F.normalize(v)
         a = self.A_enc(a.flatten(0, 1)).unflatten(0, a.shape[:2])
@@ -307,14 +296,12 @@ class TCAF(GZSLMethod):
         self.encode(sample.video, sample.audio, seconds=False)
         self.W_proj(encode_sample_text(self.W_enc, batch.class_text, self.text, sample.targets))
 
-    def embed_inputs(self, video: Sequence, audio: Sequence) -> torch.Tensor:
-        return self.encode(video, audio, seconds=self.eval_seconds)
-
     def embed_text(self, class_text: TextEmbeddings) -> torch.Tensor:
         return self.W_proj(self.W_enc(select_text(class_text, self.text)))
 
-    def distances(self, video: Sequence, audio: Sequence, class_text: TextEmbeddings) -> dict[str, torch.Tensor]:
-        return {"both": torch.cdist(self.embed_inputs(video, audio), self.embed_text(class_text))}
+    def distances(self, video: Padded, audio: Padded, class_text: TextEmbeddings) -> dict[str, torch.Tensor]:
+        theta_o = self.encode(video, audio, seconds=self.eval_seconds)
+        return {"both": torch.cdist(theta_o, self.embed_text(class_text))}
 
 
 def transformer_of(hparams: Mapping[str, Any], depth: int | None = None) -> Transformer:

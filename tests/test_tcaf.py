@@ -259,20 +259,6 @@ def test_evaluation_time_stamps_are_step_indices_unless_asked(data):
     torch.testing.assert_close(same, by_index)
 
 
-@pytest.mark.parametrize("name", TEMPORAL)
-def test_averaged_features_are_one_step_sequences(name, data):
-    video, audio = data
-    model, _ = build(name=name)
-    text = train_batch(video, audio).class_text
-    vectors = video.values[:, 0], audio.values[:, 0]
-    one_step = (
-        Padded(video.values[:, :1], video.mask[:, :1] | True, 0.64),
-        Padded(audio.values[:, :1], audio.mask[:, :1] | True, 0.96),
-    )
-    with torch.no_grad():
-        assert torch.equal(model.eval().distances(*vectors, text)["both"], model.distances(*one_step, text)["both"])
-
-
 def layer_count(width: int, inner: int, mlp: int = 128) -> int:
     """One pre-norm transformer layer: q, k, v (no bias), out, feed-forward, one LayerNorm."""
     return 3 * width * inner + (inner * width + width) + (width * mlp + mlp) + (mlp * width + width) + 2 * width
