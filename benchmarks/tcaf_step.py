@@ -1,7 +1,7 @@
 """Milliseconds per TCAF training step (or its baselines'), on synthetic sequences of the reference's sizes.
 
     python benchmarks/tcaf_step.py [--methods tcaf,attention-fusion,perceiver] [--dataset ucf]
-        [--features c3d-vggish-temporal] [--batch-size 64] [--video-steps 60] [--steps 10]
+        [--features c3d-vggish-temporal] [--batch-size 64] [--video-steps 60] [--steps 3]
         [--repeats 3] [--threads 2] [--device cpu]
 
 One step is what the trainer does per batch: the loss under the harness's dropout masks, backward,
@@ -98,7 +98,7 @@ def main() -> None:
     parser.add_argument("--features", default="c3d-vggish-temporal", choices=sorted(FEATURES))
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--video-steps", type=int, default=60)
-    parser.add_argument("--steps", type=int, default=10, help="timed steps per measurement (after as many warm-up)")
+    parser.add_argument("--steps", type=int, default=3, help="timed steps per measurement (after as many warm-up)")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--device", default="cpu")
