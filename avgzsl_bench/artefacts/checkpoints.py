@@ -1,6 +1,6 @@
 """Trained models on disk: the reference repositories' checkpoints and the harness's own saved models.
 
-Reference format (ClipClap-GZSL, AVCA-GZSL): one `torch.save`d dict per model with `epoch` (epochs
+Reference format (ClipClap-GZSL, AVCA-GZSL, TCAF-GZSL): one `torch.save`d dict per model with `epoch` (epochs
 trained), `model` (the state dict), `optimizer` and `metric`. A run leaves the stage-1 best model as
 `<stage-1 folder>/<Model>_score.pt` and one stage-2 checkpoint per epoch as `<stage-2
 folder>/checkpoints/<Model>_score_ckpt_<epoch index>.pt`; the reference evaluation pairs the stage-1
@@ -42,7 +42,13 @@ SAVED_FORMAT = "avgzsl-bench-models"
 SAVED_FORMAT_VERSION = 2
 READABLE_VERSIONS = (1, 2)  # version 1: no `trained_on`
 # Method -> (pattern, replacement) rules that turn a reference state-dict key into ours.
-REFERENCE_KEY_RULES: dict[str, tuple[tuple[str, str], ...]] = {"clipclap": ((r"\.fc\.", "."),)}
+# TCAF-GZSL registers its embedding block under two names (`audiovisual_embeddings` is
+# `position_encoder_block`), so its state dict holds those tensors twice: both map onto one key.
+# Its two baselines (Attention fusion, Perceiver) have no released code or models.
+REFERENCE_KEY_RULES: dict[str, tuple[tuple[str, str], ...]] = {
+    "clipclap": ((r"\.fc\.", "."),),
+    "tcaf": ((r"\.fc\.", "."), (r"^audiovisual_embeddings\.", "position_encoder_block.")),
+}
 STAGE1_PATTERN = "*_score.pt"
 STAGE2_PATTERN = re.compile(r"_score_ckpt_(\d+)\.pt$")
 ZIP_MAGIC = b"PK\x03\x04"

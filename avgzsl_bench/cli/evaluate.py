@@ -21,7 +21,7 @@ from avgzsl_bench.artefacts.checkpoints import (
 )
 from avgzsl_bench.artefacts.provenance import NEAR_CHANCE_FACTOR, UNVERIFIED_LABEL, check_source, near_chance
 from avgzsl_bench.cli import common
-from avgzsl_bench.datasets import DataSource, list_datasets
+from avgzsl_bench.datasets import DataSource, list_datasets, list_feature_sets
 from avgzsl_bench.datasets.locations import data_home
 from avgzsl_bench.datasets.source import DEFAULT_DEMO_SAMPLES
 from avgzsl_bench.datasets.spec import DATASETS, DEFAULT_FEATURES
@@ -39,6 +39,7 @@ EXAMPLES = """\
   python bench.py evaluate --dataset ucf --stage1 s1/ClipClap_model_score.pt \\
       --stage2 s2/checkpoints/ClipClap_model_score_ckpt_19.pt
   python bench.py evaluate runs/ClipClap_UCF --dataset ucf --text-order name   # a tree of reference runs
+  python bench.py evaluate TCAF_models/ --method tcaf --dataset ucf --features c3d-vggish-temporal
   python bench.py run --methods clipclap --dataset demo --save-models results/models
   python bench.py evaluate results/models                     # every model file saved there
 Reference checkpoints are evaluated with the reference's position-based text mapping (they were trained
@@ -66,6 +67,12 @@ def add_parser(subparsers: Any) -> None:
     parser.add_argument("--method", default="clipclap", help="the method of reference checkpoints")
     group = parser.add_argument_group("data")
     group.add_argument("--dataset", choices=list_datasets(), help="needed for reference checkpoints")
+    group.add_argument(
+        "--features",
+        choices=list_feature_sets(),
+        help=f"feature set (default: the saved run's, else {DEFAULT_FEATURES}); e.g. c3d-vggish-temporal for "
+        "TCAF's released models",
+    )
     group.add_argument("--root", help="dataset folder (default: the saved run's, else the fetched copy)")
     group.add_argument(
         "--text-order",
@@ -148,7 +155,7 @@ def _source(args: argparse.Namespace, models: TrainedModels, console: Console) -
     saved_root = identity.get("root") if dataset == identity.get("dataset") else None
     root = args.root or (saved_root if saved_root and Path(saved_root).is_dir() else None)
     samples = args.demo_samples or int(identity.get("samples_per_class", DEFAULT_DEMO_SAMPLES))
-    features = identity.get("features", DEFAULT_FEATURES)
+    features = args.features or identity.get("features", DEFAULT_FEATURES)
     return DataSource(dataset, root, legacy, samples, args.cache_dir, features)
 
 
