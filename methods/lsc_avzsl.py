@@ -234,7 +234,7 @@ LSC_SCHEDULE: dict[str, dict[str, Any]] = {
         "weight_decay": 1e-5,
         "lr_patience": 3,
     },
-    "demo": {"epochs": 6, "batches_per_epoch": 60},
+    "demo": {"epochs": 3, "batches_per_epoch": 20},  # the synthetic data: a short run (the transformer is 9.5 M)
 }
 LSC_MODEL: dict[str, Any] = {
     **CLIPCLAP_MODEL,
