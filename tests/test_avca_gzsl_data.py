@@ -40,7 +40,7 @@ def raises(info, tmp_path: Path, *fragments: str) -> None:
 
 
 def test_registry_has_both_feature_sets_for_every_dataset() -> None:
-    assert list_feature_sets() == [DEFAULT_FEATURES, "selavi", "c3d-vggish"]
+    assert list_feature_sets()[:3] == [DEFAULT_FEATURES, "selavi", "c3d-vggish"]
     for name in ("ucf", "activitynet", "vggsound"):
         selavi, c3d = get_dataset(name, "selavi"), get_dataset(name, "c3d-vggish")
         assert (selavi.class_split, selavi.feature_dir, selavi.dims.video, selavi.dims.audio) == (

@@ -26,6 +26,13 @@ def dataset(tiny_demo):
     return tiny_demo
 
 
+def averaged_only(name: str) -> None:
+    """These tests run on the averaged demo data; methods that consume sequences run on temporal
+    data in tests/test_temporal_protocol.py (padding, determinism) instead."""
+    if get_method(name).cls.temporal:
+        pytest.skip(f"{name} consumes sequences: covered by tests/test_temporal_protocol.py")
+
+
 def short_hparams(name: str) -> dict:
     spec = get_method(name)
     known = spec.hparams("demo")
@@ -38,6 +45,7 @@ def test_all_paper_baselines_are_registered():
 
 @pytest.mark.parametrize("name", list_methods())
 def test_method_runs_through_protocol_deterministically(name, dataset):
+    averaged_only(name)
     spec = get_method(name)
     hparams = short_hparams(name)
     first = run_single(spec, dataset, hparams, seed=0, trainer=RunTrainer)
@@ -64,6 +72,7 @@ def one_thread():
 def test_method_stacked_runs_match_single_runs(name, dataset, one_thread):
     """Conformance of the stacked path: the same selected epochs, betas and test numbers per seed
     (a method that cannot be stacked must say why)."""
+    averaged_only(name)
     spec = get_method(name)
     reason = stack_reason(spec)
     if reason is not None:
@@ -82,6 +91,7 @@ def test_method_stacked_runs_match_single_runs(name, dataset, one_thread):
 
 @pytest.mark.parametrize("name", list_methods())
 def test_method_loss_and_gradients_are_finite(name, dataset, make_batch):
+    averaged_only(name)
     spec = get_method(name)
     torch.manual_seed(0)
     model = spec.build(dataset.dims, short_hparams(name))
@@ -129,6 +139,7 @@ def one_step_gradients(name: str, dataset, batch: TrainBatch) -> dict[str, torch
 
 @pytest.mark.parametrize("name", list_methods())
 def test_gradients_are_bitwise_reproducible_on_two_threads(name, dataset, make_batch, two_threads):
+    averaged_only(name)
     if not any(p.requires_grad for p in get_method(name).build(dataset.dims, short_hparams(name)).parameters()):
         return
     batch = make_batch(batch_size=64)

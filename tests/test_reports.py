@@ -44,7 +44,7 @@ def fill_store(fake_record):
 
 
 def test_reference_holds_every_table(reference) -> None:
-    assert set(TABLE_NUMBERS) <= set(reference.tables) and reference.numbers == [1, 2, 3, 4, 5, 6, 7]
+    assert set(TABLE_NUMBERS) <= set(reference.tables) and reference.numbers[:7] == [1, 2, 3, 4, 5, 6, 7]
     assert [reference.table(n).features for n in (1, 5, 6, 7)] == ["clip-clap", "selavi", "c3d-vggish", "clip-clap"]
     # Published numbers only where they could be verified: the AVCA-GZSL README gives HM and ZSL.
     assert reference.value("avca-gzsl-selavi-avca", "ucf", "HM") == 27.15

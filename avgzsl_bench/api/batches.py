@@ -3,16 +3,21 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 
 from avgzsl_bench.datasets.types import TextEmbeddings
 
+# Features as a method receives them: a (B, dim) tensor, or for temporal methods a `Padded` batch of
+# sequences. Typed Any so that each method annotates what it receives (torch.Tensor or Padded).
+Features = Any
+
 
 @dataclass(frozen=True)
 class SampleBatch:
-    video: torch.Tensor  # (B, video_dim)
-    audio: torch.Tensor  # (B, audio_dim)
+    video: Features  # (B, video_dim), or a `Padded` (B, T, video_dim) for temporal methods
+    audio: Features  # (B, audio_dim), or a `Padded` (B, T', audio_dim)
     labels: torch.Tensor  # (B,) global class ids
     targets: torch.Tensor  # (B,) position of each label in `TrainBatch.class_ids`
     text: TextEmbeddings  # (B, ...) text embedding of each sample's class

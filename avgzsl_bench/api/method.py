@@ -16,6 +16,13 @@ and may override
 * `training_free = True`: the method has nothing to train (epochs are ignored);
 * `required_text = ("clip", "clap")`: class-text parts it needs whatever its `text` choice
   (a method that compares features with text in the encoders' own spaces);
+* `temporal = True`: it consumes feature *sequences*. On a temporal feature set it then receives
+  `Padded` batches (values, mask, step duration) wherever an averaged method receives tensors:
+  `SampleBatch.video/.audio` and `distances(video, audio, class_text)` (evaluated in batches of
+  `EVAL_BATCH` samples); the schedule keys `batch_length`, `train_steps`, `eval_steps` set how
+  batches are cut (`datasets.crop`). Temporal methods train one run at a time (not stacked);
+* `pooling = "mean"`: how a method that is not temporal sees a temporal feature set: each
+  sequence pooled to one vector by this entry of `datasets.pooling.POOLINGS`, once per split;
 * `stackable = False` (with `stack_note` saying why): its runs cannot be trained as one stacked
   model under `torch.func.vmap` (e.g. a loss with data-dependent shapes), so they run one at a time;
 * `check_hparams(hparams)`: raise `ValueError` for a combination of values the declared types,
@@ -33,7 +40,9 @@ from typing import Any, ClassVar
 import torch
 from torch import nn
 
-from avgzsl_bench.api.batches import TrainBatch
+from avgzsl_bench.api.batches import Features, TrainBatch
+from avgzsl_bench.datasets.crop import SequenceCrop
+from avgzsl_bench.datasets.pooling import DEFAULT_POOLING
 from avgzsl_bench.datasets.types import FeatureDims, TextEmbeddings
 
 
@@ -43,6 +52,10 @@ class GZSLMethod(nn.Module, metaclass=ABCMeta):
     required_text: ClassVar[tuple[str, ...]] = ()
     stackable: ClassVar[bool] = True
     stack_note: ClassVar[str] = ""
+    temporal: ClassVar[bool] = False
+    pooling: ClassVar[str] = DEFAULT_POOLING
+    # How this instance's evaluation batches of sequences are cut (set from the schedule at build).
+    sequence_crop: SequenceCrop = SequenceCrop()
 
     def __init__(self, dims: FeatureDims, hparams: Mapping[str, Any]) -> None:
         super().__init__()
@@ -52,9 +65,7 @@ class GZSLMethod(nn.Module, metaclass=ABCMeta):
         """Named scalar loss terms of one training batch."""
 
     @abstractmethod
-    def distances(
-        self, video: torch.Tensor, audio: torch.Tensor, class_text: TextEmbeddings
-    ) -> dict[str, torch.Tensor]:
+    def distances(self, video: Features, audio: Features, class_text: TextEmbeddings) -> dict[str, torch.Tensor]:
         """(N, K) distances from each sample to each candidate class, per view."""
 
     @classmethod

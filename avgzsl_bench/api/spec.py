@@ -24,6 +24,7 @@ from avgzsl_bench.api.hparams import (
     coerce,
 )
 from avgzsl_bench.api.method import GZSLMethod
+from avgzsl_bench.datasets.crop import SequenceCrop
 from avgzsl_bench.datasets.types import DEFAULT_FEATURES, FeatureDims, text_parts_of
 from avgzsl_bench.errors import BenchError
 from avgzsl_bench.registry import Registry
@@ -65,7 +66,10 @@ class MethodSpec:
         return bool(self.cls.training_free)
 
     def build(self, dims: FeatureDims, hparams: Mapping[str, Any]) -> GZSLMethod:
-        return self.cls(dims, hparams)
+        model = self.cls(dims, hparams)
+        if self.cls.temporal:
+            model.sequence_crop = SequenceCrop.from_hparams(hparams)
+        return model
 
     def defaults(self, dataset: str, features: str = DEFAULT_FEATURES) -> dict[str, Any]:
         """Schedule and model defaults for `dataset` with `features`, as one flat dict."""

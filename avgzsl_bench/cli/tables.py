@@ -24,7 +24,9 @@ EXAMPLES = """\
   python bench.py tables 1 --roots ucf=/data/UCF activitynet=/data/ActivityNet vggsound=/data/VGGSound
   python bench.py tables 2 3 --dataset ucf --root /data/UCF --tables-out results/tables.md
   python bench.py tables 5 --features selavi --roots ucf=/data/avgzsl_benchmark_datasets/UCF
-(`all` means every table on the chosen feature set: 1-4 and 7 on clip-clap, 5 on selavi, 6 on c3d-vggish.)"""
+  python bench.py tables 8 --features c3d-vggish-temporal --roots ucf=/data/avgzsl_benchmark_non_averaged_datasets/UCF
+(`all` means every table on the chosen feature set: 1-4 and 7 on clip-clap, 5 on selavi, 6 on c3d-vggish,
+8 on c3d-vggish-temporal.)"""
 
 
 def add_parser(subparsers: Any) -> None:
@@ -33,8 +35,8 @@ def add_parser(subparsers: Any) -> None:
         "tables",
         "render the reference tables (the ClipClap paper's 1: all methods, 2: label "
         "embedding, 3: input modality, 4: loss terms; 5/6: the AVCA-GZSL SeLaVi/C3D-VGGish features; "
-        "7: a newer method) with our numbers beside the published ones; runs the jobs the store "
-        "does not hold yet",
+        "7: a newer method; 8: the temporal benchmark, TCAF's README) with our numbers beside the "
+        "published ones; runs the jobs the store does not hold yet",
         EXAMPLES,
     )
     parser.add_argument("numbers", nargs="*", default=["all"], metavar="N", help="table numbers, or all")

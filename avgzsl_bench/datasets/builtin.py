@@ -3,6 +3,8 @@ same three benchmarks with the AVCA-GZSL feature sets (SeLaVi; C3D + VGGish)."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from avgzsl_bench.datasets.spec import DatasetSpec, register_dataset
 from avgzsl_bench.datasets.types import FeatureDims
 
@@ -115,3 +117,43 @@ def _avca_gzsl(name: str, features: str) -> DatasetSpec:
 for _features in AVCA_GZSL_FEATURES:
     for _name in AVCA_GZSL_DATASETS:
         register_dataset(_avca_gzsl(_name, _features))
+
+# ---- The temporal benchmark (TCAF, Mercea et al., ECCV 2022) ---------------------------------------
+# The same classes, splits and word2vec text as the AVCA-GZSL sets, but one feature sequence per
+# video (folder avgzsl_benchmark_non_averaged_datasets/<DS>/). One C3D step covers 16 frames at
+# 25 fps (0.64 s), one VGGish step 0.96 s; SeLaVi's temporal features step once per second (the
+# reference's collator uses rate 1 for both of its modalities).
+TEMPORAL_FEATURES = {
+    # features: (averaged twin, feature folder, label, step seconds per modality)
+    "c3d-vggish-temporal": (
+        "c3d-vggish",
+        "cls_features_non_averaged",
+        "C3D + VGGish sequences (TCAF)",
+        {"video": 16 / 25, "audio": 0.96},
+    ),
+    "selavi-temporal": (
+        "selavi",
+        "main_features_non_averaged",
+        "SeLaVi sequences (TCAF)",
+        {"video": 1.0, "audio": 1.0},
+    ),
+}
+
+
+def _temporal(name: str, features: str) -> DatasetSpec:
+    twin, feature_dir, label, step_s = TEMPORAL_FEATURES[features]
+    averaged = _avca_gzsl(name, twin)
+    return replace(
+        averaged,
+        reader="tcaf-bundle",
+        feature_label=label,
+        features=features,
+        feature_dir=feature_dir,
+        feature_suffix=".pkl",
+        step_s=step_s,
+    )
+
+
+for _features in TEMPORAL_FEATURES:
+    for _name in AVCA_GZSL_DATASETS:
+        register_dataset(_temporal(_name, _features))

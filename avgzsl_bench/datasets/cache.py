@@ -22,6 +22,7 @@ import torch
 
 from avgzsl_bench.datasets.layout import BundleLayout, source_files
 from avgzsl_bench.datasets.parse import Folder, Parsed
+from avgzsl_bench.datasets.temporal import TemporalParsed
 
 LOADER_VERSION = 2
 CACHE_FORMAT = "avgzsl_bench.bundle-cache"
@@ -64,7 +65,9 @@ def _prefix(layout: BundleLayout, legacy_text_order: bool) -> str:
     return f"{layout.spec.name}-{hashlib.sha256(identity.encode()).hexdigest()[:12]}-"
 
 
-def _payload(parsed: Parsed, key: str) -> dict[str, Any]:
+def _payload(parsed: Parsed | TemporalParsed, key: str) -> dict[str, Any]:
+    if isinstance(parsed, TemporalParsed):
+        return _temporal_payload(parsed, key)
     return {
         "format": CACHE_FORMAT,
         "loader_version": LOADER_VERSION,
@@ -86,21 +89,57 @@ def _payload(parsed: Parsed, key: str) -> dict[str, Any]:
     }
 
 
-def _from_payload(payload: dict[str, Any]) -> Parsed:
+def _temporal_payload(parsed: TemporalParsed, key: str) -> dict[str, Any]:
+    """The sequences' flat float16 steps once per modality, and per stage the (first row, length) tables."""
+    return {
+        "format": CACHE_FORMAT,
+        "loader_version": LOADER_VERSION,
+        "key": key,
+        "kind": "sequences",
+        "class_names": list(parsed.class_names),
+        "notes": list(parsed.notes),
+        "stored_dtype": parsed.stored_dtype,
+        "text": {part: torch.from_numpy(matrix) for part, matrix in parsed.text.items()},
+        "split_ids": {name: [list(seen), list(unseen)] for name, (seen, unseen) in parsed.split_ids.items()},
+        "values": {modality: torch.from_numpy(values) for modality, values in parsed.values.items()},
+        "folders": {
+            stage: {
+                "video": torch.from_numpy(folder.video),
+                "audio": torch.from_numpy(folder.audio),
+                "labels": torch.from_numpy(folder.labels),
+                "names": json.dumps(list(folder.names)),
+            }
+            for stage, folder in parsed.folders.items()
+        },
+    }
+
+
+def _from_payload(payload: dict[str, Any]) -> Parsed | TemporalParsed:
+    folders = {
+        stage: Folder(data["video"], data["audio"], data["labels"], json.loads(data["names"]))
+        for stage, data in payload["folders"].items()
+    }
+    if payload.get("kind") == "sequences":
+        return TemporalParsed(
+            class_names=list(payload["class_names"]),
+            text=dict(payload["text"]),
+            split_ids={name: (list(ids[0]), list(ids[1])) for name, ids in payload["split_ids"].items()},
+            folders=folders,
+            values=dict(payload["values"]),
+            notes=list(payload["notes"]),
+            stored_dtype=str(payload["stored_dtype"]),
+        )
     return Parsed(
         class_names=list(payload["class_names"]),
         text=dict(payload["text"]),
         split_ids={name: (list(ids[0]), list(ids[1])) for name, ids in payload["split_ids"].items()},
-        folders={
-            stage: Folder(data["video"], data["audio"], data["labels"], json.loads(data["names"]))
-            for stage, data in payload["folders"].items()
-        },
+        folders=folders,
         notes=list(payload["notes"]),
         video_dtype=str(payload["video_dtype"]),
     )
 
 
-def read_cache(path: Path, key: str) -> Parsed | None:
+def read_cache(path: Path, key: str) -> Parsed | TemporalParsed | None:
     if not path.is_file():
         return None
     try:
@@ -122,7 +161,9 @@ def read_cache(path: Path, key: str) -> Parsed | None:
         return None
 
 
-def write_cache(path: Path, layout: BundleLayout, legacy_text_order: bool, parsed: Parsed, key: str) -> None:
+def write_cache(
+    path: Path, layout: BundleLayout, legacy_text_order: bool, parsed: Parsed | TemporalParsed, key: str
+) -> None:
     """Atomic write; stale caches of the same bundle and options are removed."""
     directory, temp_name = path.parent, None
     try:

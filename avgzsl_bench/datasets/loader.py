@@ -8,6 +8,7 @@ the cache; either way the four protocol splits are assembled from the per-stage 
 from __future__ import annotations
 
 import warnings
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -16,7 +17,9 @@ import torch
 from avgzsl_bench.datasets.cache import cache_key, cache_path, default_cache_dir, read_cache, write_cache
 from avgzsl_bench.datasets.layout import BundleLayout, locate
 from avgzsl_bench.datasets.parse import Folder, Parsed, parse_bundle
+from avgzsl_bench.datasets.sequences import Sequences
 from avgzsl_bench.datasets.spec import DatasetSpec, get_dataset
+from avgzsl_bench.datasets.temporal import TemporalParsed, parse_temporal
 from avgzsl_bench.datasets.types import FeatureDims, FeatureSplit, GZSLDataset, TextEmbeddings
 
 
@@ -92,6 +95,52 @@ def assemble(parsed: Parsed, layout: BundleLayout) -> GZSLDataset:
     )
 
 
+def assemble_temporal(parsed: TemporalParsed, layout: BundleLayout) -> GZSLDataset:
+    """The four protocol splits as `Sequences` over one shared step tensor per modality."""
+    folders = {
+        stage: Folder(
+            video=np.asarray(f.video, dtype=np.int64),
+            audio=np.asarray(f.audio, dtype=np.int64),
+            labels=np.asarray(f.labels, dtype=np.int64),
+            names=f.names,
+        )
+        for stage, f in parsed.folders.items()
+    }
+    values = {modality: torch.as_tensor(steps) for modality, steps in parsed.values.items()}
+    step_s = layout.spec.step_s
+    splits = {}
+    for name, recipe in layout.spec.splits.items():
+        tables = _split(parsed, folders, name, recipe.folders)  # type: ignore[arg-type]
+        sequences = {}
+        for modality, table in (("video", tables.video), ("audio", tables.audio)):
+            assert isinstance(table, torch.Tensor)  # (N, 2): first row, length
+            starts, lengths = table[:, 0].contiguous(), table[:, 1].contiguous()
+            sequences[modality] = Sequences(values[modality], starts, lengths, step_s[modality])
+        splits[name] = replace(tables, video=sequences["video"], audio=sequences["audio"])
+    text = TextEmbeddings(
+        **{part: torch.as_tensor(matrix, dtype=torch.float32) for part, matrix in parsed.text.items()}
+    )
+    dims = FeatureDims(
+        int(values["video"].shape[1]),
+        int(values["audio"].shape[1]),
+        tuple((part, int(matrix.shape[1])) for part, matrix in text.parts.items()),
+    )
+    steps = ", ".join(f"{m} {step_s[m]:g} s per step" for m in ("video", "audio"))
+    return GZSLDataset(
+        name=layout.spec.name,
+        class_names=tuple(parsed.class_names),
+        text=text,
+        splits=splits,
+        synthetic=False,
+        source=f"TCAF-layout bundle {layout.root} (class split '{layout.split}', {layout.spec.feature_dir})",
+        notes=(
+            *parsed.notes,
+            _dims_note(dims, layout.spec.dims, f"{parsed.stored_dtype}, kept as float16", layout.root),
+            f"sequences: {steps}; padded per batch, never at rest",
+        ),
+    )
+
+
 def load_bundle(
     root: str | Path,
     dataset: str | DatasetSpec,
@@ -116,6 +165,8 @@ def load_bundle(
     path = cache_path(directory, layout, legacy_text_order, key)
     parsed = read_cache(path, key)
     if parsed is None:
-        parsed = parse_bundle(layout, legacy_text_order)
+        parsed = parse_temporal(layout, legacy_text_order) if spec.temporal else parse_bundle(layout, legacy_text_order)
         write_cache(path, layout, legacy_text_order, parsed, key)
+    if isinstance(parsed, TemporalParsed):
+        return assemble_temporal(parsed, layout)
     return assemble(parsed, layout)

@@ -107,6 +107,22 @@ def _read_h5_bundle(spec: DatasetSpec, source: DataSource) -> GZSLDataset:
     return load_bundle(source.root, spec, legacy_text_order=source.legacy_text_order, cache_dir=source.cache_dir)
 
 
+@READERS.register("tcaf-bundle")
+def _read_tcaf_bundle(spec: DatasetSpec, source: DataSource) -> GZSLDataset:
+    """The temporal benchmark's TCAF layout: one pickle per class and stage with one feature sequence
+    per video. Split lists, class matching and text are the pickle bundle's; the features become
+    `Sequences` (float16 steps stored flat, padded per batch)."""
+    from avgzsl_bench.datasets.loader import load_bundle
+
+    if not spec.temporal or spec.feature_suffix != ".pkl":
+        raise BenchError(
+            f"dataset spec '{spec.key}' uses the tcaf-bundle reader but declares no step durations (step_s) "
+            f"or its files end in '{spec.feature_suffix}' instead of '.pkl'"
+        )
+    assert source.root is not None
+    return load_bundle(source.root, spec, legacy_text_order=source.legacy_text_order, cache_dir=source.cache_dir)
+
+
 @READERS.register("synthetic")
 def _read_synthetic(spec: DatasetSpec, source: DataSource) -> GZSLDataset:
     from avgzsl_bench.datasets.demo import make_demo_dataset

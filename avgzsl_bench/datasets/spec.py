@@ -67,6 +67,13 @@ class DatasetSpec:
     prompt_set: str = "generic"  # the feature zoo's prompt ensemble ("person" for human actions)
     splits: Mapping[str, SplitRecipe] = field(default_factory=lambda: PROTOCOL_SPLITS)
     synthetic: bool = False
+    # Temporal feature sets: seconds covered by one step of each modality ({} = one vector per video).
+    step_s: Mapping[str, float] = field(default_factory=dict)
+
+    @property
+    def temporal(self) -> bool:
+        """Each sample is a sequence of steps per modality (the TCAF layout), not one vector."""
+        return bool(self.step_s)
 
     @property
     def key(self) -> str:

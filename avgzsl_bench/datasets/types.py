@@ -7,6 +7,7 @@ from functools import cached_property
 
 import torch
 
+from avgzsl_bench.datasets.sequences import Sequences, non_finite_prefix
 from avgzsl_bench.errors import BenchError
 
 SPLITS = ("train", "val", "train_val", "test")
@@ -23,8 +24,8 @@ CLAP_TEXT_DIM = 1024
 class FeatureSplit:
     """One protocol split: per-sample features and labels (global class ids)."""
 
-    video: torch.Tensor  # (N, video_dim) float32
-    audio: torch.Tensor  # (N, audio_dim) float32
+    video: torch.Tensor | Sequences  # (N, video_dim) float32, or one sequence per sample (temporal sets)
+    audio: torch.Tensor | Sequences  # (N, audio_dim) float32, or one sequence per sample
     labels: torch.Tensor  # (N,) int64 global class ids
     seen: torch.Tensor  # sorted global ids of the split's seen classes
     unseen: torch.Tensor  # sorted global ids of the split's unseen classes (empty for training splits)
@@ -38,15 +39,32 @@ class FeatureSplit:
     def __len__(self) -> int:
         return int(self.labels.shape[0])
 
-    def to(self, device: torch.device | str) -> FeatureSplit:
+    @property
+    def temporal(self) -> bool:
+        """The features are sequences (`Sequences`), not one vector per sample."""
+        return isinstance(self.video, Sequences)
+
+    def to(self, device: torch.device | str, shared: dict[int, torch.Tensor] | None = None) -> FeatureSplit:
+        """On `device`; `shared` maps step tensors already moved (by id) so splits keep sharing them."""
         return replace(
             self,
-            video=self.video.to(device),
-            audio=self.audio.to(device),
+            video=_moved(self.video, device, shared),
+            audio=_moved(self.audio, device, shared),
             labels=self.labels.to(device),
             seen=self.seen.to(device),
             unseen=self.unseen.to(device),
         )
+
+
+def _moved(
+    features: torch.Tensor | Sequences, device: torch.device | str, shared: dict[int, torch.Tensor] | None
+) -> torch.Tensor | Sequences:
+    if not isinstance(features, Sequences) or shared is None:
+        return features.to(device)
+    key = id(features.values)
+    if key not in shared:
+        shared[key] = features.values.to(device)
+    return replace(features, values=shared[key])
 
 
 # The ClipClap paper's dual class embedding: CLIP and CLAP text, concatenated in this order.
@@ -155,12 +173,14 @@ class GZSLDataset:
             text_parts=tuple((name, int(tensor.shape[1])) for name, tensor in self.text.parts.items()),
         )
 
+    @property
+    def temporal(self) -> bool:
+        return self.splits["train"].temporal
+
     def to(self, device: torch.device | str) -> GZSLDataset:
-        return replace(
-            self,
-            text=self.text.to(device),
-            splits={name: split.to(device) for name, split in self.splits.items()},
-        )
+        shared: dict[int, torch.Tensor] = {}  # the splits' sequences share step tensors: move each once
+        splits = {name: split.to(device, shared) for name, split in self.splits.items()}
+        return replace(self, text=self.text.to(device), splits=splits)
 
     def validate(self) -> None:
         """Refuse data the protocol cannot score honestly: empty splits or class sets, classes
@@ -186,6 +206,9 @@ class GZSLDataset:
             )
         for field_name in ("video", "audio"):
             tensor = getattr(split, field_name)
+            if isinstance(tensor, Sequences):
+                self._validate_sequences(where, field_name, split, tensor)
+                continue
             if tensor.ndim != 2 or tensor.shape[0] != len(split):
                 raise BenchError(
                     f"{where}: {field_name} features have shape {tuple(tensor.shape)}, expected ({len(split)}, dim)"
@@ -197,6 +220,34 @@ class GZSLDataset:
                     f"{where}: {field_name} features contain NaN/inf (first samples: {samples}); "
                     "re-extract those videos or drop them"
                 )
+        self._validate_classes(where, split)
+
+    def _validate_sequences(self, where: str, field_name: str, split: FeatureSplit, sequences: Sequences) -> None:
+        if len(sequences) != len(split) or bool((sequences.lengths < 1).any()):
+            raise BenchError(
+                f"{where}: {field_name} has {len(sequences)} sequences for {len(split)} samples, or empty ones"
+            )
+        finite = sequences.all_finite(self._bad_steps(sequences.values))
+        if not bool(finite.all()):
+            rows = (~finite).nonzero().flatten()[:5].tolist()
+            samples = [split.names[i] for i in rows] if split.names else rows
+            raise BenchError(
+                f"{where}: {field_name} sequences contain NaN/inf (first samples: {samples}); "
+                "re-extract those videos or drop them"
+            )
+
+    @cached_property
+    def _bad_step_counts(self) -> dict[int, torch.Tensor]:
+        return {}
+
+    def _bad_steps(self, values: torch.Tensor) -> torch.Tensor:
+        """Running count of non-finite steps of a shared step tensor, computed once per tensor."""
+        counts = self._bad_step_counts
+        if id(values) not in counts:
+            counts[id(values)] = non_finite_prefix(values)
+        return counts[id(values)]
+
+    def _validate_classes(self, where: str, split: FeatureSplit) -> None:
         missing = set(split.classes.tolist()) - set(torch.unique(split.labels).tolist())
         if missing:
             names = sorted(self.class_names[i] for i in missing)

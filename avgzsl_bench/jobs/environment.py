@@ -16,7 +16,7 @@ import avgzsl_bench
 from avgzsl_bench.datasets import DataSource
 from avgzsl_bench.datasets.types import GZSLDataset
 from avgzsl_bench.errors import BenchError
-from avgzsl_bench.jobs.job import Job
+from avgzsl_bench.jobs.job import Job, pooling_of
 from avgzsl_bench.store.sqlite import ResultStore
 
 
@@ -59,9 +59,20 @@ def record_context(source: DataSource, dataset: GZSLDataset, device: torch.devic
 
 
 @lru_cache(maxsize=4)
-def load_data(source: DataSource, device: str) -> GZSLDataset:
-    """The source's data on `device`, loaded and validated once per process."""
+def load_data(source: DataSource, device: str, pooling: str | None = None) -> GZSLDataset:
+    """The source's data on `device`, loaded and validated once per process; with `pooling`, a
+    temporal source's sequences pooled to one vector per sample (once per split, then cached)."""
+    if pooling is not None:
+        from avgzsl_bench.datasets.pooling import pool_dataset
+
+        return pool_dataset(load_data(source, device), pooling)
     return source.load().to(device)
+
+
+def method_data(method: str, source: DataSource, device: str) -> GZSLDataset:
+    """The data as `method` sees it: pooled by its declared pooling when it is built for vectors
+    and the source is temporal, else as loaded."""
+    return load_data(source, device, pooling_of(method, source))
 
 
 def check_inputs(jobs: Iterable[Job], store_path: str | None, device: str) -> None:

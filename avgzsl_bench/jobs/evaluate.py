@@ -8,7 +8,7 @@ from typing import Any
 from avgzsl_bench.api import get_method
 from avgzsl_bench.artefacts.checkpoints import TrainedModels
 from avgzsl_bench.datasets import DataSource
-from avgzsl_bench.jobs.environment import cpu_threads, load_data, record_context, resolve_device
+from avgzsl_bench.jobs.environment import cpu_threads, method_data, record_context, resolve_device
 from avgzsl_bench.protocol.trained import evaluate_models
 from avgzsl_bench.store.records import RunRecord, build_record
 
@@ -33,7 +33,7 @@ def evaluate_trained(
     (`kind="evaluation"`, its key prefixed 'eval-')."""
     with cpu_threads(threads):
         torch_device = resolve_device(device)
-        dataset = load_data(source, str(torch_device))
+        dataset = method_data(models.method, source, str(torch_device))
         result = evaluate_models(get_method(models.method), dataset, hparams, models)
         return build_record(
             method=models.method,

@@ -19,7 +19,7 @@ from avgzsl_bench.api import GZSLMethod, get_method
 from avgzsl_bench.artefacts.checkpoints import State, save_models, snapshot
 from avgzsl_bench.datasets.types import GZSLDataset
 from avgzsl_bench.executors import ProgressHook
-from avgzsl_bench.jobs.environment import cpu_threads, load_data, record_context, resolve_device
+from avgzsl_bench.jobs.environment import cpu_threads, method_data, record_context, resolve_device
 from avgzsl_bench.jobs.groups import JobGroup, choose_trainer
 from avgzsl_bench.jobs.job import Job
 from avgzsl_bench.protocol.stages import EpochCallback, ProtocolResult, run_protocol
@@ -110,7 +110,7 @@ def train_jobs(
     first = jobs[0]
     with cpu_threads(first.threads):
         torch_device = resolve_device(device)
-        dataset = load_data(first.source, str(torch_device))
+        dataset = method_data(first.method, first.source, str(torch_device))
         saving = models_dir is not None
         best: dict[int, State] = {}
 

@@ -6,7 +6,7 @@ from avgzsl_bench.api import GZSLMethod, get_method
 from avgzsl_bench.datasets.types import GZSLDataset
 from avgzsl_bench.errors import BenchError
 from avgzsl_bench.executors import ProgressHook
-from avgzsl_bench.jobs.environment import load_data, resolve_device
+from avgzsl_bench.jobs.environment import method_data, resolve_device
 from avgzsl_bench.jobs.execute import train_jobs
 from avgzsl_bench.jobs.job import Job
 from avgzsl_bench.store.sqlite import ResultStore
@@ -25,4 +25,4 @@ def figure3_model(
     store = ResultStore(store_path) if store_path else None
     (trained,) = train_jobs([job], store, device, stack, progress, keep_models=True, persist=False)
     assert trained.model is not None
-    return trained.model.eval(), load_data(job.source, str(resolve_device(device)))
+    return trained.model.eval(), method_data(job.method, job.source, str(resolve_device(device)))

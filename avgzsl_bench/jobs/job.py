@@ -36,8 +36,13 @@ class Job:
         )
 
     def config(self) -> dict[str, Any]:
-        """Everything that determines the result except the seed (`rng`: how dropout masks are drawn)."""
-        return {"method": self.method, "data": self.source.identity(), "hparams": self.hparams(), "rng": RNG_VERSION}
+        """Everything that determines the result except the seed (`rng`: how dropout masks are drawn;
+        `pooling`: how a method built for vectors sees a temporal feature set)."""
+        config = {"method": self.method, "data": self.source.identity(), "hparams": self.hparams(), "rng": RNG_VERSION}
+        pooling = pooling_of(self.method, self.source)
+        if pooling is not None:
+            config["pooling"] = pooling
+        return config
 
     @property
     def config_hash(self) -> str:
@@ -62,4 +67,23 @@ def make_jobs(
     jobs = [Job(method, source, seed, frozen, threads) for method in methods for seed in seeds]
     for job in jobs:
         job.hparams()
+        problem = data_problem(job.method, source)
+        if problem:
+            raise BenchError(problem)
     return jobs
+
+
+def pooling_of(method: str, source: DataSource) -> str | None:
+    """The temporal pooling `method` sees `source`'s sequences through; None when nothing is pooled."""
+    cls = get_method(method).cls
+    return cls.pooling if source.spec.temporal and not cls.temporal else None
+
+
+def data_problem(method: str, source: DataSource) -> str:
+    """Why `method` cannot run on `source`'s kind of features ("" when it can)."""
+    if get_method(method).cls.temporal and not source.spec.temporal:
+        return (
+            f"method '{method}' consumes feature sequences, but '{source.label}' has one vector per video; "
+            "use a temporal feature set (--features c3d-vggish-temporal or selavi-temporal)"
+        )
+    return ""

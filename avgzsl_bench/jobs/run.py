@@ -23,7 +23,7 @@ from avgzsl_bench.executors.progress import Reporter
 from avgzsl_bench.jobs.environment import check_inputs, resolve_device
 from avgzsl_bench.jobs.execute import execute_group
 from avgzsl_bench.jobs.groups import JobGroup, group_jobs
-from avgzsl_bench.jobs.job import DEFAULT_THREADS, Job, make_jobs
+from avgzsl_bench.jobs.job import DEFAULT_THREADS, Job, data_problem, make_jobs
 from avgzsl_bench.store.leases import ClaimedElsewhere
 from avgzsl_bench.store.records import RunRecord
 from avgzsl_bench.store.sqlite import DEFAULT_STORE, ResultStore
@@ -173,7 +173,11 @@ def method_names(methods: str | Sequence[str], source: DataSource | None = None)
         if source is not None:
             parts = source.spec.dims.text_names
             defaults = {name: get_method(name).defaults(source.dataset, source.features) for name in names}
-            names = [name for name in names if not get_method(name).text_problem(defaults[name], parts)]
+            names = [
+                name
+                for name in names
+                if not get_method(name).text_problem(defaults[name], parts) and not data_problem(name, source)
+            ]
     if not names:
         raise BenchError("--methods names no method; pass e.g. --methods clipclap or --methods all")
     return names

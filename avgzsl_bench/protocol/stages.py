@@ -16,10 +16,14 @@ from typing import Any, Protocol
 import torch
 
 from avgzsl_bench.api import GZSLMethod, MethodSpec
+from avgzsl_bench.datasets.crop import padded_batch
+from avgzsl_bench.datasets.sequences import Sequences
 from avgzsl_bench.datasets.types import FeatureSplit, GZSLDataset, TextEmbeddings
 from avgzsl_bench.protocol.metrics import GZSLScores, calibration_grid, gzsl_scores
 from avgzsl_bench.store.records import Measured, Stage1Result
 
+# Samples per evaluation batch of sequences (the reference evaluates in batches of its batch size, 64).
+EVAL_BATCH = 64
 # Progress of the runs being trained: stage, epoch, epochs, and each run's val HM in percent (None:
 # that run trained no epoch this time).
 EpochCallback = Callable[[str, int, int, Sequence["float | None"]], None]
@@ -75,6 +79,20 @@ class ProtocolResult:
         return dict(self.measured.per_class)
 
 
+def split_distances(model: GZSLMethod, split: FeatureSplit, class_text: TextEmbeddings) -> dict[str, torch.Tensor]:
+    """(N, K) distances per view: in one call on vectors; on sequences in batches of `EVAL_BATCH`
+    samples, each centre-cropped and padded by the model's `sequence_crop` (so a VGGSound test split
+    is never padded whole)."""
+    if not isinstance(split.video, Sequences) or not isinstance(split.audio, Sequences):
+        return model.distances(split.video, split.audio, class_text)
+    parts: list[dict[str, torch.Tensor]] = []
+    for first in range(0, len(split), EVAL_BATCH):
+        index = torch.arange(first, min(first + EVAL_BATCH, len(split)))
+        video, audio = padded_batch(split.video, split.audio, index, model.sequence_crop)
+        parts.append(model.distances(video, audio, class_text))
+    return {view: torch.cat([part[view] for part in parts]) for view in parts[0]}
+
+
 def evaluate(
     model: GZSLMethod, split: FeatureSplit, text: TextEmbeddings, beta: float | None = None
 ) -> dict[str, ViewEvaluation]:
@@ -82,7 +100,7 @@ def evaluate(
     model.eval()
     classes = split.classes
     with torch.no_grad():
-        views = model.distances(split.video, split.audio, text.rows(classes))
+        views = split_distances(model, split, text.rows(classes))
     betas = calibration_grid(split.labels.device) if beta is None else torch.tensor([beta])
     results = {}
     for view, distances in views.items():

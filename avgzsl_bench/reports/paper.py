@@ -4,7 +4,9 @@
 result id, the published S/U/HM/ZSL per dataset (missing metrics print as "—"), and for each table
 the feature set it runs on, its source when it is not the ClipClap paper, and the rows to run
 (label, method, overrides, result id). Loading cross-checks it against the method and dataset
-registries, so a typo fails here and not mid-benchmark.
+registries, so a typo fails here and not mid-benchmark. A row marked `optional = true` names a
+method that a plugin may provide (e.g. TCAF): without that plugin the row is left out, and the
+table says so.
 """
 
 from __future__ import annotations
@@ -43,6 +45,7 @@ class TableSpec:
     features: str = DEFAULT_FEATURES  # the feature set every row runs on
     citation: str = ""  # where its published numbers come from, when not the reference's citation
     protocol: str = ""
+    absent: tuple[str, ...] = ()  # labels of optional rows whose method is not registered here
 
 
 @dataclass(frozen=True)
@@ -101,9 +104,10 @@ def load_paper_reference(path: str | Path = PAPER_REFERENCE) -> PaperReference:
     meta, results = data.get("meta", {}), data.get("results", {})
     tables = {}
     for table in data.get("tables", []):
+        present = [row for row in table["rows"] if not row.get("optional") or row["method"] in METHODS]
         rows = tuple(
             TableRow(row["label"], row["method"], tuple(sorted(row.get("overrides", {}).items())), row.get("paper"))
-            for row in table["rows"]
+            for row in present
         )
         tables[int(table["number"])] = TableSpec(
             int(table["number"]),
@@ -112,6 +116,7 @@ def load_paper_reference(path: str | Path = PAPER_REFERENCE) -> PaperReference:
             features=table.get("features", DEFAULT_FEATURES),
             citation=table.get("citation", ""),
             protocol=table.get("protocol", ""),
+            absent=tuple(row["label"] for row in table["rows"] if row not in present),
         )
     _check(path, results, tables)
     return PaperReference(

@@ -10,6 +10,11 @@ def stack_reason(spec: MethodSpec) -> str | None:
     """Why `spec`'s runs cannot be trained as a stack, or None when they can."""
     if spec.training_free:
         return "it has nothing to train"
+    if spec.cls.temporal:
+        return (
+            "it consumes sequences, whose batches change shape from step to step (padded to each batch's "
+            "longest sequence), which one stacked graph cannot trace"
+        )
     if not spec.cls.stackable:
         return spec.cls.stack_note or "the method says so"
     return None

@@ -74,6 +74,7 @@ class RunTrainer:
             self.schedule.batches_per_epoch,
             self.schedule.batch_size,
             self.model.needs_negatives,
+            self.model.sequence_crop,
         )
         for batch in batches:
             # One mask stream per step: the loss and after_step draw consecutive masks from it.
