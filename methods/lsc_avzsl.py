@@ -24,8 +24,13 @@ then O_proj gives θ_o as in ClipClap. The loss adds to ClipClap's l_ce + l_reg 
 
 * l_kl = KL(softmax(θ_w) ‖ softmax(θ_o)), summed over the 64 dimensions, mean over the batch
   (torch's `KLDivLoss(reduction="batchmean")` with input log softmax(θ_o) and target
-  softmax(θ_w)); gradients reach both θ_o and θ_w, as with torch's kl_div;
+  softmax(θ_w)); gradients reach both θ_o and θ_w, as torch's kl_div gives them (tested against it);
 * 0.5 · l_fusion.
+
+Training follows ClipClap's loop, which the reference keeps unchanged: class-balanced batches,
+the class matrix through W_enc/W_proj in train mode for the cross-entropy, and after each step a
+train-mode pass of the embeddings (the reference's logging `get_embeddings`, here `after_step`)
+that moves the BatchNorm statistics.
 
 Defaults (`config/clipclap.yaml`; the README runs every dataset with it and passes no overrides):
 20 epochs, lr 4e-4, batch 64, 300 batches per epoch, Adam with weight decay 1e-5, LR cut ×0.1 on a
@@ -44,6 +49,10 @@ Departures from the reference, and why:
 
 * Dropout layers are the harness's `dropout()` (counter-based masks, needed for stacked and
   reproducible runs) instead of `nn.Dropout`: same rate and scaling, different random masks.
+* The token-mixing MLP (over a sequence of one token, so its layers are 1 → 64 and 64 → 1) is
+  computed as a broadcast product and a sum (`BroadcastLinear`) rather than a matrix product: the
+  same function and parameters, but the matrix-product kernels for width 1 differ by a rounding
+  between a run alone and the run stacked under vmap, which breaks stacked = single.
 * The KL term takes `log_softmax(θ_o)` where the reference takes `softmax(θ_o).log()`: the same
   value except where the softmax underflows (the reference would then give inf).
 * The reference also computes a cosine loss between θ_o and θ_w but leaves it out of the total

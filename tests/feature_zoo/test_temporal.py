@@ -217,3 +217,20 @@ def test_cli_temporal_reuses_the_cache_and_refuses_reference(
     capsys.readouterr()
     assert cli.main([*argv, "--temporal", "--preprocess", "reference"]) == 2
     assert "clean preprocessing only" in capsys.readouterr().out
+
+
+def test_clipclap_runs_on_the_zoo_sequences(temporal_bundle, tmp_path) -> None:
+    """`bench.py --features clip-clap-temporal --root <out>`: a method built for vectors runs on the
+    zoo's sequences through the mean pooling, with the zoo's CLIP/CLAP class text."""
+    from avgzsl_bench.datasets import DataSource
+    from avgzsl_bench.jobs.job import make_jobs
+    from avgzsl_bench.jobs.run import run_jobs
+
+    out, _ = temporal_bundle
+    source = DataSource("vggsound", str(out), features="clip-clap-temporal", cache_dir=str(tmp_path))
+    jobs = make_jobs(["clipclap"], source, [0], {"epochs": 1, "batches_per_epoch": 2, "batch_size": 4})
+    assert jobs[0].config()["pooling"] == "mean"
+    report = run_jobs(jobs, store=None, device="cpu")
+    assert not report.failures, report.summary()
+    (record,) = report.records
+    assert all(0.0 <= value <= 100.0 for value in record.metrics.values()), record.metrics
