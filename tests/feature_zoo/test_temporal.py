@@ -234,3 +234,17 @@ def test_clipclap_runs_on_the_zoo_sequences(temporal_bundle, tmp_path) -> None:
     assert not report.failures, report.summary()
     (record,) = report.records
     assert all(0.0 <= value <= 100.0 for value in record.metrics.values()), record.metrics
+
+
+def test_a_video_without_audio_is_skipped_or_gets_silent_steps(visual, audio, tmp_path) -> None:
+    from feature_zoo.extract import NO_AUDIO
+    from feature_zoo.temporal import TemporalExtractor
+
+    path = write_video(tmp_path / "mute.mp4", num_frames=50, fps=FPS, audio=None)
+    skipped = TemporalExtractor(visual, audio, FeatureCache(tmp_path / "a")).run({"mute": path})
+    assert skipped.failures == {"mute": NO_AUDIO}
+    kept = TemporalExtractor(visual, audio, FeatureCache(tmp_path / "b"), missing_audio="silence").run({"mute": path})
+    features = kept.features["mute"]
+    assert features.silent and features.visual.shape == (2, 512)
+    assert features.audio.shape == (2, 1024)  # one silent window per second of video
+    np.testing.assert_allclose(features.audio[0], features.audio[1], atol=1e-6)
