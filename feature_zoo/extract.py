@@ -105,6 +105,11 @@ class Extractor:
         self._clip_samples = int(round(audio.clip_seconds * audio.sample_rate))
 
     @property
+    def videos_per_encode(self) -> int:
+        """Decoded videos collected before the encoders run on them."""
+        return self.batch_size
+
+    @property
     def look_ahead(self) -> int:
         """Videos decoded ahead of the encoders (bounds the memory of decoded inputs)."""
         return 2 * self.batch_size
@@ -208,7 +213,7 @@ class Extractor:
                     report.cached += 1
                 else:
                     pending.append(result)
-                    if len(pending) >= self.batch_size:
+                    if len(pending) >= self.videos_per_encode:
                         self._encode(pending, report)
                         pending = []
                 if on_progress is not None:

@@ -73,8 +73,13 @@ class TemporalExtractor(Extractor):
         super().__init__(visual, audio, cache, batch_size, workers, missing_audio, TEMPORAL_POLICY)
 
     @property
+    def videos_per_encode(self) -> int:
+        # one video's steps fill the encoder batches; a long video holds many decoded frames
+        return 1
+
+    @property
     def look_ahead(self) -> int:
-        # a long video holds many decoded frames: keep only about one per decoding thread waiting
+        # ... so only about one decoded video per decoding thread waits for the encoders
         return self.workers + 1
 
     def _prepare_one(self, name: str, path: Path | None) -> VideoFeatures | _Pending | str:
