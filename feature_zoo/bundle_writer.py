@@ -30,7 +30,6 @@ import numpy as np
 from avgzsl_bench.datasets.spec import RELEASE_FEATURE_DIR
 from feature_zoo.extract import VideoFeatures
 
-FEATURE_DIR = Path("features") / RELEASE_FEATURE_DIR
 MANIFEST_NAME = "feature_zoo_manifest.json"
 VIDEO_EXTENSIONS = (".mp4", ".avi", ".mkv", ".webm", ".mov", ".m4v", ".flv", ".mpg", ".mpeg")
 
@@ -61,8 +60,10 @@ def find_videos(videos_dir: Path | str, names: set[str] | list[str]) -> dict[str
     return {name: by_stem.get(name) for name in names}
 
 
-def feature_root(out_root: Path | str) -> Path:
-    return Path(out_root) / FEATURE_DIR
+def feature_root(out_root: Path | str, feature_dir: str = RELEASE_FEATURE_DIR) -> Path:
+    """``<out>/features/<feature_dir>``: the released ClipClap folder unless told otherwise (the
+    temporal sequences have their own)."""
+    return Path(out_root) / "features" / feature_dir
 
 
 def copy_class_split(splits_dir: Path | str, out_root: Path | str) -> None:
@@ -76,10 +77,14 @@ def write_features(
     splits: Mapping[str, list[tuple[str, str]]],
     features: Mapping[str, VideoFeatures],
     video_dtype: str = "float32",
+    audio_dtype: str = "float32",
+    feature_dir: str = RELEASE_FEATURE_DIR,
 ) -> list[str]:
-    """Write the per-class pickles; returns ``"<split>/<class>"`` of classes that had no usable video."""
-    root = feature_root(out_root)
-    dtypes = {"video": np.dtype(video_dtype), "audio": np.dtype(np.float32)}
+    """Write the per-class pickles; returns ``"<split>/<class>"`` of classes that had no usable video.
+
+    A video's features are one vector per modality, or (temporal) one (steps, dim) array each."""
+    root = feature_root(out_root, feature_dir)
+    dtypes = {"video": np.dtype(video_dtype), "audio": np.dtype(audio_dtype)}
     empty: list[str] = []
     for split, rows in splits.items():
         by_class: dict[str, list[str]] = {}
@@ -109,10 +114,14 @@ def text_file_name(prefix: str, dataset: str) -> str:
 
 
 def text_paths(
-    out_root: Path | str, dataset: str, clip_prefix: str = "", clap_prefix: str = "wavcaps_"
+    out_root: Path | str,
+    dataset: str,
+    clip_prefix: str = "",
+    clap_prefix: str = "wavcaps_",
+    feature_dir: str = RELEASE_FEATURE_DIR,
 ) -> tuple[Path, Path]:
     """(CLIP-side file, CLAP-side file) for the encoders with these file prefixes."""
-    text_dir = feature_root(out_root) / "text"
+    text_dir = feature_root(out_root, feature_dir) / "text"
     return text_dir / text_file_name(clip_prefix, dataset), text_dir / text_file_name(clap_prefix, dataset)
 
 
@@ -121,8 +130,10 @@ def write_text(path: Path, embeddings: Mapping[str, np.ndarray]) -> None:
     np.save(path, np.array(dict(embeddings), dtype=object), allow_pickle=True)
 
 
-def write_manifest(out_root: Path | str, manifest: Mapping[str, object]) -> Path:
-    path = feature_root(out_root) / MANIFEST_NAME
+def write_manifest(
+    out_root: Path | str, manifest: Mapping[str, object], feature_dir: str = RELEASE_FEATURE_DIR
+) -> Path:
+    path = feature_root(out_root, feature_dir) / MANIFEST_NAME
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n", encoding="utf-8")
     return path

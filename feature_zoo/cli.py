@@ -33,7 +33,9 @@ EXTRACT_EXAMPLES = """\
   python -m feature_zoo extract --videos UCF101/ --splits UCF/class-split --out my_bundle/UCF --dataset ucf
   python -m feature_zoo extract --videos clips/ --splits UCF/class-split --out out/UCF --dataset ucf \\
       --audio-backbone laion-clap-htsat-tiny --preprocess clean --device cuda --batch-size 32
-  python -m feature_zoo extract ... --executor slurm --shard-size 512   # shards fill a shared cache"""
+  python -m feature_zoo extract ... --executor slurm --shard-size 512   # shards fill a shared cache
+  python -m feature_zoo extract --videos UCF101/ --splits UCF/class-split --out my_bundle/UCF --dataset ucf \\
+      --temporal                                     # per-second CLIP/CLAP sequences (TCAF layout)"""
 TEXT_EXAMPLES = """\
   python -m feature_zoo text --splits UCF/class-split --out my_bundle/UCF --dataset ucf"""
 RANDOM_INIT_BANNER = (
@@ -130,6 +132,13 @@ def build_parser() -> argparse.ArgumentParser:
     extract.add_argument("--zero-shot-split", default="cls_split", help="sub-folder of --splits holding stage_*.csv")
     extract.add_argument("--no-text", action="store_true", help="do not (re)compute the text embeddings")
     extract.add_argument(
+        "--temporal",
+        action="store_true",
+        help="one CLIP vector per second (the frame at the middle of each second) and one CLAP vector per 1-s "
+        "audio window, as (steps, dim) sequences in the TCAF layout under features/clip_clap_features_non_averaged/ "
+        "(the clip-clap-temporal feature set); clean preprocessing, float16",
+    )
+    extract.add_argument(
         "--shard-size",
         type=int,
         default=512,
@@ -173,9 +182,17 @@ def _build_backbones(args: argparse.Namespace, console: Console):
 def _run_extract(args: argparse.Namespace, console: Console) -> int:
     from feature_zoo.pipeline import extract_dataset
 
+    if args.temporal and args.preprocess not in (None, "clean"):
+        raise BenchError(
+            f"--temporal extracts with clean preprocessing only, not --preprocess {args.preprocess}: the reference "
+            "quirks reproduce the released averaged features, and no temporal CLIP/CLAP features were released"
+        )
+    if args.temporal and args.executor != "local":
+        raise BenchError("--temporal runs on the local machine only: drop --executor (or use --executor local)")
     config, visual, audio = _build_backbones(args, console)
-    preprocess = args.preprocess or default_preprocess(args.dataset)
-    console.print(f"preprocessing: {preprocess}" + ("" if args.preprocess else f" (default for {args.dataset})"))
+    preprocess = "clean" if args.temporal else args.preprocess or default_preprocess(args.dataset)
+    default = "temporal features" if args.temporal else f"default for {args.dataset}"
+    console.print(f"preprocessing: {preprocess}" + ("" if args.preprocess else f" ({default})"))
     with make_reporter(console=console) as progress:
         videos = {"done": 0, "total": 0}
 
@@ -204,6 +221,7 @@ def _run_extract(args: argparse.Namespace, console: Console) -> int:
             missing_audio=args.missing_audio,
             zero_shot_split=args.zero_shot_split,
             with_text=not args.no_text,
+            temporal=args.temporal,
             on_start=on_start,
             on_progress=on_progress,
             on_text_progress=lambda label, n, total: progress.count(label, n, total, force=True),

@@ -158,3 +158,81 @@ def decode_video(
     return DecodedVideo(
         frame=frame, frame_index=index, num_frames=len(pts), declared_frames=declared, size=size, fps=fps, audio=audio
     )
+
+
+def window_count(duration_s: float, step_s: float) -> int:
+    """Steps of `step_s` whose centre lies inside `duration_s` seconds; at least one (a video
+    shorter than half a step still gets one step)."""
+    return max(1, math.ceil(duration_s / step_s - 0.5))
+
+
+def frame_indices(fps: float, step_s: float, decoded: int) -> list[int]:
+    """0-based indices of the frames at the centres of consecutive `step_s` windows, among
+    `decoded` frames at `fps`: floor((k + 0.5) · step_s · fps) for every k that still decodes;
+    [decoded // 2] (the averaged recipe's frame) when no centre does."""
+    indices = []
+    while (index := math.floor((len(indices) + 0.5) * step_s * fps)) < decoded:
+        indices.append(index)
+    return indices or [decoded // 2]
+
+
+@dataclass(frozen=True)
+class DecodedSequence:
+    frames: list[np.ndarray]  # (H, W, 3) uint8 RGB, one per step (frame_indices)
+    num_frames: int  # frames that decode
+    fps: float
+    audio: np.ndarray | None  # (num_samples,) float32 mono at the requested rate, uncut; None = no audio track
+
+
+def decode_sequence(path: Path | str, sample_rate: int, step_s: float) -> DecodedSequence:
+    """Decode the frame at the centre of every `step_s` window (`frame_indices`) and the whole mono
+    audio track of one video file, in one pass. Raises :class:`DecodeError` like `decode_video`."""
+    path = Path(path)
+    try:
+        with av.open(str(path)) as container:
+            if not container.streams.video:
+                raise DecodeError("no video stream")
+            vstream = container.streams.video[0]
+            vstream.thread_type = "AUTO"
+            rate = vstream.average_rate or vstream.guessed_rate
+            fps = float(rate) if rate else 0.0
+            if fps <= 0:
+                raise DecodeError("the video stream declares no frame rate: its frames have no time stamps")
+            astream = container.streams.audio[0] if container.streams.audio else None
+            mono = _MonoAccumulator(astream.layout, sample_rate) if astream is not None else None
+            frames: list[np.ndarray] = []
+            pts: list[int | None] = []
+            streams = [vstream] if astream is None else [vstream, astream]
+            for packet in container.demux(*streams):
+                for decoded in packet.decode():
+                    if packet.stream.index != vstream.index:
+                        mono.add(decoded)
+                        continue
+                    # convert only the frames at window centres (the next one wanted is the k-th)
+                    if len(pts) == math.floor((len(frames) + 0.5) * step_s * fps):
+                        frames.append(decoded.to_ndarray(format="rgb24"))
+                    pts.append(decoded.pts)
+            audio = mono.finish() if mono is not None else None
+        if not pts:
+            raise DecodeError("no decodable video frames")
+        if not frames:  # shorter than half a step: the middle frame, as the averaged recipe takes
+            unique_pts = len(set(pts)) == len(pts)
+            frames = [_frame_at(path, len(pts) // 2, pts[len(pts) // 2] if unique_pts else None)]
+    except (av.FFmpegError, OSError, ValueError, IndexError) as error:
+        raise DecodeError(f"{type(error).__name__}: {error}") from error
+    return DecodedSequence(frames=frames, num_frames=len(pts), fps=fps, audio=audio)
+
+
+def audio_windows(
+    signal: np.ndarray, sample_rate: int, step_s: float, clip_seconds: float, first: int, count: int
+) -> np.ndarray:
+    """(count, clip samples) float32: windows `first` .. `first + count - 1` of `step_s` seconds of
+    `signal` (consecutive, not overlapping), each zero-padded at the end to the encoder's
+    `clip_seconds` input, as the averaged recipe pads a short clip. Made a chunk at a time: a long
+    video's padded windows would not fit in memory at once."""
+    step = int(round(step_s * sample_rate))
+    windows = np.zeros((count, int(round(clip_seconds * sample_rate))), dtype=np.float32)
+    for row, k in enumerate(range(first, first + count)):
+        piece = signal[k * step : (k + 1) * step]
+        windows[row, : piece.shape[0]] = piece
+    return windows

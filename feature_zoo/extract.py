@@ -30,8 +30,10 @@ NO_AUDIO = "no audio track (skipped like the reference; use --missing-audio sile
 
 @dataclass(frozen=True)
 class VideoFeatures:
-    visual: np.ndarray  # (visual dim,) float32, L2-normalised (the bundle may store it as float16)
-    audio: np.ndarray  # (audio dim,) float32, L2-normalised
+    visual: (
+        np.ndarray
+    )  # (visual dim,) float32, L2-normalised (the bundle may store it as float16); temporal: (steps, dim)
+    audio: np.ndarray
     fps: int
     silent: bool = False  # no audio track; ``audio`` is the embedding of 10 s of silence
 
@@ -101,6 +103,16 @@ class Extractor:
         self.visual, self.audio, self.cache, self.policy = visual, audio, cache, policy
         self.batch_size, self.workers, self.missing_audio = max(1, batch_size), max(1, workers), missing_audio
         self._clip_samples = int(round(audio.clip_seconds * audio.sample_rate))
+
+    @property
+    def videos_per_encode(self) -> int:
+        """Decoded videos collected before the encoders run on them."""
+        return self.batch_size
+
+    @property
+    def look_ahead(self) -> int:
+        """Videos decoded ahead of the encoders (bounds the memory of decoded inputs)."""
+        return 2 * self.batch_size
 
     def _prepare(self, name: str, path: Path | None) -> tuple[VideoFeatures | _Pending | str, float]:
         """Worker thread: hash, look up the cache, decode only what is missing.
@@ -191,7 +203,7 @@ class Extractor:
         pending: list[_Pending] = []
         with ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="feature-zoo-decode") as pool:
             items = ((name, videos[name]) for name in names)
-            results = _bounded_map(pool, self._prepare, items, ahead=2 * self.batch_size)
+            results = _bounded_map(pool, self._prepare, items, ahead=self.look_ahead)
             for name, (result, seconds) in zip(names, results):
                 report.decode_seconds += seconds
                 if isinstance(result, str):
@@ -201,7 +213,7 @@ class Extractor:
                     report.cached += 1
                 else:
                     pending.append(result)
-                    if len(pending) >= self.batch_size:
+                    if len(pending) >= self.videos_per_encode:
                         self._encode(pending, report)
                         pending = []
                 if on_progress is not None:

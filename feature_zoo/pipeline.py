@@ -8,6 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from avgzsl_bench.datasets.spec import RELEASE_FEATURE_DIR
 from avgzsl_bench.executors import Executor
 from feature_zoo import __version__
 from feature_zoo.backbones import AUDIO_BACKBONES, AudioBackbone, BackboneConfig, VisualBackbone
@@ -25,6 +26,9 @@ from feature_zoo.cache import FeatureCache
 from feature_zoo.extract import ExtractionReport, Extractor
 from feature_zoo.preprocess import FramePolicy, default_preprocess, frame_policy
 from feature_zoo.shards import map_shards
+from feature_zoo.temporal import FEATURE_DIR as TEMPORAL_FEATURE_DIR
+from feature_zoo.temporal import FEATURE_DTYPE as TEMPORAL_DTYPE
+from feature_zoo.temporal import TEMPORAL_POLICY, TemporalExtractor, temporal_manifest
 from feature_zoo.text import PROMPT_SETS, ensemble_embeddings, load_templates, prompt_class_names
 
 TextProgress = Callable[[str, int, int], None]  # (label, prompts done, prompts in all)
@@ -106,10 +110,14 @@ def feature_recipe(visual: VisualBackbone, audio: AudioBackbone, preprocess: str
 
 
 def bundle_text_paths(
-    out_root: Path | str, dataset: str, visual: VisualBackbone, audio: AudioBackbone
+    out_root: Path | str,
+    dataset: str,
+    visual: VisualBackbone,
+    audio: AudioBackbone,
+    feature_dir: str = RELEASE_FEATURE_DIR,
 ) -> tuple[Path, Path]:
     """(CLIP text file, CLAP text file), each named for the encoder that writes it."""
-    return text_paths(out_root, dataset, visual.text_file_prefix, audio.text_file_prefix)
+    return text_paths(out_root, dataset, visual.text_file_prefix, audio.text_file_prefix, feature_dir)
 
 
 def _remove_other_clap_text(clap_path: Path, dataset: str) -> list[Path]:
@@ -129,6 +137,7 @@ def write_text_embeddings(
     visual: VisualBackbone,
     audio: AudioBackbone,
     on_progress: TextProgress | None = None,
+    feature_dir: str = RELEASE_FEATURE_DIR,
 ) -> list[Path]:
     """Both text files of the bundle: CLIP prompts through the visual backbone, CLAP prompts through the audio one.
 
@@ -136,7 +145,7 @@ def write_text_embeddings(
     """
     names = prompt_class_names(splits_dir, dataset)
     prompt_set = PROMPT_SETS[dataset]
-    clip_path, clap_path = bundle_text_paths(out_root, dataset, visual, audio)
+    clip_path, clap_path = bundle_text_paths(out_root, dataset, visual, audio, feature_dir)
     for path, encoder, backbone in ((clip_path, "clip", visual), (clap_path, "clap", audio)):
         label = f"text prompts ({encoder})"
         report = None if on_progress is None else (lambda done, total, label=label: on_progress(label, done, total))
@@ -163,15 +172,22 @@ def extract_dataset(
     on_progress: Callable[[str, str | None], None] | None = None,
     on_text_progress: TextProgress | None = None,
     shards: ShardedExtraction | None = None,
+    temporal: bool = False,
 ) -> DatasetResult:
     """Extract every video named in the split CSVs and write the bundle under ``out_root``.
 
     ``preprocess`` is "reference" or "clean" (``feature_zoo.preprocess``); None = the dataset's default.
+    ``temporal``: one vector per second per modality in the TCAF layout (``feature_zoo.temporal``),
+    under ``features/clip_clap_features_non_averaged/``; clean preprocessing only, no shards.
     """
     if dataset not in PROMPT_SETS:
         raise ValueError(f"unknown dataset {dataset!r}; known: {sorted(PROMPT_SETS)}")
+    if temporal:
+        _check_temporal(preprocess, shards)
+        preprocess = "clean"
     preprocess = preprocess or default_preprocess(dataset)
-    policy = frame_policy(preprocess, dataset)
+    policy = TEMPORAL_POLICY if temporal else frame_policy(preprocess, dataset)
+    feature_dir = TEMPORAL_FEATURE_DIR if temporal else RELEASE_FEATURE_DIR
     splits = read_split_lists(splits_dir, zero_shot_split)
     names = sorted({video for rows in splits.values() for video, _ in rows})
     videos = find_videos(videos_dir, names)
@@ -190,19 +206,29 @@ def extract_dataset(
         )
         with shards.executor as executor:
             map_shards(fill, sorted(videos.items()), executor, shard_size=shards.shard_size, description="video shards")
-    extractor = Extractor(
-        visual, audio, cache, batch_size=batch_size, workers=workers, missing_audio=missing_audio, policy=policy
+    extractor = (
+        TemporalExtractor(visual, audio, cache, batch_size=batch_size, workers=workers, missing_audio=missing_audio)
+        if temporal
+        else Extractor(
+            visual, audio, cache, batch_size=batch_size, workers=workers, missing_audio=missing_audio, policy=policy
+        )
     )
     report = extractor.run(videos, on_progress=on_progress)
 
     copy_class_split(splits_dir, out_root)
-    empty = write_features(out_root, splits, report.features, video_dtype=policy.video_dtype)
+    audio_dtype = TEMPORAL_DTYPE if temporal else "float32"
+    empty = write_features(out_root, splits, report.features, policy.video_dtype, audio_dtype, feature_dir)
     removed = []
     if with_text:
-        removed = write_text_embeddings(out_root, splits_dir, dataset, visual, audio, on_progress=on_text_progress)
-    manifest = _manifest(dataset, zero_shot_split, policy, visual, audio, out_root)
+        removed = write_text_embeddings(
+            out_root, splits_dir, dataset, visual, audio, on_progress=on_text_progress, feature_dir=feature_dir
+        )
+    manifest = _manifest(dataset, zero_shot_split, policy, visual, audio, out_root, feature_dir)
+    manifest["feature_dtype"] = {"video": policy.video_dtype, "audio": audio_dtype}
+    if temporal:
+        manifest["temporal"] = temporal_manifest()
     manifest.update(_outcome(len(videos), report, empty, with_text))
-    path = write_manifest(out_root, manifest)
+    path = write_manifest(out_root, manifest, feature_dir)
     return DatasetResult(
         report=report, empty_classes=empty, manifest_path=path, text_written=with_text, removed_text=removed
     )
@@ -215,9 +241,10 @@ def _manifest(
     visual: VisualBackbone,
     audio: AudioBackbone,
     out_root: Path | str,
+    feature_dir: str = RELEASE_FEATURE_DIR,
 ) -> dict[str, object]:
     """What produced the bundle: the recipe, the backbones, and which file holds which text embeddings."""
-    clip_path, clap_path = bundle_text_paths(out_root, dataset, visual, audio)
+    clip_path, clap_path = bundle_text_paths(out_root, dataset, visual, audio, feature_dir)
     return {
         "feature_zoo_version": __version__,
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
@@ -230,10 +257,19 @@ def _manifest(
         "audio": backbone_record(audio),
         "dims": {"video": visual.dim, "audio": audio.dim, "clip_text": visual.text_dim, "clap_text": audio.text_dim},
         "random_init": bool(getattr(visual, "random_init", False) or getattr(audio, "random_init", False)),
-        "feature_dtype": {"video": policy.video_dtype, "audio": "float32"},
         "fps": policy.fixed_fps if policy.fixed_fps is not None else "stream frame rate, rounded",
         "text_files": {"clip": clip_path.name, "clap": clap_path.name},
     }
+
+
+def _check_temporal(preprocess: str | None, shards: ShardedExtraction | None) -> None:
+    if preprocess not in (None, "clean"):
+        raise ValueError(
+            f"--temporal extracts with clean preprocessing only (got --preprocess {preprocess}): the reference "
+            "quirks reproduce the released averaged features, and no temporal CLIP/CLAP features were released"
+        )
+    if shards is not None:
+        raise ValueError("--temporal runs on the local machine only: drop --executor (or use --executor local)")
 
 
 def _outcome(videos: int, report: ExtractionReport, empty: list[str], with_text: bool) -> dict[str, object]:

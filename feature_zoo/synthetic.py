@@ -28,10 +28,12 @@ def write_video(
     audio: np.ndarray | None = None,
     audio_rate: int = 44100,
     codec: str = "h264",
+    colour: tuple[int, int, int] | None = None,
 ) -> Path:
     """Write an mp4 of colour-coded frames plus, if given, an AAC track of ``audio``.
 
-    ``audio`` is a (channels, n) float array in [-1, 1].
+    ``audio`` is a (channels, n) float array in [-1, 1]; ``colour`` paints every frame the same
+    (a static video) instead of coding each frame's index.
     """
     path = Path(path)
     width, height = size
@@ -44,7 +46,7 @@ def write_video(
             astream = container.add_stream("aac", rate=audio_rate, layout=layout)
         for index in range(num_frames):
             pixels = np.empty((height, width, 3), dtype=np.uint8)
-            pixels[:] = frame_colour(index)
+            pixels[:] = frame_colour(index) if colour is None else colour
             for packet in vstream.encode(av.VideoFrame.from_ndarray(pixels, format="rgb24")):
                 container.mux(packet)
         for packet in vstream.encode():

@@ -87,7 +87,14 @@ class ClipClap(GZSLMethod):
         sample = batch.positive
         w = self._encode_sample_text(batch)
         theta_o = self.embed_inputs(sample.video, sample.audio)
-        theta_w = self.W_proj(w)
+        return self.clipclap_terms(batch, w, theta_o, self.W_proj(w))
+
+    def clipclap_terms(
+        self, batch: TrainBatch, w: torch.Tensor, theta_o: torch.Tensor, theta_w: torch.Tensor
+    ) -> dict[str, torch.Tensor]:
+        """The selected terms of ClipClap's loss from one pass's w (W_enc of each sample's text),
+        θ_o and θ_w; methods built on ClipClap add their own terms to these."""
+        sample = batch.positive
         terms = {}
         if "ce" in self.losses:
             # The class matrix goes through W_enc/W_proj in train mode, as in the reference.

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from avgzsl_bench.datasets.spec import DatasetSpec, register_dataset
-from avgzsl_bench.datasets.types import FeatureDims
+from avgzsl_bench.datasets.spec import DatasetSpec, get_dataset, register_dataset
+from avgzsl_bench.datasets.types import DEFAULT_FEATURES, FeatureDims
 
 CLIP_CLAP_LABEL = "CLIP ViT-B/32 + CLAP"
 
@@ -164,3 +164,27 @@ def _temporal(name: str, features: str) -> DatasetSpec:
 for _features in TEMPORAL_FEATURES:
     for _name in AVCA_GZSL_DATASETS:
         register_dataset(_temporal(_name, _features))
+
+# ---- Temporal CLIP/CLAP from the feature zoo (`feature_zoo extract --temporal`) --------------------
+# The ClipClap benchmarks' classes, splits and CLIP/CLAP class text, with one CLIP vector per second
+# of video (the frame at the middle of each second) and one CLAP vector per 1-s audio window (hop
+# 1 s): no published features exist in this form, the zoo writes them. The zoo reads the folder and
+# the step durations from here, so the writer and the reader cannot disagree.
+CLIP_CLAP_TEMPORAL = "clip-clap-temporal"
+CLIP_CLAP_TEMPORAL_DIR = "clip_clap_features_non_averaged"
+CLIP_CLAP_TEMPORAL_STEP_S = {"video": 1.0, "audio": 1.0}
+
+
+def _clip_clap_temporal(name: str) -> DatasetSpec:
+    return replace(
+        get_dataset(name, DEFAULT_FEATURES),
+        reader="tcaf-bundle",
+        feature_label="CLIP ViT-B/32 + CLAP sequences (feature zoo)",
+        features=CLIP_CLAP_TEMPORAL,
+        feature_dir=CLIP_CLAP_TEMPORAL_DIR,
+        step_s=CLIP_CLAP_TEMPORAL_STEP_S,
+    )
+
+
+for _name in ("vggsound", "ucf", "activitynet"):
+    register_dataset(_clip_clap_temporal(_name))
