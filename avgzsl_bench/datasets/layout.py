@@ -214,11 +214,26 @@ def feature_sets_held(root: str | Path, dataset: str) -> list[str]:
         if spec.synthetic:
             continue
         try:
-            _check_complete(_locate(root, spec, None))
+            layout = _check_complete(_locate(root, spec, None))
         except BenchError:
+            continue
+        if spec.temporal and not _holds_sequences(layout):
             continue
         held.append(features)
     return held
+
+
+def _holds_sequences(layout: BundleLayout) -> bool:
+    """Whether a folder laid out like a temporal bundle really holds sequences: the ClipClap bundle
+    uses the same folder names for one vector per video, so one feature file is read to tell."""
+    from avgzsl_bench.datasets.temporal import read_sequences
+
+    folder = layout.folder(MODALITIES[0], STAGE_FOLDERS[0])
+    try:
+        read_sequences(folder / feature_file_names(folder, layout.suffix)[0])
+    except (BenchError, KeyError, IndexError):
+        return False
+    return True
 
 
 @contextmanager
