@@ -88,8 +88,16 @@ class Executor:
         self.close()
 
     # -- the shared policy --------------------------------------------------------------------
-    def map(self, fn: Callable[[Any], Any], items: Sequence[Any], description: str = "items") -> list[Outcome]:
-        """`fn(item)` for every item, in order; failures retried once, then reported in their Outcome."""
+    def map(
+        self,
+        fn: Callable[[Any], Any],
+        items: Sequence[Any],
+        description: str = "items",
+        describe: Callable[[Any], str] | None = None,
+    ) -> list[Outcome]:
+        """`fn(item)` for every item, in order; failures retried once, then reported in their Outcome.
+        `describe(value)` is the line a finished item's value earns (default "done"): only the caller
+        knows that a value can mean the work was skipped."""
         items = list(items)
         outcomes: list[Outcome | None] = [None] * len(items)
         errors: list[list[str]] = [[] for _ in items]
@@ -101,7 +109,7 @@ class Executor:
                 name = label(items[index])
                 if not isinstance(result, Failure):
                     outcomes[index] = Outcome(items[index], result, None, None, attempt, errors[index])
-                    self.reporter.item_finished(name, "done")
+                    self.reporter.item_finished(name, describe(result) if describe else "done")
                     continue
                 errors[index].append(result.summary)
                 if attempt < self.max_attempts:

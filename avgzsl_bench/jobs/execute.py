@@ -61,7 +61,7 @@ def execute_group(
     with ExitStack() as claims:
         claimed = []
         for index, job in enumerate(group.jobs):
-            known = _claim(job, store, claims, progress, models_dir)
+            known = _claim(job, store, claims, models_dir)
             if known is None:
                 claimed.append(index)
             else:
@@ -73,23 +73,24 @@ def execute_group(
     return [results[index] for index in range(len(group.jobs))]
 
 
-def _claim(
-    job: Job, store: ResultStore | None, claims: ExitStack, progress: ProgressHook | None, models_dir: str | None
-) -> Result | None:
+def _claim(job: Job, store: ResultStore | None, claims: ExitStack, models_dir: str | None) -> Result | None:
     """The job's stored record (read back), its claim by another live process, or None: this
-    process holds the claim (until `claims` closes) and trains it."""
+    process holds the claim (until `claims` closes) and trains it. A skipped job is said once, by
+    the executor's line for its group (`jobs.run.group_outcome`)."""
     if store is None:
         return None
-    models_path = models_file(models_dir, job) if models_dir else None
-    stored = store.runs(key=job.key)
-    if not stored:
+    if not store.runs(key=job.key):
         lease = claims.enter_context(JobLease(store, job.key))
         if lease.held_by is not None:
-            if progress is not None:
-                progress(str(job), f"skipped: being trained by another process ({lease.held_by})", None, None)
             return ClaimedElsewhere(job.key, lease.held_by)
-        stored = store.runs(key=job.key)  # finished by another process between the two looks
-    if stored and (models_path is None or models_path.is_file()):
+    # Also catches a run finished by another process between the two looks.
+    return stored_record(job, store, models_dir)
+
+
+def stored_record(job: Job, store: ResultStore, models_dir: str | None = None) -> RunRecord | None:
+    """The job's stored run, if it is there (with its saved models, when models are being saved)."""
+    stored = store.runs(key=job.key)
+    if stored and (models_dir is None or models_file(models_dir, job).is_file()):
         return stored[0]
     return None
 
