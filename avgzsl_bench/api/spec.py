@@ -24,7 +24,7 @@ from avgzsl_bench.api.hparams import (
     coerce,
 )
 from avgzsl_bench.api.method import GZSLMethod
-from avgzsl_bench.datasets.types import DEFAULT_FEATURES, FeatureDims, text_parts_of
+from avgzsl_bench.datasets.dims import DEFAULT_FEATURES, FeatureDims, text_parts_of
 from avgzsl_bench.errors import BenchError
 from avgzsl_bench.registry import Registry
 

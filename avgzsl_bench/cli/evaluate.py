@@ -5,28 +5,23 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 
-from avgzsl_bench.api import get_method
 from avgzsl_bench.artefacts import get_artefact
-from avgzsl_bench.artefacts.checkpoints import (
-    TrainedModels,
-    is_saved_models,
-    load_reference_pair,
-    load_saved,
-    select_pair,
-)
 from avgzsl_bench.cli import common
 from avgzsl_bench.datasets import DataSource, list_datasets
 from avgzsl_bench.datasets.locations import data_home
 from avgzsl_bench.datasets.source import DEFAULT_DEMO_SAMPLES
 from avgzsl_bench.datasets.spec import DATASETS, DEFAULT_FEATURES
 from avgzsl_bench.errors import BenchError
-from avgzsl_bench.jobs.job import DEFAULT_THREADS
+from avgzsl_bench.jobs.defaults import DEFAULT_THREADS
 from avgzsl_bench.store.records import RunRecord
 from avgzsl_bench.store.sqlite import ResultStore
+
+if TYPE_CHECKING:  # the handlers import torch's side when they run, not when the parser is built
+    from avgzsl_bench.artefacts.checkpoints import TrainedModels
 
 RELEASED_MODELS = "clipclap-models"
 EXAMPLES = """\
@@ -83,6 +78,8 @@ def add_parser(subparsers: Any) -> None:
 
 
 def _model_sets(args: argparse.Namespace) -> list[TrainedModels]:
+    from avgzsl_bench.artefacts.checkpoints import is_saved_models, load_reference_pair, load_saved, select_pair
+
     if bool(args.stage1) != bool(args.stage2):
         raise BenchError("--stage1 and --stage2 go together")
     if args.stage1:
@@ -146,6 +143,8 @@ def _source(args: argparse.Namespace, models: TrainedModels, console: Console) -
 
 
 def _hparams(args: argparse.Namespace, models: TrainedModels, source: DataSource) -> dict[str, Any]:
+    from avgzsl_bench.api import get_method
+
     if models.is_reference:
         return get_method(models.method).hparams(
             source.dataset, dict(args.overrides), source.features, source.spec.dims.text_names

@@ -3,8 +3,8 @@ same three benchmarks with the AVCA-GZSL feature sets (SeLaVi; C3D + VGGish)."""
 
 from __future__ import annotations
 
+from avgzsl_bench.datasets.dims import FeatureDims
 from avgzsl_bench.datasets.spec import DatasetSpec, register_dataset
-from avgzsl_bench.datasets.types import FeatureDims
 
 CLIP_CLAP_LABEL = "CLIP ViT-B/32 + CLAP"
 

@@ -20,10 +20,11 @@ from avgzsl_bench.datasets import DataSource
 from avgzsl_bench.errors import BenchError, Interrupted
 from avgzsl_bench.executors import Executor, Outcome, get_executor
 from avgzsl_bench.executors.progress import Reporter
+from avgzsl_bench.jobs.defaults import DEFAULT_THREADS
 from avgzsl_bench.jobs.environment import check_inputs, resolve_device
 from avgzsl_bench.jobs.execute import Result, execute_group, stored_record
 from avgzsl_bench.jobs.groups import JobGroup, group_jobs
-from avgzsl_bench.jobs.job import DEFAULT_THREADS, Job, make_jobs
+from avgzsl_bench.jobs.job import Job, make_jobs
 from avgzsl_bench.store.leases import ClaimedElsewhere
 from avgzsl_bench.store.records import RunRecord
 from avgzsl_bench.store.sqlite import DEFAULT_STORE, ResultStore

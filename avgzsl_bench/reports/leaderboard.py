@@ -16,7 +16,7 @@ from tabulate import tabulate
 
 from avgzsl_bench.api import get_method
 from avgzsl_bench.datasets import get_dataset
-from avgzsl_bench.datasets.types import DEFAULT_FEATURES
+from avgzsl_bench.datasets.dims import DEFAULT_FEATURES
 from avgzsl_bench.errors import BenchError
 from avgzsl_bench.reports import DEFAULT_LEADERBOARD_DIR
 from avgzsl_bench.reports.statistics import SIGNIFICANCE_COLUMNS, SIGNIFICANCE_NOTE, significance_cells
