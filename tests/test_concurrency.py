@@ -78,6 +78,7 @@ def test_two_processes_on_one_store_train_every_job_once(tmp_path: Path, bench_c
     for seed in map(int, seeds):
         assert sum(_trained(log, seed) for log in logs) == 1, f"seed {seed}:\n" + "\n---\n".join(logs)
     for log in logs:  # one line per job outcome: a skipped job is never also "done"
+        assert ": step " not in log  # epochs of 5 steps: no step lines in a log
         skipped = re.findall(r"\] (.+?): skipped: being trained by another process", log)
         assert all(f"{label}: done" not in log for label in skipped), log
     assert not ResultStore(db).claims()  # every claim released

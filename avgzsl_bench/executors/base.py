@@ -18,6 +18,7 @@ from avgzsl_bench.executors.progress import Reporter
 
 MAX_ATTEMPTS = 2  # a failed item is retried once
 ProgressHook = Callable[[str, str, "float | None", "float | None"], None]
+StepHook = Callable[[str, str, int, int], None]  # (item label, phase, steps done, steps in the phase)
 
 
 @dataclass
@@ -76,6 +77,11 @@ class Executor:
     def progress_hook(self) -> ProgressHook | None:
         """A callback the work may call with `(item label, description, completed, total)` to report
         sub-progress; only where the work runs in this process (None elsewhere)."""
+        return None
+
+    def step_hook(self) -> StepHook | None:
+        """A callback the work may call with `(item label, phase, steps done, steps)` for progress
+        within a long phase (an epoch); only where the work runs in this process (None elsewhere)."""
         return None
 
     def close(self) -> None:

@@ -97,6 +97,7 @@ def map_jobs(
         device=device,
         stack=stack,
         progress=executor.progress_hook(),
+        steps=executor.step_hook(),
         models_dir=str(Path(models_dir).resolve()) if models_dir else None,
     )
     outcomes = executor.map(fn, groups, description="runs", describe=group_outcome)
@@ -153,6 +154,13 @@ def run_jobs(
     already = _stored_count(jobs, path)
     if already:
         reporter.note(f"{already} of {len(jobs)} runs are already in the store: read back, not retrained")
+    resumed = _resumed(jobs, path) if models_dir is None else []  # saving models retrains stage 1
+    if resumed:
+        seeds = ", ".join(str(job) for job in resumed)
+        reporter.note(
+            f"stage 1 read back from the store for {len(resumed)} interrupted run(s): {seeds}; "
+            "only their stage 2 is trained"
+        )
     try:
         if executor is None:
             executor = get_executor("local", reporter=reporter)
@@ -229,6 +237,14 @@ def _stored_count(jobs: Sequence[Job], path: str | None) -> int:
         return 0
     store = ResultStore(path)
     return sum(store.has_run(job.key) for job in jobs)
+
+
+def _resumed(jobs: Sequence[Job], path: str | None) -> list[Job]:
+    """Jobs an interruption stopped after their stage 1 was stored: they resume at stage 2."""
+    if path is None or not Path(path).exists():
+        return []
+    store = ResultStore(path)
+    return [job for job in jobs if not store.has_run(job.key) and store.stage1(job.key) is not None]
 
 
 def _interrupted_message(jobs: Sequence[Job], path: str | None) -> str:
