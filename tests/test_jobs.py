@@ -136,6 +136,6 @@ def test_a_log_shows_steps_within_epochs_and_a_resumed_run_says_its_stage1_was_r
     run_jobs([job], store, device="cpu", reporter=LogReporter(Console(file=second, width=300)))
     log = second.getvalue()
     assert f"stage 1 read back from the store for 1 interrupted run(s): {job}; only their stage 2 is trained" in log
-    assert f"{job}: seed 7: stage 1 read back from the store (best epoch 1, val HM" in log
+    assert f"{job}: stage 1 read back from the store (best epoch 1, val HM" in log
     assert "stage 1 epoch" not in log and "stage 2 epoch 1/1, val HM" in log
     assert ": step " not in log  # a short epoch leaves no step line at the default interval

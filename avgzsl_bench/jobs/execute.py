@@ -174,9 +174,10 @@ def _announce_stored_stage1(
     """A run resumed after an interruption says that its stage 1 is not trained again."""
     for job, result in zip(group.jobs, stage1):
         if result is not None and progress is not None:
+            which = f"seed {job.seed}: " if len(group.jobs) > 1 else ""
             progress(
                 label(group),
-                f"seed {job.seed}: stage 1 read back from the store (best epoch {result.best_epochs}, "
+                f"{which}stage 1 read back from the store (best epoch {result.best_epochs}, "
                 f"val HM {result.val['hm']:.2f}); training stage 2",
                 None,
                 None,
