@@ -171,8 +171,9 @@ def _build_backbones(args: argparse.Namespace, console: Console):
 
 
 def _run_extract(args: argparse.Namespace, console: Console) -> int:
-    from feature_zoo.pipeline import extract_dataset
+    from feature_zoo.pipeline import extract_dataset, locate_videos
 
+    locate_videos(args.videos, args.splits, args.zero_shot_split)  # a wrong folder fails before any model loads
     config, visual, audio = _build_backbones(args, console)
     preprocess = args.preprocess or default_preprocess(args.dataset)
     console.print(f"preprocessing: {preprocess}" + ("" if args.preprocess else f" (default for {args.dataset})"))

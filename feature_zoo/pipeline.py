@@ -173,11 +173,8 @@ def extract_dataset(
         raise ValueError(f"unknown dataset {dataset!r}; known: {sorted(PROMPT_SETS)}")
     preprocess = preprocess or default_preprocess(dataset)
     policy = frame_policy(preprocess, dataset)
-    splits = read_split_lists(splits_dir, zero_shot_split)
-    names = sorted({video for rows in splits.values() for video, _ in rows})
-    videos = find_videos(videos_dir, names)
+    splits, videos = locate_videos(videos_dir, splits_dir, zero_shot_split)
     where = SplitFiles(Path(videos_dir), Path(splits_dir) / zero_shot_split)
-    _refuse_absent_splits(splits, videos, where)  # before any backbone runs: hours may be at stake
     if on_start is not None:
         on_start(len(videos))
     cache = FeatureCache(cache_dir if cache_dir is not None else default_cache_dir(out_root), policy.cache_tag)
@@ -223,14 +220,23 @@ class SplitFiles:
         return self.lists / f"{split}.csv"
 
 
-def _refuse_absent_splits(splits: dict[str, list[tuple[str, str]]], videos: dict[str, Path | None], where: SplitFiles):
+def locate_videos(
+    videos_dir: Path | str, splits_dir: Path | str, zero_shot_split: str = "cls_split"
+) -> tuple[dict[str, list[tuple[str, str]]], dict[str, Path | None]]:
+    """The split lists and each listed video's file (None: not in the folder). Refuses a split none of
+    whose videos is there, which would make an unusable bundle: callers check this before building
+    backbones, since encoding a large dataset takes hours."""
+    splits = read_split_lists(splits_dir, zero_shot_split)
+    videos = find_videos(videos_dir, sorted({video for rows in splits.values() for video, _ in rows}))
+    where = SplitFiles(Path(videos_dir), Path(splits_dir) / zero_shot_split)
     for split, rows in splits.items():
         if rows and all(videos[name] is None for name, _ in rows):
             raise BenchError(
-                f"none of the {len(rows)} videos listed for split '{split}' ({where.csv(split)}) is in "
+                f"none of the {len(rows)} video(s) listed for split '{split}' ({where.csv(split)}) is in "
                 f"{where.videos}: --videos must be the folder holding <filename>.mp4 (or .avi, .mkv, ...) "
                 "for the CSV's filename column"
             )
+    return splits, videos
 
 
 def _refuse_empty_splits(splits: dict[str, list[tuple[str, str]]], report: ExtractionReport, where: SplitFiles):
