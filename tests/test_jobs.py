@@ -122,7 +122,7 @@ def test_a_log_shows_steps_within_epochs_and_a_resumed_run_says_its_stage1_was_r
     from rich.console import Console
 
     from avgzsl_bench.executors.progress import LogReporter
-    from avgzsl_bench.jobs.run import run_jobs
+    from avgzsl_bench.jobs.run import _resumed, run_jobs
 
     store = tmp_path / "runs.sqlite"
     (job,) = make_jobs(["clipclap"], SOURCE, [7], {"epochs": 1, "batches_per_epoch": 30, "batch_size": 16}, threads=1)
@@ -132,6 +132,9 @@ def test_a_log_shows_steps_within_epochs_and_a_resumed_run_says_its_stage1_was_r
         assert re.search(rf"\] {job}: {stage} epoch 1/1: step \d+/30, \d+\.\d\d steps/s", first.getvalue()), stage
     with sqlite3.connect(store) as connection:  # as if killed between its stage 1 and its record
         connection.execute("DELETE FROM runs WHERE key = ?", (job.key,))
+    ResultStore(store).claim(job.key, "otherhost:4242:abcd", 60)  # another process is in its stage 2
+    assert _resumed([job], str(store)) == []  # so nothing was interrupted
+    ResultStore(store).release(job.key, "otherhost:4242:abcd")
     second = io.StringIO()
     run_jobs([job], store, device="cpu", reporter=LogReporter(Console(file=second, width=300)))
     log = second.getvalue()

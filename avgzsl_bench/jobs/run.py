@@ -25,7 +25,7 @@ from avgzsl_bench.jobs.environment import check_inputs, resolve_device
 from avgzsl_bench.jobs.execute import Result, execute_group, stored_record
 from avgzsl_bench.jobs.groups import JobGroup, group_jobs
 from avgzsl_bench.jobs.job import Job, make_jobs
-from avgzsl_bench.store.leases import ClaimedElsewhere
+from avgzsl_bench.store.leases import ClaimedElsewhere, live_claims
 from avgzsl_bench.store.records import RunRecord
 from avgzsl_bench.store.sqlite import DEFAULT_STORE, ResultStore
 
@@ -156,9 +156,9 @@ def run_jobs(
         reporter.note(f"{already} of {len(jobs)} runs are already in the store: read back, not retrained")
     resumed = _resumed(jobs, path) if models_dir is None else []  # saving models retrains stage 1
     if resumed:
-        seeds = ", ".join(str(job) for job in resumed)
+        named = ", ".join(str(job) for job in resumed)
         reporter.note(
-            f"stage 1 read back from the store for {len(resumed)} interrupted run(s): {seeds}; "
+            f"stage 1 read back from the store for {len(resumed)} interrupted run(s): {named}; "
             "only their stage 2 is trained"
         )
     try:
@@ -240,11 +240,15 @@ def _stored_count(jobs: Sequence[Job], path: str | None) -> int:
 
 
 def _resumed(jobs: Sequence[Job], path: str | None) -> list[Job]:
-    """Jobs an interruption stopped after their stage 1 was stored: they resume at stage 2."""
+    """Jobs an interruption stopped after their stage 1 was stored: they resume at stage 2 (not
+    those another live process is in the middle of)."""
     if path is None or not Path(path).exists():
         return []
     store = ResultStore(path)
-    return [job for job in jobs if not store.has_run(job.key) and store.stage1(job.key) is not None]
+    busy = live_claims(store)
+    return [
+        job for job in jobs if job.key not in busy and not store.has_run(job.key) and store.stage1(job.key) is not None
+    ]
 
 
 def _interrupted_message(jobs: Sequence[Job], path: str | None) -> str:
