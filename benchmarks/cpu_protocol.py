@@ -13,8 +13,8 @@ present; `--data demo`, or a revision that cannot read the bundle: the same-size
 schedule). Each revision gets its own bundle cache, warmed by one untimed run. Prints the seconds of
 every round, the medians and the ratio B/A.
 
-startup: wall time of `bench.py --help`, of `bench.py methods` and of a bare `python -c "import torch"`
-(B, and A when given), alternating; `--importtime` adds the top entries of `-X importtime`.
+startup: wall time of `bench.py --help`, `bench.py run --help`, `bench.py methods` and a bare
+`python -c "import torch"` (B, and A when given), alternating; `--importtime` adds the top entries of `-X importtime`.
 
 floor: in-process on the working tree: one ClipClap training step (`RunTrainer.train_epoch` per batch)
 against the same sequence of matrix products (forward and backward of each Linear) on random
@@ -285,6 +285,7 @@ def protocol(args: argparse.Namespace) -> None:
 def _startup_commands(revision: Revision) -> dict[str, list[str]]:
     return {
         "bench.py --help": revision.bench("--help"),
+        "bench.py run --help": revision.bench("run", "--help"),
         f"bench.py {' '.join(revision.methods_argv)}": revision.bench(*revision.methods_argv),
     }
 

@@ -23,7 +23,7 @@ from feature_zoo.backbones import (
     WeightsMissingError,
     weights_dir,
 )
-from feature_zoo.extract import MISSING_AUDIO_POLICIES, NOT_FOUND
+from feature_zoo.extract import MISSING_AUDIO_POLICIES, NOT_FOUND, NOT_IN_FOLDER, UNREADABLE, WITHOUT_AUDIO
 from feature_zoo.pipeline import ShardedExtraction
 from feature_zoo.preprocess import DEFAULT_PREPROCESS, FALLBACK_PREPROCESS, PREPROCESS_MODES, default_preprocess
 from feature_zoo.text import PROMPT_SETS
@@ -180,7 +180,7 @@ def _build_backbones(args: argparse.Namespace, console: Console):
 
 
 def _run_extract(args: argparse.Namespace, console: Console) -> int:
-    from feature_zoo.pipeline import extract_dataset
+    from feature_zoo.pipeline import extract_dataset, locate_videos
 
     if args.temporal and args.preprocess not in (None, "clean"):
         raise BenchError(
@@ -189,6 +189,7 @@ def _run_extract(args: argparse.Namespace, console: Console) -> int:
         )
     if args.temporal and args.executor != "local":
         raise BenchError("--temporal runs on the local machine only: drop --executor (or use --executor local)")
+    locate_videos(args.videos, args.splits, args.zero_shot_split)  # a wrong folder fails before any model loads
     config, visual, audio = _build_backbones(args, console)
     preprocess = "clean" if args.temporal else args.preprocess or default_preprocess(args.dataset)
     default = "temporal features" if args.temporal else f"default for {args.dataset}"
@@ -235,35 +236,34 @@ def _run_extract(args: argparse.Namespace, console: Console) -> int:
 
 def _print_summary(args: argparse.Namespace, result, console: Console) -> None:
     report = result.report
+    absent, unreadable, silent = (report.failed(kind) for kind in (NOT_IN_FOLDER, UNREADABLE, WITHOUT_AUDIO))
     table = Table(title="feature_zoo extraction summary")
-    for column in ("videos", "extracted", "from cache", "encoded", "failed", "wall s", "videos/s"):
+    columns = ("listed", NOT_IN_FOLDER, "extracted", "from cache", "encoded", UNREADABLE, "no audio (skipped)")
+    for column in (*columns, "wall s", "files/s"):
         table.add_column(column, justify="right")
-    total = len(report.features) + len(report.failures)
-    rate = total / report.wall_seconds if report.wall_seconds else 0.0
-    table.add_row(
-        str(total),
-        str(len(report.features)),
-        str(report.cached),
-        str(report.encoded),
-        str(len(report.failures)),
-        f"{report.wall_seconds:.1f}",
-        f"{rate:.2f}",
-    )
+    listed = len(report.features) + len(report.failures)
+    read = listed - len(absent)  # files that were there: what the wall time was spent on
+    rate = read / report.wall_seconds if report.wall_seconds else 0.0
+    counts = (listed, len(absent), len(report.features), report.cached, report.encoded, len(unreadable), len(silent))
+    table.add_row(*map(str, counts), f"{report.wall_seconds:.1f}", f"{rate:.2f}")
     console.print(table)
-    missing = sorted(name for name, reason in report.failures.items() if reason == NOT_FOUND)
-    broken = sorted((name, reason) for name, reason in report.failures.items() if reason != NOT_FOUND)
-    if missing:
-        shown = ", ".join(missing[:MAX_LISTED])
-        more = f" and {len(missing) - MAX_LISTED} more" if len(missing) > MAX_LISTED else ""
-        console.print(f"[yellow]{len(missing)} listed video(s) not found in {args.videos}[/]: {shown}{more}")
-    if broken:
-        console.print(f"[red]{len(broken)} video(s) skipped[/]:")
-        for name, reason in broken[:MAX_LISTED]:
-            console.print(f"  {name}: {reason}")
-        if len(broken) > MAX_LISTED:
-            console.print(f"  ... and {len(broken) - MAX_LISTED} more")
+    if absent:
+        shown = ", ".join(list(absent)[:MAX_LISTED])
+        more = f" and {len(absent) - MAX_LISTED} more" if len(absent) > MAX_LISTED else ""
+        console.print(
+            f"[yellow]{len(absent)} listed video(s) not in {escape(str(args.videos))}[/]: {escape(shown)}{more}"
+        )
+    headers = (f"[red]{len(unreadable)} unreadable video(s)[/]:", f"{len(silent)} video(s) without audio, skipped:")
+    for header, failures in zip(headers, (unreadable, silent)):
+        if not failures:
+            continue
+        console.print(header)
+        for name, reason in list(failures.items())[:MAX_LISTED]:
+            console.print(f"  {escape(name)}: {escape(reason)}")
+        if len(failures) > MAX_LISTED:
+            console.print(f"  ... and {len(failures) - MAX_LISTED} more")
     if report.failures:
-        console.print(f"every failed video and its reason: {result.manifest_path} (failed_videos)")
+        console.print(f"every video without features and why: {result.manifest_path} (not_in_folder, failed_videos)")
     if result.empty_classes:
         console.print(
             f"[yellow]{len(result.empty_classes)} split/class pair(s) without any video[/] (no pickle written)"

@@ -26,6 +26,15 @@ T = TypeVar("T")
 MISSING_AUDIO_POLICIES = ("skip", "silence")
 NOT_FOUND = "video file not found"
 NO_AUDIO = "no audio track (skipped like the reference; use --missing-audio silence to keep it)"
+# Why a listed video has no features, as reports count them: absent, skipped by policy, or broken.
+NOT_IN_FOLDER, WITHOUT_AUDIO, UNREADABLE = "not in folder", "no audio", "unreadable"
+
+
+def failure_kind(reason: str) -> str:
+    """The report category of a failure reason: NOT_IN_FOLDER, WITHOUT_AUDIO or UNREADABLE."""
+    if reason == NOT_FOUND:
+        return NOT_IN_FOLDER
+    return WITHOUT_AUDIO if reason == NO_AUDIO else UNREADABLE
 
 
 @dataclass(frozen=True)
@@ -47,6 +56,10 @@ class ExtractionReport:
     decode_seconds: float = 0.0  # summed over worker threads
     encode_seconds: float = 0.0
     wall_seconds: float = 0.0
+
+    def failed(self, kind: str) -> dict[str, str]:
+        """The failures of one `failure_kind` (name -> reason)."""
+        return {name: reason for name, reason in sorted(self.failures.items()) if failure_kind(reason) == kind}
 
     @property
     def silent_audio(self) -> list[str]:

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from avgzsl_bench.datasets.spec import RELEASE_FEATURE_DIR
+from avgzsl_bench.errors import BenchError
 from avgzsl_bench.executors import Executor
 from feature_zoo import __version__
 from feature_zoo.backbones import AUDIO_BACKBONES, AudioBackbone, BackboneConfig, VisualBackbone
@@ -23,7 +24,7 @@ from feature_zoo.bundle_writer import (
     write_text,
 )
 from feature_zoo.cache import FeatureCache
-from feature_zoo.extract import ExtractionReport, Extractor
+from feature_zoo.extract import NOT_IN_FOLDER, UNREADABLE, WITHOUT_AUDIO, ExtractionReport, Extractor, failure_kind
 from feature_zoo.preprocess import FramePolicy, default_preprocess, frame_policy
 from feature_zoo.shards import map_shards
 from feature_zoo.temporal import FEATURE_DIR as TEMPORAL_FEATURE_DIR
@@ -188,9 +189,8 @@ def extract_dataset(
     preprocess = preprocess or default_preprocess(dataset)
     policy = TEMPORAL_POLICY if temporal else frame_policy(preprocess, dataset)
     feature_dir = TEMPORAL_FEATURE_DIR if temporal else RELEASE_FEATURE_DIR
-    splits = read_split_lists(splits_dir, zero_shot_split)
-    names = sorted({video for rows in splits.values() for video, _ in rows})
-    videos = find_videos(videos_dir, names)
+    splits, videos = locate_videos(videos_dir, splits_dir, zero_shot_split)
+    where = SplitFiles(Path(videos_dir), Path(splits_dir) / zero_shot_split)
     if on_start is not None:
         on_start(len(videos))
     cache = FeatureCache(cache_dir if cache_dir is not None else default_cache_dir(out_root), policy.cache_tag)
@@ -214,6 +214,7 @@ def extract_dataset(
         )
     )
     report = extractor.run(videos, on_progress=on_progress)
+    _refuse_empty_splits(splits, report, where)
 
     copy_class_split(splits_dir, out_root)
     audio_dtype = TEMPORAL_DTYPE if temporal else "float32"
@@ -232,6 +233,53 @@ def extract_dataset(
     return DatasetResult(
         report=report, empty_classes=empty, manifest_path=path, text_written=with_text, removed_text=removed
     )
+
+
+@dataclass(frozen=True)
+class SplitFiles:
+    """Where the videos are and where the split lists are, to name them in messages."""
+
+    videos: Path
+    lists: Path
+
+    def csv(self, split: str) -> Path:
+        return self.lists / f"{split}.csv"
+
+
+def locate_videos(
+    videos_dir: Path | str, splits_dir: Path | str, zero_shot_split: str = "cls_split"
+) -> tuple[dict[str, list[tuple[str, str]]], dict[str, Path | None]]:
+    """The split lists and each listed video's file (None: not in the folder). Refuses a split none of
+    whose videos is there, which would make an unusable bundle: callers check this before building
+    backbones, since encoding a large dataset takes hours."""
+    splits = read_split_lists(splits_dir, zero_shot_split)
+    videos = find_videos(videos_dir, sorted({video for rows in splits.values() for video, _ in rows}))
+    where = SplitFiles(Path(videos_dir), Path(splits_dir) / zero_shot_split)
+    for split, rows in splits.items():
+        if rows and all(videos[name] is None for name, _ in rows):
+            raise BenchError(
+                f"none of the {len(rows)} video(s) listed for split '{split}' ({where.csv(split)}) is in "
+                f"{where.videos}: --videos must be the folder holding <filename>.mp4 (or .avi, .mkv, ...) "
+                "for the CSV's filename column"
+            )
+    return splits, videos
+
+
+def _refuse_empty_splits(splits: dict[str, list[tuple[str, str]]], report: ExtractionReport, where: SplitFiles):
+    """A split with no extracted video would make an unusable bundle: say why each of its videos failed."""
+    for split, rows in splits.items():
+        if not rows or any(name in report.features for name, _ in rows):
+            continue
+        reasons = [report.failures[name] for name, _ in rows]
+        kinds = [failure_kind(reason) for reason in reasons]
+        counts = ", ".join(
+            f"{kinds.count(kind)} {kind}" for kind in (NOT_IN_FOLDER, UNREADABLE, WITHOUT_AUDIO) if kind in kinds
+        )
+        example = next(f"{name}: {reason}" for (name, _), reason in zip(rows, reasons))
+        raise BenchError(
+            f"nothing was extracted for split '{split}' ({len(rows)} videos listed in {where.csv(split)}, "
+            f"looked up in {where.videos}): {counts} (e.g. {example}); no bundle was written"
+        )
 
 
 def _manifest(
@@ -273,15 +321,20 @@ def _check_temporal(preprocess: str | None, shards: ShardedExtraction | None) ->
 
 
 def _outcome(videos: int, report: ExtractionReport, empty: list[str], with_text: bool) -> dict[str, object]:
+    absent = report.failed(NOT_IN_FOLDER)
     return {
         "counts": {
             "videos": videos,
             "extracted": len(report.features),
             "from_cache": report.cached,
             "encoded": report.encoded,
-            "failed": len(report.failures),
+            "not_in_folder": len(absent),
+            "unreadable": len(report.failed(UNREADABLE)),
+            "no_audio": len(report.failed(WITHOUT_AUDIO)),
         },
-        "failed_videos": dict(sorted(report.failures.items())),
+        "not_in_folder": sorted(absent),
+        # Files that were there but gave no features (unreadable, no audio track), with the reason.
+        "failed_videos": {name: reason for name, reason in sorted(report.failures.items()) if name not in absent},
         "silent_audio_videos": sorted(report.silent_audio),
         "empty_classes": empty,
         "text_written": with_text,

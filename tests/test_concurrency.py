@@ -10,10 +10,12 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
+from avgzsl_bench.executors.progress import Reporter
 from avgzsl_bench.store.leases import JobLease
 from avgzsl_bench.store.sqlite import ResultStore
 
@@ -75,6 +77,10 @@ def test_two_processes_on_one_store_train_every_job_once(tmp_path: Path, bench_c
     assert sorted(run.seed for run in ResultStore(db).runs()) == [1, 2, 3, 4]
     for seed in map(int, seeds):
         assert sum(_trained(log, seed) for log in logs) == 1, f"seed {seed}:\n" + "\n---\n".join(logs)
+    for log in logs:  # one line per job outcome: a skipped job is never also "done"
+        assert ": step " not in log  # epochs of 5 steps: no step lines in a log
+        skipped = re.findall(r"\] (.+?): skipped: being trained by another process", log)
+        assert all(f"{label}: done" not in log for label in skipped), log
     assert not ResultStore(db).claims()  # every claim released
 
 
@@ -94,6 +100,39 @@ def test_a_live_claim_elsewhere_is_skipped_and_taken_over_after_its_lease(tmp_pa
     )
     assert second.returncode == 0 and _trained(second.stderr, 7), second.stderr
     assert [run.seed for run in ResultStore(db).runs()] == [7]
+
+
+class _OtherProcessFinishes(Reporter):
+    """Records the outcome lines; when a skipped job's line comes, the other process stores its run."""
+
+    def __init__(self, finish: Callable[[], None]) -> None:
+        super().__init__()
+        self.finish, self.lines, self.notes = finish, [], []
+
+    def item_finished(self, label: str, outcome: str, ok: bool = True) -> None:
+        self.lines.append(f"{label}: {outcome}")
+        if outcome.startswith("skipped"):
+            self.finish()
+
+    def note(self, text: str, style: str = "") -> None:
+        self.notes.append(text)
+
+
+def test_a_job_finished_elsewhere_during_the_run_is_read_back_before_the_summary(tmp_path: Path, fake_record) -> None:
+    from avgzsl_bench.datasets import DataSource
+    from avgzsl_bench.jobs.job import make_jobs
+    from avgzsl_bench.jobs.run import run_jobs
+
+    db = tmp_path / "store.sqlite"
+    source = DataSource("demo", demo_samples_per_class=12)
+    (job,) = make_jobs(["clipclap"], source, [7], {"epochs": 1, "batches_per_epoch": 30}, threads=1)
+    ResultStore(db).claim(job.key, "another-host:4242:abcd", 30)
+    reporter = _OtherProcessFinishes(lambda: ResultStore(db).save_run(fake_record(job.key, seed=7)))
+    report = run_jobs([job], db, device="cpu", reporter=reporter)
+    assert reporter.lines == [f"{job}: skipped: being trained by another process (another-host:4242:abcd)"]
+    assert [record.key for record in report.records] == [job.key] and not report.elsewhere
+    assert any("finished by the other process meanwhile" in note for note in reporter.notes), reporter.notes
+    assert not any("being trained by another process" in note for note in reporter.notes), reporter.notes
 
 
 def _keys(db: Path, seeds: list[str]) -> list[str]:

@@ -99,3 +99,46 @@ def test_run_benchmark_is_the_entry_point_for_programs(tmp_path):
     assert {record.key for record in ResultStore(store).runs()} == {record.key for record in report.records}
     again = avgzsl_bench.run_benchmark(["devise"], [SOURCE], seeds=[1], overrides=QUICK, store=store)
     assert again.records == report.records[:1]  # read back from the store, not trained again
+
+
+@pytest.mark.parametrize("trainer", [RunTrainer, StackedTrainer])
+def test_trainers_tell_every_step_of_the_epoch(trainer, tiny_demo):
+    from avgzsl_bench.api import get_method
+
+    spec = get_method("clipclap")
+    hparams = spec.hparams("demo", {"batches_per_epoch": 7, "batch_size": 8})
+    told: list[tuple[int, int]] = []
+    trainer(spec, tiny_demo, hparams, [1] if trainer is RunTrainer else [1, 2], "train").train_epoch(
+        on_step=lambda step, steps: told.append((step, steps))
+    )
+    assert told == [(step, 7) for step in range(1, 8)]
+
+
+def test_a_log_shows_steps_within_epochs_and_a_resumed_run_says_its_stage1_was_read_back(tmp_path):
+    import io
+    import re
+    import sqlite3
+
+    from rich.console import Console
+
+    from avgzsl_bench.executors.progress import LogReporter
+    from avgzsl_bench.jobs.run import _resumed, run_jobs
+
+    store = tmp_path / "runs.sqlite"
+    (job,) = make_jobs(["clipclap"], SOURCE, [7], {"epochs": 1, "batches_per_epoch": 30, "batch_size": 16}, threads=1)
+    first = io.StringIO()
+    run_jobs([job], store, device="cpu", reporter=LogReporter(Console(file=first, width=300), step_interval_s=0))
+    for stage in ("stage 1", "stage 2"):
+        assert re.search(rf"\] {job}: {stage} epoch 1/1: step \d+/30, \d+\.\d\d steps/s", first.getvalue()), stage
+    with sqlite3.connect(store) as connection:  # as if killed between its stage 1 and its record
+        connection.execute("DELETE FROM runs WHERE key = ?", (job.key,))
+    ResultStore(store).claim(job.key, "otherhost:4242:abcd", 60)  # another process is in its stage 2
+    assert _resumed([job], str(store)) == []  # so nothing was interrupted
+    ResultStore(store).release(job.key, "otherhost:4242:abcd")
+    second = io.StringIO()
+    run_jobs([job], store, device="cpu", reporter=LogReporter(Console(file=second, width=300)))
+    log = second.getvalue()
+    assert f"stage 1 read back from the store for 1 interrupted run(s): {job}; only their stage 2 is trained" in log
+    assert f"{job}: stage 1 read back from the store (best epoch 1, val HM" in log
+    assert "stage 1 epoch" not in log and "stage 2 epoch 1/1, val HM" in log
+    assert ": step " not in log  # a short epoch leaves no step line at the default interval

@@ -114,6 +114,23 @@ def test_text_choice_is_checked_against_the_data(tmp_path: Path) -> None:
     assert set(method_names("all", DataSource("demo"))) == set(list_methods())
 
 
+def test_methods_all_says_which_methods_it_leaves_out_and_runs_the_rest(tmp_path: Path, capsys) -> None:
+    info = write_avca_bundle(tmp_path / "UCF", "ucf", "selavi", classes="synthetic", video_dim=8, audio_dim=6)
+    args = ["--methods", "all", "--dataset", "ucf", "--features", "selavi", "--root", str(info.root), "--quiet"]
+    args += ["--epochs", "1", "--set", "batches_per_epoch=1", "--set", "batch_size=8", "--no-store"]
+    args += ["--cache-dir", str(tmp_path / "cache"), "--device", "cpu", "--threads", "1"]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        assert main(args) == 0
+    captured = capsys.readouterr()
+    said = [line for line in captured.err.splitlines() if line.startswith("--methods all:")]
+    assert sorted(line.split()[2] for line in said) == sorted(W2V_ONLY), captured.err
+    assert captured.err.splitlines()[: len(said)] == said  # before anything else is said
+    assert all("left out on ucf/selavi: it needs the clip" in line for line in said), said
+    ran = {line.split("|")[1].strip() for line in captured.out.splitlines() if line.startswith("| ")}
+    assert ran - {"method"} == set(list_methods()) - set(W2V_ONLY)
+
+
 def test_methods_command_lists_sizes_for_a_feature_set(capsys) -> None:
     assert main(["methods", "--dataset", "ucf", "--features", "selavi"]) == 0
     out = capsys.readouterr().out

@@ -6,8 +6,9 @@ import io
 import re
 
 from rich.console import Console
+from rich.progress import Progress
 
-from avgzsl_bench.executors.progress import LiveReporter, LogReporter, make_reporter
+from avgzsl_bench.executors.progress import LiveReporter, LogReporter, _StepRate, make_reporter
 
 STAMP = r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d"
 
@@ -54,3 +55,60 @@ def test_a_terminal_gets_a_live_display_and_quiet_gets_nothing():
         silent.start("runs", 1)
         silent.item_finished("x", "done")
     assert quiet.getvalue() == ""
+
+
+class _Clock:
+    """A monotonic clock the test moves by hand."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_a_log_shows_steps_within_a_long_epoch_at_most_every_interval_and_none_for_a_short_one(monkeypatch):
+    clock, out = _Clock(), io.StringIO()
+    monkeypatch.setattr("avgzsl_bench.executors.progress.time.monotonic", clock)
+    with LogReporter(Console(file=out, width=200), step_interval_s=30) as progress:
+        progress.start("runs", 1)
+        progress.item_steps("avca on ucf, seed 1", "stage 1 epoch 1/2", 5, 500)  # the phase begins
+        clock.now += 10
+        progress.item_steps("avca on ucf, seed 1", "stage 1 epoch 1/2", 55, 500)  # 10 s: too soon
+        clock.now += 20
+        progress.item_steps("avca on ucf, seed 1", "stage 1 epoch 1/2", 155, 500)  # 30 s: a line
+        clock.now += 29
+        progress.item_steps("avca on ucf, seed 1", "stage 1 epoch 1/2", 300, 500)  # 29 s after it: none
+        for step in range(5, 501, 5):  # a whole epoch within 25 s: no line at all
+            clock.now += 0.05
+            progress.item_steps("avca on ucf, seed 1", "stage 1 epoch 2/2", step, 500)
+    assert [re.sub(STAMP + " ", "", line) for line in out.getvalue().splitlines()] == [
+        "runs: 1 in all",
+        "[0/1] avca on ucf, seed 1: stage 1 epoch 1/2: step 155/500, 5.00 steps/s, ETA 1:09",
+    ]
+
+
+def test_a_terminal_counts_the_steps_of_the_epoch_with_their_rate():
+    console = Console(file=io.StringIO(), force_terminal=True, width=160)
+    with LiveReporter(console) as reporter:
+        reporter.start("runs", 1)
+        reporter.item_started("avca on ucf, seed 1")
+        reporter.item_steps("avca on ucf, seed 1", "stage 1 epoch 1/2", 100, 500)
+        reporter.item_steps("avca on ucf, seed 1", "stage 1 epoch 2/2", 20, 500)  # a new epoch: counted anew
+        (steps,) = [task for task in reporter._progress.tasks if task.fields.get("steps")]
+        assert (steps.completed, steps.total, steps.description) == (20, 500, "    stage 1 epoch 2/2: steps")
+        reporter.item_finished("avca on ucf, seed 1", "done")
+        assert not [task for task in reporter._progress.tasks if task.fields.get("steps")]
+
+
+def test_the_step_rate_column_shows_steps_per_second_on_step_counters_only():
+    clock = _Clock()
+    progress = Progress(get_time=clock)
+    steps, other = progress.add_task("steps", total=500, steps=True), progress.add_task("videos", total=500)
+    for task in (steps, other):
+        progress.update(task, completed=10)
+    clock.now += 4
+    for task in (steps, other):
+        progress.update(task, completed=30)
+    assert _StepRate().render(progress.tasks[steps]).plain == "5.0 steps/s"
+    assert _StepRate().render(progress.tasks[other]).plain == ""

@@ -97,6 +97,7 @@ def test_killed_benchmark_resumes_without_recomputing(tmp_path: Path, bench_comm
     # A run killed after its stage 1 was stored resumes at stage 2 with that stage 1.
     for key in (stage1_keys - set(before)) & set(after):
         assert after[key].timings["stage1_s"] == store.stage1(key).seconds
+        assert "stage 1 read back from the store for 1 interrupted run(s)" in rerun.stderr, rerun.stderr
 
 
 def test_reading_commands_never_create_a_store(tmp_path: Path, capsys, fake_record) -> None:

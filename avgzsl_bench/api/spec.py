@@ -25,7 +25,7 @@ from avgzsl_bench.api.hparams import (
 )
 from avgzsl_bench.api.method import GZSLMethod
 from avgzsl_bench.datasets.crop import SequenceCrop
-from avgzsl_bench.datasets.types import DEFAULT_FEATURES, FeatureDims, text_parts_of
+from avgzsl_bench.datasets.dims import DEFAULT_FEATURES, FeatureDims, text_parts_of
 from avgzsl_bench.errors import BenchError
 from avgzsl_bench.registry import Registry
 

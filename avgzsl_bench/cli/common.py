@@ -17,8 +17,7 @@ from avgzsl_bench.datasets.source import DEFAULT_DEMO_SAMPLES
 from avgzsl_bench.errors import BenchError
 from avgzsl_bench.executors import EXECUTORS, Executor, get_executor
 from avgzsl_bench.executors.progress import Reporter
-from avgzsl_bench.jobs.groups import STACK_CHOICES
-from avgzsl_bench.jobs.job import DEFAULT_THREADS
+from avgzsl_bench.jobs.defaults import DEFAULT_THREADS, STACK_CHOICES
 from avgzsl_bench.store.sqlite import DEFAULT_STORE
 
 

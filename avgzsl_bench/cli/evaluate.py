@@ -9,16 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 
-from avgzsl_bench.api import get_method
 from avgzsl_bench.artefacts import get_artefact
-from avgzsl_bench.artefacts.checkpoints import (
-    TrainedModels,
-    folder_dataset,
-    is_saved_models,
-    load_reference_pair,
-    load_saved,
-    select_pair,
-)
 from avgzsl_bench.artefacts.provenance import NEAR_CHANCE_FACTOR, UNVERIFIED_LABEL, check_source, near_chance
 from avgzsl_bench.cli import common
 from avgzsl_bench.datasets import DataSource, list_datasets, list_feature_sets
@@ -26,11 +17,12 @@ from avgzsl_bench.datasets.locations import data_home
 from avgzsl_bench.datasets.source import DEFAULT_DEMO_SAMPLES
 from avgzsl_bench.datasets.spec import DATASETS, DEFAULT_FEATURES
 from avgzsl_bench.errors import BenchError
-from avgzsl_bench.jobs.job import DEFAULT_THREADS
+from avgzsl_bench.jobs.defaults import DEFAULT_THREADS
 from avgzsl_bench.store.records import RunRecord
 from avgzsl_bench.store.sqlite import ResultStore
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # the handlers import torch's side when they run, not when the parser is built
+    from avgzsl_bench.artefacts.checkpoints import TrainedModels
     from avgzsl_bench.jobs.evaluate import EvaluatedModels
 
 RELEASED_MODELS = "clipclap-models"
@@ -97,6 +89,8 @@ def add_parser(subparsers: Any) -> None:
 
 
 def _model_sets(args: argparse.Namespace) -> list[TrainedModels]:
+    from avgzsl_bench.artefacts.checkpoints import is_saved_models, load_reference_pair, load_saved, select_pair
+
     if bool(args.stage1) != bool(args.stage2):
         raise BenchError("--stage1 and --stage2 go together")
     if args.stage1:
@@ -160,6 +154,8 @@ def _source(args: argparse.Namespace, models: TrainedModels, console: Console) -
 
 
 def _hparams(args: argparse.Namespace, models: TrainedModels, source: DataSource) -> dict[str, Any]:
+    from avgzsl_bench.api import get_method
+
     if models.is_reference:
         return get_method(models.method).hparams(
             source.dataset, dict(args.overrides), source.features, source.spec.dims.text_names
@@ -215,6 +211,8 @@ def unverified_warnings(models: TrainedModels, evaluated: EvaluatedModels, sourc
         f"what {models.files['stage1']} was trained on cannot be verified ({why}); "
         f"the row is stored marked '{UNVERIFIED_LABEL}'"
     ]
+    from avgzsl_bench.artefacts.checkpoints import folder_dataset
+
     for file in dict.fromkeys(models.files.values()) if models.is_reference else ():
         named = folder_dataset(Path(file), _dataset_tags())
         if named is not None and named != source.dataset:

@@ -5,9 +5,6 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-import torch
-
-from avgzsl_bench.api import get_method, list_methods
 from avgzsl_bench.cli import common
 from avgzsl_bench.datasets import DEFAULT_FEATURES, get_dataset, list_datasets, list_feature_sets
 
@@ -36,6 +33,10 @@ def add_parser(subparsers: Any) -> None:
 
 def parameter_count(name: str, dataset: str, features: str = DEFAULT_FEATURES) -> int | None:
     """Parameters of `name` with its defaults for the dataset's feature set; None if it cannot run there."""
+    import torch
+
+    from avgzsl_bench.api import get_method
+
     spec, data = get_method(name), get_dataset(dataset, features)
     hparams = spec.defaults(dataset, features)
     if spec.text_problem(hparams, data.dims.text_names):
@@ -47,6 +48,8 @@ def parameter_count(name: str, dataset: str, features: str = DEFAULT_FEATURES) -
 
 def main(args: argparse.Namespace) -> int:
     from tabulate import tabulate
+
+    from avgzsl_bench.api import get_method, list_methods
 
     if args.names_only:
         print("\n".join(list_methods()))

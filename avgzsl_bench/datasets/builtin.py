@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+from avgzsl_bench.datasets.dims import DEFAULT_FEATURES, FeatureDims
 from avgzsl_bench.datasets.spec import DatasetSpec, get_dataset, register_dataset
-from avgzsl_bench.datasets.types import DEFAULT_FEATURES, FeatureDims
 
 CLIP_CLAP_LABEL = "CLIP ViT-B/32 + CLAP"
 

@@ -11,15 +11,8 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from avgzsl_bench.datasets.types import (
-    AUDIO_DIM,
-    CLAP_TEXT_DIM,
-    CLIP_TEXT_DIM,
-    VIDEO_DIM,
-    FeatureSplit,
-    GZSLDataset,
-    TextEmbeddings,
-)
+from avgzsl_bench.datasets.dims import AUDIO_DIM, CLAP_TEXT_DIM, CLIP_TEXT_DIM, VIDEO_DIM
+from avgzsl_bench.datasets.types import FeatureSplit, GZSLDataset, TextEmbeddings
 
 LATENT_DIM = 24
 TEXT_ALIGNMENT = 0.04

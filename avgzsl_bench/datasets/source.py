@@ -11,18 +11,20 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from avgzsl_bench.datasets.layout import MANIFEST_NAME, read_manifest
 from avgzsl_bench.datasets.locations import resolve_root
 from avgzsl_bench.datasets.spec import DEFAULT_FEATURES, DatasetSpec, get_dataset
-from avgzsl_bench.datasets.types import GZSLDataset
 from avgzsl_bench.errors import BenchError
 from avgzsl_bench.registry import Registry
 
+if TYPE_CHECKING:  # the loaders import torch when they read, not when the CLI builds its options
+    from avgzsl_bench.datasets.types import GZSLDataset
+
 DEFAULT_DEMO_SAMPLES = 60
 
-Reader = Callable[[DatasetSpec, "DataSource"], GZSLDataset]
+Reader = Callable[[DatasetSpec, "DataSource"], "GZSLDataset"]
 READERS: Registry[Reader] = Registry("dataset reader")
 
 

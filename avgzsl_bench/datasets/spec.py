@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from avgzsl_bench.datasets.types import DEFAULT_FEATURES, FeatureDims
+from avgzsl_bench.datasets.dims import DEFAULT_FEATURES, FeatureDims
 from avgzsl_bench.errors import BenchError
 from avgzsl_bench.registry import Registry
 

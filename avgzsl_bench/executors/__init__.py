@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from avgzsl_bench.executors.base import Executor, Outcome, ProgressHook
+from avgzsl_bench.executors.base import Executor, Outcome, ProgressHook, StepHook
 from avgzsl_bench.registry import Registry
 
 
@@ -32,4 +32,4 @@ def get_executor(name: str = "local", **options: Any) -> Executor:
     return EXECUTORS.get(name)(**options)
 
 
-__all__ = ["EXECUTORS", "Executor", "Outcome", "ProgressHook", "get_executor"]
+__all__ = ["EXECUTORS", "Executor", "Outcome", "ProgressHook", "StepHook", "get_executor"]

@@ -18,6 +18,7 @@ from avgzsl_bench.executors.progress import Reporter
 
 MAX_ATTEMPTS = 2  # a failed item is retried once
 ProgressHook = Callable[[str, str, "float | None", "float | None"], None]
+StepHook = Callable[[str, str, int, int], None]  # (item label, phase, steps done, steps in the phase)
 
 
 @dataclass
@@ -78,6 +79,11 @@ class Executor:
         sub-progress; only where the work runs in this process (None elsewhere)."""
         return None
 
+    def step_hook(self) -> StepHook | None:
+        """A callback the work may call with `(item label, phase, steps done, steps)` for progress
+        within a long phase (an epoch); only where the work runs in this process (None elsewhere)."""
+        return None
+
     def close(self) -> None:
         """Release what the executor started (a Ray instance it started, ...)."""
 
@@ -88,8 +94,16 @@ class Executor:
         self.close()
 
     # -- the shared policy --------------------------------------------------------------------
-    def map(self, fn: Callable[[Any], Any], items: Sequence[Any], description: str = "items") -> list[Outcome]:
-        """`fn(item)` for every item, in order; failures retried once, then reported in their Outcome."""
+    def map(
+        self,
+        fn: Callable[[Any], Any],
+        items: Sequence[Any],
+        description: str = "items",
+        describe: Callable[[Any], str] | None = None,
+    ) -> list[Outcome]:
+        """`fn(item)` for every item, in order; failures retried once, then reported in their Outcome.
+        `describe(value)` is the line a finished item's value earns (default "done"): only the caller
+        knows that a value can mean the work was skipped."""
         items = list(items)
         outcomes: list[Outcome | None] = [None] * len(items)
         errors: list[list[str]] = [[] for _ in items]
@@ -101,7 +115,7 @@ class Executor:
                 name = label(items[index])
                 if not isinstance(result, Failure):
                     outcomes[index] = Outcome(items[index], result, None, None, attempt, errors[index])
-                    self.reporter.item_finished(name, "done")
+                    self.reporter.item_finished(name, describe(result) if describe else "done")
                     continue
                 errors[index].append(result.summary)
                 if attempt < self.max_attempts:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from avgzsl_bench.executors.base import Executor, Failure, ProgressHook, label
+from avgzsl_bench.executors.base import Executor, Failure, ProgressHook, StepHook, label
 
 
 class _Call:
@@ -35,3 +35,6 @@ class LocalExecutor(Executor):
 
     def progress_hook(self) -> ProgressHook | None:
         return self.reporter.item_progress
+
+    def step_hook(self) -> StepHook | None:
+        return self.reporter.item_steps

@@ -6,12 +6,16 @@ epoch 3/20, val HM 41.2"), and `item_finished`. In a terminal this drives a `ric
 an overall bar and ETA plus a line for the running item; when output is piped to a file (cluster
 logs), every finished sub-step and item becomes one timestamped line, so a log is never silent.
 Long counts of small steps (videos decoded, prompts encoded) use `count`, which a log shows at
-most every `interval_s` seconds per label, plus the first and the last step.
+most every `interval_s` seconds per label, plus the first and the last step. The steps within a
+long phase of an item (the batches of an epoch) use `item_steps`: a live counter with steps/s and
+ETA in a terminal; in a log, a line at most every `step_interval_s` seconds, so a short phase
+leaves no line at all.
 """
 
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from typing import Any
 
 from rich.console import Console
@@ -20,10 +24,15 @@ from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
     Progress,
+    ProgressColumn,
+    Task,
     TextColumn,
     TimeElapsedColumn,
     TimeRemainingColumn,
 )
+from rich.text import Text
+
+STEP_INTERVAL_S = 30.0  # a log's longest silence within a long phase
 
 
 class Reporter:
@@ -52,6 +61,10 @@ class Reporter:
     def item_finished(self, label: str, outcome: str, ok: bool = True) -> None:
         """An item ended: `outcome` says how ("done", "failed: ...", "retrying: ...")."""
 
+    def item_steps(self, label: str, phase: str, done: int, total: int) -> None:
+        """`done` of the `total` steps of a running item's current `phase` ("stage 1 epoch 3/20")
+        are finished; called often, so it must stay cheap."""
+
     def count(self, label: str, done: int, total: int | None = None, force: bool = False) -> None:
         """`done` of `total` small steps of `label` are finished."""
 
@@ -63,14 +76,37 @@ class Reporter:
         """End the display."""
 
 
+@dataclass
+class _Phase:
+    """Where a log stands in an item's phase: its name, when and at which step it was first heard
+    of, and when its last line was written."""
+
+    name: str
+    started: float
+    first_step: int
+    last_line: float
+
+    def rate(self, done: int, now: float) -> float:
+        return (done - self.first_step) / (now - self.started) if now > self.started else 0.0
+
+
+def _clock(seconds: float) -> str:
+    minutes, seconds = divmod(int(seconds), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}:{minutes:02d}:{seconds:02d}" if hours else f"{minutes}:{seconds:02d}"
+
+
 class LogReporter(Reporter):
     """One timestamped line per finished sub-step and per finished item (for non-terminals)."""
 
-    def __init__(self, console: Console | None = None, interval_s: float = 10.0) -> None:
+    def __init__(
+        self, console: Console | None = None, interval_s: float = 10.0, step_interval_s: float = STEP_INTERVAL_S
+    ) -> None:
         super().__init__(console)
         self._done, self._total, self._description = 0, 0, ""
-        self.interval_s = interval_s
+        self.interval_s, self.step_interval_s = interval_s, step_interval_s
         self._last_count: dict[str, float] = {}
+        self._phases: dict[str, _Phase] = {}
 
     def _line(self, text: str) -> None:
         stamp = time.strftime("%Y-%m-%d %H:%M:%S")
@@ -86,7 +122,21 @@ class LogReporter(Reporter):
     ) -> None:
         self._line(f"[{self._done}/{self._total}] {label}: {description}")
 
+    def item_steps(self, label: str, phase: str, done: int, total: int) -> None:
+        now = time.monotonic()
+        state = self._phases.get(label)
+        if state is None or state.name != phase:
+            self._phases[label] = _Phase(phase, now, done, now)
+            return
+        if now - state.last_line < self.step_interval_s:
+            return
+        state.last_line = now
+        rate = state.rate(done, now)
+        eta = f", ETA {_clock((total - done) / rate)}" if rate > 0 else ""
+        self._line(f"[{self._done}/{self._total}] {label}: {phase}: step {done}/{total}, {rate:.2f} steps/s{eta}")
+
     def item_finished(self, label: str, outcome: str, ok: bool = True) -> None:
+        self._phases.pop(label, None)
         if ok:
             self._done += 1
         self._line(f"[{self._done}/{self._total}] {label}: {outcome}")
@@ -100,8 +150,17 @@ class LogReporter(Reporter):
             self._line(f"{label}: {done}/{total if total is not None else '?'}")
 
 
+class _StepRate(ProgressColumn):
+    """Steps per second, on the step counters only."""
+
+    def render(self, task: Task) -> Text:
+        speed = task.speed if task.fields.get("steps") else None
+        return Text("" if speed is None else f"{speed:.1f} steps/s")
+
+
 class LiveReporter(Reporter):
-    """A `rich` display: overall bar with ETA, and the running item's description and sub-bar."""
+    """A `rich` display: overall bar with ETA, the running item's description and sub-bar, and a
+    step counter with steps/s and ETA within the running item's current phase."""
 
     def __init__(self, console: Console | None = None) -> None:
         super().__init__(console)
@@ -112,12 +171,14 @@ class LiveReporter(Reporter):
             TimeElapsedColumn(),
             TextColumn("ETA"),
             TimeRemainingColumn(),
+            _StepRate(),
             console=self.console,
             transient=True,
         )
         self._progress.start()
         self._overall: Any = None
         self._items: dict[str, Any] = {}
+        self._steps: dict[str, tuple[Any, str]] = {}  # label -> (its step task, the phase it counts)
         self._description = ""
 
     def start(self, description: str, total: int) -> None:
@@ -139,7 +200,21 @@ class LiveReporter(Reporter):
             description=f"  {escape(label)}: {escape(description)}",
         )
 
+    def item_steps(self, label: str, phase: str, done: int, total: int) -> None:
+        task, counting = self._steps.get(label, (None, ""))
+        description = f"    {escape(phase)}: steps"
+        if task is None:
+            task = self._progress.add_task(description, total=total, completed=done, steps=True)
+        elif counting != phase:  # a new epoch: its own rate and ETA
+            self._progress.reset(task, total=total, completed=done, description=description)
+        else:
+            self._progress.update(task, completed=done)
+        self._steps[label] = (task, phase)
+
     def item_finished(self, label: str, outcome: str, ok: bool = True) -> None:
+        steps, _ = self._steps.pop(label, (None, ""))
+        if steps is not None:
+            self._progress.remove_task(steps)
         task = self._items.pop(label, None)
         if task is not None:
             self._progress.remove_task(task)

@@ -78,9 +78,15 @@ class RayExecutor(Executor):
             except ray.exceptions.RayError as error:  # worker crashed, object lost, ...
                 yield ref, Failure.from_exception(error)
 
-    def map(self, fn: Callable[[Any], Any], items: Sequence[Any], description: str = "items") -> list[Outcome]:
+    def map(
+        self,
+        fn: Callable[[Any], Any],
+        items: Sequence[Any],
+        description: str = "items",
+        describe: Callable[[Any], str] | None = None,
+    ) -> list[Outcome]:
         try:
-            return super().map(fn, items, description)
+            return super().map(fn, items, description, describe)
         finally:
             self._fn = None
 

@@ -18,10 +18,9 @@ from typing import Any
 import torch
 
 from avgzsl_bench.api import get_method
+from avgzsl_bench.jobs.defaults import STACK_CHOICES
 from avgzsl_bench.jobs.job import Job
 from avgzsl_bench.protocol.stages import TrainerFactory
-
-STACK_CHOICES = ("auto", "on", "off")
 
 
 @dataclass(frozen=True)

@@ -9,13 +9,9 @@ from typing import Any
 from avgzsl_bench.api import get_method
 from avgzsl_bench.datasets import DataSource
 from avgzsl_bench.errors import BenchError
+from avgzsl_bench.jobs.defaults import DEFAULT_THREADS
 from avgzsl_bench.nn.dropout import RNG_VERSION
 from avgzsl_bench.store.records import config_hash, run_key
-
-# CPU threads of every run, whichever executor runs it. Float reductions are ordered by the thread
-# count, so the same seed gives bit-identical numbers only with the same count; 2 is what these
-# small models use well, and what a laptop has at least.
-DEFAULT_THREADS = 2
 
 
 @dataclass(frozen=True)

@@ -20,11 +20,12 @@ from avgzsl_bench.datasets import DataSource
 from avgzsl_bench.errors import BenchError, Interrupted
 from avgzsl_bench.executors import Executor, Outcome, get_executor
 from avgzsl_bench.executors.progress import Reporter
+from avgzsl_bench.jobs.defaults import DEFAULT_THREADS
 from avgzsl_bench.jobs.environment import check_inputs, resolve_device
-from avgzsl_bench.jobs.execute import execute_group
+from avgzsl_bench.jobs.execute import Result, execute_group, stored_record
 from avgzsl_bench.jobs.groups import JobGroup, group_jobs
-from avgzsl_bench.jobs.job import DEFAULT_THREADS, Job, data_problem, make_jobs
-from avgzsl_bench.store.leases import ClaimedElsewhere
+from avgzsl_bench.jobs.job import Job, data_problem, make_jobs
+from avgzsl_bench.store.leases import ClaimedElsewhere, live_claims
 from avgzsl_bench.store.records import RunRecord
 from avgzsl_bench.store.sqlite import DEFAULT_STORE, ResultStore
 
@@ -96,12 +97,40 @@ def map_jobs(
         device=device,
         stack=stack,
         progress=executor.progress_hook(),
+        steps=executor.step_hook(),
         models_dir=str(Path(models_dir).resolve()) if models_dir else None,
     )
-    by_job = {
-        id(one.item): one for outcome in executor.map(fn, groups, description="runs") for one in _per_job(outcome)
-    }
+    outcomes = executor.map(fn, groups, description="runs", describe=group_outcome)
+    by_job = {id(one.item): one for outcome in outcomes for one in _per_job(outcome)}
     return RunReport([by_job[id(job)] for job in jobs])
+
+
+def group_outcome(results: Sequence[Result]) -> str:
+    """The one line a finished group earns: "done", or which of its jobs another process holds."""
+    elsewhere = [result for result in results if isinstance(result, ClaimedElsewhere)]
+    if not elsewhere:
+        return "done"
+    owners = ", ".join(sorted({claim.owner for claim in elsewhere}))
+    skipped = f"skipped: being trained by another process ({owners})"
+    finished = len(results) - len(elsewhere)
+    return f"{finished} done, {len(elsewhere)} {skipped}" if finished else skipped
+
+
+def read_back_finished_elsewhere(
+    report: RunReport, path: str | None, models_dir: str | None, reporter: Reporter
+) -> RunReport:
+    """Jobs skipped for another process's claim whose run that process has stored since: read back,
+    so the summary and the table count what the store holds when the command ends."""
+    if path is None or not report.elsewhere:
+        return report
+    store, outcomes = ResultStore(path), []
+    for outcome in report.outcomes:
+        record = stored_record(outcome.item, store, models_dir) if isinstance(outcome.value, ClaimedElsewhere) else None
+        if record is not None:
+            reporter.note(f"{outcome.item}: finished by the other process meanwhile; read back from the store")
+            outcome = Outcome(outcome.item, record, None, None, outcome.attempts, outcome.errors)
+        outcomes.append(outcome)
+    return RunReport(outcomes)
 
 
 def run_jobs(
@@ -125,6 +154,13 @@ def run_jobs(
     already = _stored_count(jobs, path)
     if already:
         reporter.note(f"{already} of {len(jobs)} runs are already in the store: read back, not retrained")
+    resumed = _resumed(jobs, path) if models_dir is None else []  # saving models retrains stage 1
+    if resumed:
+        named = ", ".join(str(job) for job in resumed)
+        reporter.note(
+            f"stage 1 read back from the store for {len(resumed)} interrupted run(s): {named}; "
+            "only their stage 2 is trained"
+        )
     try:
         if executor is None:
             executor = get_executor("local", reporter=reporter)
@@ -132,6 +168,7 @@ def run_jobs(
             report = map_jobs(running, jobs, path, device, stack, models_dir)
     except KeyboardInterrupt:
         raise Interrupted(_interrupted_message(jobs, path)) from None
+    report = read_back_finished_elsewhere(report, path, models_dir, reporter)
     if report.failures or report.retried or report.elsewhere:
         reporter.note(report.summary(), "red" if report.failures else "yellow")
     return report
@@ -155,32 +192,44 @@ def run_benchmark(
     results in memory only.
     """
     sources = [datasets] if isinstance(datasets, str | DataSource) else list(datasets)
+    reporter = options["reporter"] = options.get("reporter") or Reporter()
     jobs = []
     for source in sources:
         source = source if isinstance(source, DataSource) else DataSource(source)
+        if _named(methods) == ["all"]:  # say what "all" leaves out, before any work
+            for name, reason in methods_left_out(source).items():
+                reporter.note(f"--methods all: {name} left out on {source.dataset}/{source.features}: {reason}")
         jobs += make_jobs(method_names(methods, source), source, seeds, overrides, threads)
     return run_jobs(jobs, store, **options)
 
 
 def method_names(methods: str | Sequence[str], source: DataSource | None = None) -> list[str]:
     """The methods named; "all" means every method that can run on `source`'s data."""
-    if isinstance(methods, str):
-        names = [name.strip() for name in methods.split(",") if name.strip()]
-    else:
-        names = list(methods)
+    names = _named(methods)
     if names == ["all"]:
-        names = list_methods()
-        if source is not None:
-            parts = source.spec.dims.text_names
-            defaults = {name: get_method(name).defaults(source.dataset, source.features) for name in names}
-            names = [
-                name
-                for name in names
-                if not get_method(name).text_problem(defaults[name], parts) and not data_problem(name, source)
-            ]
+        left_out = methods_left_out(source) if source is not None else {}
+        names = [name for name in list_methods() if name not in left_out]
     if not names:
         raise BenchError("--methods names no method; pass e.g. --methods clipclap or --methods all")
     return names
+
+
+def _named(methods: str | Sequence[str]) -> list[str]:
+    if isinstance(methods, str):
+        return [name.strip() for name in methods.split(",") if name.strip()]
+    return list(methods)
+
+
+def methods_left_out(source: DataSource) -> dict[str, str]:
+    """The registered methods that cannot run on `source`'s data with their defaults, and why."""
+    parts = source.spec.dims.text_names
+    reasons = {}
+    for name in list_methods():
+        spec = get_method(name)
+        reason = spec.text_problem(spec.defaults(source.dataset, source.features), parts) or data_problem(name, source)
+        if reason:
+            reasons[name] = reason
+    return reasons
 
 
 def _stored_count(jobs: Sequence[Job], path: str | None) -> int:
@@ -188,6 +237,18 @@ def _stored_count(jobs: Sequence[Job], path: str | None) -> int:
         return 0
     store = ResultStore(path)
     return sum(store.has_run(job.key) for job in jobs)
+
+
+def _resumed(jobs: Sequence[Job], path: str | None) -> list[Job]:
+    """Jobs an interruption stopped after their stage 1 was stored: they resume at stage 2 (not
+    those another live process is in the middle of)."""
+    if path is None or not Path(path).exists():
+        return []
+    store = ResultStore(path)
+    busy = live_claims(store)
+    return [
+        job for job in jobs if job.key not in busy and not store.has_run(job.key) and store.stage1(job.key) is not None
+    ]
 
 
 def _interrupted_message(jobs: Sequence[Job], path: str | None) -> str:

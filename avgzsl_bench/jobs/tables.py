@@ -6,7 +6,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from avgzsl_bench.datasets import DataSource
-from avgzsl_bench.jobs.job import DEFAULT_THREADS, Job, make_jobs
+from avgzsl_bench.jobs.defaults import DEFAULT_THREADS
+from avgzsl_bench.jobs.job import Job, make_jobs
 from avgzsl_bench.reports.paper import TableRow, TableSpec
 from avgzsl_bench.reports.tables import RowLookup, RowRuns, matching_sources
 from avgzsl_bench.store.records import RunRecord

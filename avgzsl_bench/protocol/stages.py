@@ -21,6 +21,7 @@ from avgzsl_bench.datasets.sequences import Sequences
 from avgzsl_bench.datasets.types import FeatureSplit, GZSLDataset, TextEmbeddings
 from avgzsl_bench.protocol.metrics import GZSLScores, calibration_grid, gzsl_scores
 from avgzsl_bench.store.records import Measured, Stage1Result
+from avgzsl_bench.training.graphs import StepCallback
 
 # Samples per evaluation batch of sequences (the reference evaluates in batches of its batch size, 64).
 EVAL_BATCH = 64
@@ -29,6 +30,9 @@ EVAL_BATCH = 64
 EpochCallback = Callable[[str, int, int, Sequence["float | None"]], None]
 # Called with a run's index and its model whenever stage 1 finds a new best epoch for it.
 BestCallback = Callable[[int, GZSLMethod], None]
+# Progress within an epoch: stage, epoch, epochs, steps done, steps in the epoch; called after every
+# step with plain integers, so it must stay cheap (whoever displays it throttles).
+StepProgress = Callable[[str, int, int, int, int], None]
 
 
 class Trainer(Protocol):
@@ -44,7 +48,7 @@ class Trainer(Protocol):
 
     def snapshot(self, run: int) -> GZSLMethod: ...
 
-    def train_epoch(self) -> None: ...
+    def train_epoch(self, *, on_step: StepCallback | None = None) -> None: ...
 
     def end_epoch(self, val_hms: Sequence[float | None]) -> None: ...
 
@@ -117,8 +121,19 @@ def _val_hm(trainer: Trainer, run: int, dataset: GZSLDataset) -> float:
     return float(_primary(evaluate(trainer.model_of(run), dataset.splits["val"], dataset.text)).best.hm)
 
 
+def _in_epoch(on_step: StepProgress | None, stage: str, epoch: int, epochs: int) -> StepCallback | None:
+    """The trainer's per-step callback for one epoch, or None when nobody listens."""
+    if on_step is None:
+        return None
+    return lambda step, steps: on_step(stage, epoch, epochs, step, steps)
+
+
 def _train_stage1(
-    trainer: Trainer, dataset: GZSLDataset, notify: EpochCallback, on_best: BestCallback | None = None
+    trainer: Trainer,
+    dataset: GZSLDataset,
+    notify: EpochCallback,
+    on_best: BestCallback | None = None,
+    on_step: StepProgress | None = None,
 ) -> list[Stage1Result]:
     """Stage 1 of every run of `trainer`: each keeps the first epoch with its best val HM."""
     started = time.perf_counter()
@@ -133,7 +148,7 @@ def _train_stage1(
     best_epochs = [0] * runs
     curves: list[list[float]] = [[] for _ in range(runs)]
     for epoch in range(1, epochs + 1):
-        trainer.train_epoch()
+        trainer.train_epoch(on_step=_in_epoch(on_step, "stage 1", epoch, epochs))
         hms = []
         for run in range(runs):
             views = evaluate(trainer.model_of(run), val_split, dataset.text)
@@ -180,7 +195,11 @@ def evaluate_test(model: GZSLMethod, dataset: GZSLDataset, beta: float) -> Measu
 
 
 def _train_stage2(
-    trainer: Trainer, dataset: GZSLDataset, stage1: Sequence[Stage1Result], notify: EpochCallback
+    trainer: Trainer,
+    dataset: GZSLDataset,
+    stage1: Sequence[Stage1Result],
+    notify: EpochCallback,
+    on_step: StepProgress | None = None,
 ) -> Iterator[tuple[int, GZSLMethod, float]]:
     """Stage 2 of every run: yields (run, its final model, seconds) as each run's epochs are done.
 
@@ -190,7 +209,7 @@ def _train_stage2(
     started = time.perf_counter()
     total = max(result.best_epochs for result in stage1)
     for epoch in range(1, total + 1):
-        trainer.train_epoch()
+        trainer.train_epoch(on_step=_in_epoch(on_step, "stage 2", epoch, total))
         active = [epoch <= result.best_epochs for result in stage1]
         hms = [_val_hm(trainer, run, dataset) if active[run] else None for run in range(trainer.runs)]
         trainer.end_epoch(hms)
@@ -248,10 +267,11 @@ def run_stage1(
     trainer: TrainerFactory,
     on_epoch: EpochCallback | None = None,
     on_best: BestCallback | None = None,
+    on_step: StepProgress | None = None,
 ) -> list[Stage1Result]:
     """Train on `train`, evaluate `val` each epoch; every run keeps its first epoch with the best val HM."""
     runs = trainer(spec, dataset, hparams, seeds, "train")
-    return _train_stage1(runs, dataset, on_epoch or _quiet, on_best)
+    return _train_stage1(runs, dataset, on_epoch or _quiet, on_best, on_step)
 
 
 def run_protocol(
@@ -265,12 +285,14 @@ def run_protocol(
     on_stage1: Callable[[int, Stage1Result], None] | None = None,
     on_best: BestCallback | None = None,
     keep_model: bool = False,
+    on_step: StepProgress | None = None,
 ) -> Iterator[tuple[int, ProtocolResult]]:
     """The protocol for runs of one configuration that differ only in the seed (one run or many,
     as `trainer` trains them); yields (index into `seeds`, result) as each run finishes.
 
     Runs whose stage 1 is given skip it; the others train stage 1 together first, then every run
-    trains stage 2 and is tested once at the β its stage 1 chose.
+    trains stage 2 and is tested once at the β its stage 1 chose. `on_step` hears of every training
+    step within an epoch.
     """
     notify = on_epoch or _quiet
     known: list[Stage1Result | None] = list(stage1) if stage1 is not None else [None] * len(seeds)
@@ -278,14 +300,15 @@ def run_protocol(
     if missing:
         best = None if on_best is None else (lambda run, model: on_best(missing[run], model))
         subset = [seeds[i] for i in missing]
-        trained = run_stage1(spec, dataset, hparams, subset, trainer, _subset(notify, missing, len(seeds)), best)
+        progress = _subset(notify, missing, len(seeds))
+        trained = run_stage1(spec, dataset, hparams, subset, trainer, progress, best, on_step)
         for index, result in zip(missing, trained):
             known[index] = result
             if on_stage1 is not None:
                 on_stage1(index, result)
     results = [result for result in known if result is not None]
     runs = trainer(spec, dataset, hparams, seeds, "train_val")
-    for run, model, seconds in _train_stage2(runs, dataset, results, notify):
+    for run, model, seconds in _train_stage2(runs, dataset, results, notify, on_step):
         timings = {"stage2_s": seconds / len(seeds)}  # each run's share of the wall time
         yield run, _test(spec, dataset, hparams, seeds[run], results[run], model, timings, keep_model)
 

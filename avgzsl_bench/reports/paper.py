@@ -18,7 +18,6 @@ from typing import Any
 
 import tomllib
 
-from avgzsl_bench.api import METHODS
 from avgzsl_bench.datasets import DEFAULT_FEATURES, list_datasets, list_feature_sets
 from avgzsl_bench.errors import BenchError
 
@@ -75,6 +74,8 @@ class PaperReference:
 
 
 def _check(path: Path, results: Mapping[str, Any], tables: Mapping[int, TableSpec], claims: Mapping[str, Any]) -> None:
+    from avgzsl_bench.api import METHODS  # the methods' modules import torch: only when a file is checked
+
     datasets, feature_sets = set(list_datasets()), set(list_feature_sets())
     unknown_claims = sorted(set(claims) - set(results))
     if unknown_claims:
@@ -106,6 +107,8 @@ def load_paper_reference(path: str | Path = PAPER_REFERENCE) -> PaperReference:
     except (OSError, tomllib.TOMLDecodeError) as error:
         raise BenchError(f"cannot read the paper reference {path}: {error}") from error
     meta, results = data.get("meta", {}), data.get("results", {})
+    from avgzsl_bench.api import METHODS  # the methods' modules import torch: only when the file is read
+
     tables = {}
     for table in data.get("tables", []):
         present = [row for row in table["rows"] if not row.get("optional") or row["method"] in METHODS]

@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import socket
 import threading
+import time
 import uuid
 from dataclasses import dataclass
 from types import TracebackType
@@ -45,6 +46,12 @@ def _dead_on_this_host(owner: str) -> bool:
     except PermissionError:  # exists, owned by another user
         return False
     return False
+
+
+def live_claims(store: ResultStore) -> set[str]:
+    """Keys claimed by a process that is still alive, as far as this host can tell."""
+    now = time.time()
+    return {key for key, (owner, expires) in store.claims().items() if expires > now and not _dead_on_this_host(owner)}
 
 
 @dataclass(frozen=True)

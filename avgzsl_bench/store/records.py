@@ -19,7 +19,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
-from avgzsl_bench.datasets.types import DEFAULT_FEATURES
+from avgzsl_bench.datasets.dims import DEFAULT_FEATURES
 
 METRICS = ("seen", "unseen", "hm", "zsl")  # test metrics in percent, as the papers report them
 RUN_KINDS = ("protocol", "evaluation")  # trained through the two stages, or only evaluated

@@ -21,6 +21,9 @@ from avgzsl_bench.training.batches import Draws
 
 WARMUP_STEPS = 3
 StepFn = Callable[[Draws], torch.Tensor]
+# Told (steps done, steps in the epoch) after each step: plain integers, never a device value, so
+# calling it costs no host sync. On CUDA the count is of steps queued, which run shortly after.
+StepCallback = Callable[[int, int], None]
 
 
 def graphs_available(device: torch.device) -> bool:
@@ -39,19 +42,29 @@ class StepRunner:
         self.steps_done = 0
         self.failure: str | None = None
 
-    def run_epoch(self, step: StepFn, draws: Draws, losses: list[torch.Tensor] | None = None) -> None:
+    def run_epoch(
+        self,
+        step: StepFn,
+        draws: Draws,
+        losses: list[torch.Tensor] | None = None,
+        on_step: StepCallback | None = None,
+    ) -> None:
         num_steps = next(iter(draws.values())).shape[0]
         if not self.enabled:
             for index in range(num_steps):
                 out = step({name: value[index] for name, value in draws.items()})
                 if losses is not None:
                     losses.append(out)
+                if on_step is not None:
+                    on_step(index + 1, num_steps)
             return
         self._load(draws)
         for index in range(num_steps):
             out = self._graph_step(step, index)
             if losses is not None:
                 losses.append(out.clone())
+            if on_step is not None:
+                on_step(index + 1, num_steps)
 
     def _load(self, draws: Draws) -> None:
         if not self.static:

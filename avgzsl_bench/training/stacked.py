@@ -31,7 +31,7 @@ from avgzsl_bench.datasets.types import GZSLDataset, TextEmbeddings
 from avgzsl_bench.nn.dropout import MaskStream, masks_from, prefetch_count, seed_key, step_key, step_masks
 from avgzsl_bench.training.batches import Draws, batch_of, epoch_draws
 from avgzsl_bench.training.exact import ExactStacking
-from avgzsl_bench.training.graphs import StepRunner
+from avgzsl_bench.training.graphs import StepCallback, StepRunner
 from avgzsl_bench.training.optim import RunAdam
 from avgzsl_bench.training.sampling import ClassBalancedSampler
 from avgzsl_bench.training.trainer import MaskPlan
@@ -187,11 +187,11 @@ class StackedTrainer:
         device = self.split.labels.device
         return {name: torch.stack([d[name] for d in per_run], dim=1).to(device) for name in per_run[0]}
 
-    def train_epoch(self, record_losses: bool = False) -> None:
+    def train_epoch(self, record_losses: bool = False, on_step: StepCallback | None = None) -> None:
         self.template.train()
         draws = self._epoch_draws()
         step: Callable[[Draws], torch.Tensor] = self._step
-        self.graphs.run_epoch(step, draws, self.losses if record_losses else None)
+        self.graphs.run_epoch(step, draws, self.losses if record_losses else None, on_step)
 
     def end_epoch(self, val_hms: Sequence[float | None]) -> None:
         """Each run's learning rate follows its own validation HM (`None`: a finished run)."""

@@ -16,6 +16,7 @@ from avgzsl_bench.api import GZSLMethod, MethodSpec, Schedule
 from avgzsl_bench.datasets.types import GZSLDataset
 from avgzsl_bench.nn.dropout import MaskStream, masks_from, prefetch_count, seed_key, step_key, step_masks
 from avgzsl_bench.training.batches import training_batches
+from avgzsl_bench.training.graphs import StepCallback
 from avgzsl_bench.training.optim import RunAdam
 from avgzsl_bench.training.sampling import ClassBalancedSampler
 
@@ -64,7 +65,7 @@ class RunTrainer:
     def snapshot(self, run: int = 0) -> GZSLMethod:
         return self.model
 
-    def train_epoch(self, record_losses: bool = False) -> None:
+    def train_epoch(self, record_losses: bool = False, on_step: StepCallback | None = None) -> None:
         assert self.optimizer is not None, "a model with nothing to train has no epochs"
         self.model.train()
         batches = training_batches(
@@ -76,7 +77,8 @@ class RunTrainer:
             self.model.needs_negatives,
             self.model.sequence_crop,
         )
-        for batch in batches:
+        steps = self.schedule.batches_per_epoch
+        for index, batch in enumerate(batches):
             # One mask stream per step: the loss and after_step draw consecutive masks from it.
             key = step_key(self.run_key, self.step_count)
             elements, rates = self.mask_plan
@@ -93,6 +95,8 @@ class RunTrainer:
             self.step_count.add_(1)
             if record_losses:
                 self.losses.append(loss.detach())  # type: ignore[union-attr]
+            if on_step is not None:
+                on_step(index + 1, steps)
 
     def end_epoch(self, val_hms: Sequence[float | None]) -> None:
         """The LR schedule follows the validation HM (stage 2 too, as in the reference)."""

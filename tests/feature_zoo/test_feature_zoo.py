@@ -256,7 +256,9 @@ def test_bundle_layout_and_pickle_format(bundle, media):
     assert manifest["text_files"] == {"clip": clip_file.name, "clap": clap_file.name}
     assert manifest["feature_recipe"] == ("CLIP ViT-B/32 + WavCaps CLAP HTSAT-BERT, clean preprocessing (random init)")
     assert manifest["audio"]["text_tokenizer"].startswith("bert-base-uncased vocab.txt")
-    assert set(manifest["failed_videos"]) == FAILING
+    assert manifest["not_in_folder"] == ["ghost_clip"] and set(manifest["failed_videos"]) == FAILING - {"ghost_clip"}
+    assert manifest["counts"]["not_in_folder"] == manifest["counts"]["unreadable"] == 1
+    assert manifest["counts"]["no_audio"] == 1 and manifest["counts"]["extracted"] == len(GOOD)
 
 
 def test_second_run_is_served_from_cache(bundle, media, visual, audio):
@@ -341,9 +343,61 @@ def test_cli_extract_writes_bundle(media, visual, audio, bundle, monkeypatch, tm
     code = cli.main(
         extract_argv(media, out, "2", "--no-text", "--preprocess", "clean", "--cache-dir", str(media["root"] / "cache"))
     )
-    printed = capsys.readouterr().out
-    assert code == 0 and "RANDOM-INIT" in printed and "corrupt_clip" in printed
+    printed = " ".join(capsys.readouterr().out.split())  # whatever the console's width
+    assert code == 0 and "RANDOM-INIT" in printed
+    # missing files are not called failures: each kind is said apart, with the names
+    assert f"1 listed video(s) not in {media['videos']}: ghost_clip" in printed
+    assert re.search(r"1 unreadable video\(s\):\s+corrupt_clip: unreadable video", printed), printed
+    assert re.search(r"1 video\(s\) without audio, skipped:\s+silent_clip: no audio track", printed), printed
     assert (feature_root(out) / "video" / "stage_1_train" / "dog barking.pkl").is_file()
+
+
+def _videos_without(media: dict, folder: Path, name: str, corrupt: bool = False) -> Path:
+    """A copy of the test videos with `name` left out, or (`corrupt`) replaced by random bytes."""
+    shutil.copytree(media["videos"], folder)
+    (folder / f"{name}.mp4").unlink()
+    if corrupt:
+        (folder / f"{name}.mp4").write_bytes(np.random.default_rng(1).bytes(4096))
+    return folder
+
+
+def test_a_split_with_none_of_its_videos_in_the_folder_stops_before_any_model_loads(
+    media, visual, audio, monkeypatch, tmp_path, capsys
+):
+    from feature_zoo import cli
+
+    videos = _videos_without(media, tmp_path / "videos", "v08")  # stage_2_test_unseen's only video
+    built = []
+    monkeypatch.setattr(bb.BackboneConfig, "build", lambda self: built.append(self) or (visual, audio))
+    argv = extract_argv(media, tmp_path / "out", "4", "--no-text", "--cache-dir", str(tmp_path / "cache"))
+    code = cli.main([*argv[:2], str(videos), *argv[3:]])
+    printed = " ".join(capsys.readouterr().out.split())
+    assert code == 2 and not built
+    csv_file = media["splits"] / "cls_split" / "stage_2_test_unseen.csv"
+    assert f"none of the 1 video(s) listed for split 'stage_2_test_unseen' ({csv_file}) is in {videos}" in printed
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_split_whose_videos_are_all_unreadable_fails_with_the_reason(bundle, media, visual, audio, tmp_path):
+    from avgzsl_bench.errors import BenchError
+
+    videos = _videos_without(media, tmp_path / "videos", "v08", corrupt=True)
+    with pytest.raises(BenchError) as error:
+        extract_dataset(
+            videos,
+            media["splits"],
+            tmp_path / "out",
+            "vggsound",
+            visual,
+            audio,
+            preprocess="clean",
+            cache_dir=media["root"] / "cache",
+            with_text=False,
+        )
+    message = str(error.value)
+    assert "nothing was extracted for split 'stage_2_test_unseen'" in message and str(videos) in message, message
+    assert "1 unreadable (e.g. v08: unreadable video" in message and "no bundle was written" in message, message
+    assert not (tmp_path / "out").exists()
 
 
 def test_sharded_extraction_fills_the_cache_then_writes_the_same_bundle(
@@ -472,7 +526,7 @@ def test_an_interrupted_extraction_exits_130_with_one_line_and_resumes(media, tm
     import time
 
     videos = tmp_path / "videos"
-    videos.mkdir()
+    shutil.copytree(media["videos"], videos)  # every split keeps its videos: the run starts
     rows = [(f"x{i:03d}", CLASSES[i % len(CLASSES)]) for i in range(60)]
     for i, (name, _) in enumerate(rows):  # distinct files: identical bytes would share one cache entry
         write_video(videos / f"{name}.mp4", num_frames=10, audio=sine(0.5, freq=200.0 + i))
