@@ -55,6 +55,7 @@ def record_context(source: DataSource, dataset: GZSLDataset, device: torch.devic
         "version": avgzsl_bench.__version__,
         "git_revision": git_revision(),
         "device": torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu",
+        "data_fingerprint": dataset.fingerprint,
     }
 
 

@@ -178,8 +178,8 @@ def build_record(
 ) -> RunRecord:
     """The one builder of a stored row, for trained runs and evaluations alike.
 
-    `context` says what ran it and on what: feature_set, synthetic, threads, version, git_revision
-    and device.
+    `context` says what ran it and on what: feature_set, synthetic, threads, version, git_revision,
+    device and data_fingerprint.
     """
     test = measured.test
     return RunRecord(
@@ -208,4 +208,4 @@ def build_record(
 
 
 # The fields of a row that say what ran it and on what (filled from the job's environment).
-CONTEXT_FIELDS = ("feature_set", "synthetic", "threads", "version", "git_revision", "device")
+CONTEXT_FIELDS = ("feature_set", "synthetic", "threads", "version", "git_revision", "device", "data_fingerprint")
