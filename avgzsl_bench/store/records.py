@@ -157,11 +157,14 @@ def sql_type(name: str) -> str:
 
 @dataclass(frozen=True)
 class Measured:
-    """What a scored model measured: the test metrics at the val-chosen β and its per-class recall."""
+    """What a scored model measured: the test metrics at the val-chosen β, its per-class recall and
+    the class it predicted for each test sample."""
 
     test: Mapping[str, float]  # seen/unseen/hm/zsl in percent, and beta
     per_class: Mapping[str, float]  # class name -> test recall in percent
     unseen_classes: Sequence[str]  # the test split's unseen class names
+    # Predicted global class id of every test sample at that β, in the test split's order.
+    predicted: tuple[int, ...] = ()
 
 
 def build_record(
