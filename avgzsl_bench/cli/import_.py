@@ -32,9 +32,10 @@ def add_parser(subparsers: Any) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
-    from avgzsl_bench.store.exchange import import_runs
+    from avgzsl_bench.store.exchange import merge_runs, read_run_files
 
-    summary = import_runs(ResultStore(args.store), args.paths)
+    files = read_run_files(args.paths)  # checked before the store is opened: a refused import creates nothing
+    summary = merge_runs(ResultStore(args.store), files)
     if not args.quiet:
         gained = summary.predictions_added
         Console(stderr=True).print(

@@ -107,7 +107,16 @@ def run_file_paths(paths: Iterable[Path]) -> list[Path]:
 
 def import_runs(store: ResultStore, paths: Sequence[Path]) -> ImportSummary:
     """Merge the run files under `paths` into `store`: everything checked first, written in one transaction."""
-    files = [read_run_file(path) for path in run_file_paths(paths)]
+    return merge_runs(store, read_run_files(paths))
+
+
+def read_run_files(paths: Sequence[Path]) -> list[RunFile]:
+    """Every run file under `paths`, read and checked (a `BenchError` for the first bad one)."""
+    return [read_run_file(path) for path in run_file_paths(paths)]
+
+
+def merge_runs(store: ResultStore, files: list[RunFile]) -> ImportSummary:
+    """Checked run files into `store`, in one transaction, unless one conflicts with a stored run."""
     writes, identical, added = _plan(store, files)
     if writes:
         store.save_runs(writes)
