@@ -129,7 +129,8 @@ def _checked(name: str, hint: Any, value: Any, where: str) -> Any:
         if plain and isinstance(value, base):
             return value
     expected = " or ".join(getattr(option, "__name__", str(option)) for option in options)
-    raise BenchError(f"{where}: record field '{name}' is {value!r}, expected {expected}; it is damaged")
+    shown = repr(value) if len(repr(value)) <= 80 else repr(value)[:77] + "..."
+    raise BenchError(f"{where}: record field '{name}' is {shown}, expected {expected}; it is damaged")
 
 
 def _check_meaning(record: RunRecord, where: str) -> None:
