@@ -18,6 +18,7 @@ from avgzsl_bench.datasets.source import DEFAULT_DEMO_SAMPLES
 from avgzsl_bench.datasets.spec import DATASETS, DEFAULT_FEATURES
 from avgzsl_bench.errors import BenchError
 from avgzsl_bench.jobs.defaults import DEFAULT_THREADS
+from avgzsl_bench.store.predictions import Predictions
 from avgzsl_bench.store.records import RunRecord
 from avgzsl_bench.store.sqlite import ResultStore
 
@@ -173,7 +174,9 @@ def checked_source(args: argparse.Namespace, models: TrainedModels, console: Con
     return source
 
 
-def evaluate_one(args: argparse.Namespace, models: TrainedModels, source: DataSource, console: Console) -> RunRecord:
+def evaluate_one(
+    args: argparse.Namespace, models: TrainedModels, source: DataSource, console: Console
+) -> tuple[RunRecord, Predictions | None]:
     from avgzsl_bench.jobs.evaluate import evaluate_trained
 
     hparams = _hparams(args, models, source)
@@ -195,7 +198,7 @@ def evaluate_one(args: argparse.Namespace, models: TrainedModels, source: DataSo
             + ("identical" if same else "DIFFERENT (another device, thread count or data?)"),
             highlight=False,
         )
-    return record
+    return record, evaluated.predictions
 
 
 def unverified_warnings(models: TrainedModels, evaluated: EvaluatedModels, source: DataSource) -> list[str]:
@@ -237,12 +240,11 @@ def main(args: argparse.Namespace) -> int:
         raise BenchError(f"--threads must be at least 1, got {args.threads}")
     model_sets = _model_sets(args)
     sources = [checked_source(args, models, console) for models in model_sets]
-    records = [evaluate_one(args, models, source, console) for models, source in zip(model_sets, sources)]
+    evaluated = [evaluate_one(args, models, source, console) for models, source in zip(model_sets, sources)]
+    records = [record for record, _ in evaluated]
     path = common.store_path(args)
     if path:
-        store = ResultStore(path)
-        for record in records:
-            store.save_run(record)
+        ResultStore(path).save_runs(evaluated)
     from avgzsl_bench.reports.summary import results_table
 
     print(results_table(records))

@@ -15,7 +15,8 @@ import numpy as np
 import torch
 
 from avgzsl_bench.datasets.cache import cache_key, cache_path, default_cache_dir, read_cache, write_cache
-from avgzsl_bench.datasets.layout import BundleLayout, locate
+from avgzsl_bench.datasets.fingerprint import files_fingerprint
+from avgzsl_bench.datasets.layout import BundleLayout, locate, source_files
 from avgzsl_bench.datasets.parse import Folder, Parsed, parse_bundle
 from avgzsl_bench.datasets.sequences import Sequences
 from avgzsl_bench.datasets.spec import DatasetSpec, get_dataset
@@ -92,6 +93,7 @@ def assemble(parsed: Parsed, layout: BundleLayout) -> GZSLDataset:
         synthetic=False,
         source=f"released bundle {layout.root} (class split '{layout.split}', {layout.spec.feature_dir})",
         notes=(*parsed.notes, _dims_note(dims, layout.spec.dims, parsed.video_dtype, layout.root)),
+        fingerprint=parsed.fingerprint,
     )
 
 
@@ -138,7 +140,13 @@ def assemble_temporal(parsed: TemporalParsed, layout: BundleLayout) -> GZSLDatas
             _dims_note(dims, layout.spec.dims, f"{parsed.stored_dtype}, kept as float16", layout.root),
             f"sequences: {steps}; padded per batch, never at rest",
         ),
+        fingerprint=parsed.fingerprint,
     )
+
+
+def bundle_fingerprint(layout: BundleLayout, legacy_text_order: bool) -> str:
+    """The data fingerprint of a bundle: every file a load reads, the feature set and the text rule."""
+    return files_fingerprint(layout.root, source_files(layout), layout.spec.features, legacy_text_order)
 
 
 def load_bundle(
@@ -164,11 +172,14 @@ def load_bundle(
     key = cache_key(layout, legacy_text_order)
     path = cache_path(directory, layout, legacy_text_order, key)
     parsed = read_cache(path, key)
-    if parsed is None:
-        if spec.temporal:
-            parsed = parse_temporal(layout, legacy_text_order, spill_dir=directory)
-        else:
-            parsed = parse_bundle(layout, legacy_text_order)
+    if parsed is None or not parsed.fingerprint:  # a cache from before fingerprints gains one, once
+        if parsed is None:
+            parsed = (
+                parse_temporal(layout, legacy_text_order, spill_dir=directory)
+                if spec.temporal
+                else parse_bundle(layout, legacy_text_order)
+            )
+        parsed = replace(parsed, fingerprint=bundle_fingerprint(layout, legacy_text_order))
         write_cache(path, layout, legacy_text_order, parsed, key)
     if isinstance(parsed, TemporalParsed):
         return assemble_temporal(parsed, layout)

@@ -58,6 +58,7 @@ class TemporalParsed:
     values: dict[str, Any]  # modality -> (steps, D) float16, all stage folders
     notes: list[str] = field(default_factory=list)
     stored_dtype: str = "float32"
+    fingerprint: str = ""  # sha256 of the files read (`datasets.fingerprint`); "" until computed
 
 
 def read_sequences(path: Path) -> tuple[Ragged, np.ndarray, str]:

@@ -11,7 +11,9 @@ from avgzsl_bench.artefacts.checkpoints import TrainedModels
 from avgzsl_bench.artefacts.provenance import NOT_VERIFIABLE, VERIFIED, chance_hm, check_classes
 from avgzsl_bench.datasets import DataSource
 from avgzsl_bench.jobs.environment import cpu_threads, method_data, record_context, resolve_device
+from avgzsl_bench.jobs.predictions import test_predictions
 from avgzsl_bench.protocol.trained import evaluate_models
+from avgzsl_bench.store.predictions import Predictions
 from avgzsl_bench.store.records import RunRecord, build_record
 
 # The reference code fixes its seed to 42 (config default), so its released models come from it.
@@ -26,6 +28,7 @@ class EvaluatedModels:
     verified: bool  # the models record what they were trained on, and it is this data
     val_chance_hm: float  # val HM (%) of a uniform random guess among the val split's classes
     val_classes: int
+    predictions: Predictions | None = None  # the class each test sample was given, at the test β
 
 
 def evaluation_config(
@@ -50,7 +53,7 @@ def evaluate_trained(
 ) -> EvaluatedModels:
     """Score trained models on `source` by the reference rule; the row of the evaluation
     (`kind="evaluation"`, its key prefixed 'eval-'). Saved models recording another class list or
-    split than `source`'s are refused before they are scored."""
+    split than `source`'s are refused before they are scored. The per-sample test predictions come with it."""
     with cpu_threads(threads):
         torch_device = resolve_device(device)
         dataset = method_data(models.method, source, str(torch_device))
@@ -68,4 +71,5 @@ def evaluate_trained(
             kind="evaluation",
         )
         val = dataset.splits["val"]
-        return EvaluatedModels(record, verified, chance_hm(val), int(val.classes.numel()))
+        predictions = test_predictions(record.key, dataset, result.stage1, result.measured)
+        return EvaluatedModels(record, verified, chance_hm(val), int(val.classes.numel()), predictions)

@@ -4,8 +4,9 @@ Rows come from whatever the store holds (read as `load_results`' DataFrame), so 
 registered method adds its row the next time the boards are written. Each feature set of a
 dataset gets its own board: HM on SeLaVi features says nothing about HM on CLIP/CLAP features.
 Every row carries the 95% interval of its HM and whether its difference to the best row is
-significant (`reports.statistics`). The rows are `reports.board`'s model, which the HTML site
-(`reports.site`) renders too; the markdown is meant to be committed or pasted as is.
+significant (`reports.statistics`); a board whose rows come from different data versions says so
+(`reports.data_version`). The rows are `reports.board`'s model, which the HTML site (`reports.site`)
+renders too; the markdown is meant to be committed or pasted as is.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from tabulate import tabulate
 
 from avgzsl_bench.artefacts.provenance import UNVERIFIED_LABEL
 from avgzsl_bench.errors import BenchError
-from avgzsl_bench.reports import DEFAULT_LEADERBOARD_DIR
+from avgzsl_bench.reports import DEFAULT_LEADERBOARD_DIR, data_version
 from avgzsl_bench.reports.board import Board, BoardRow, build_board, build_boards
 from avgzsl_bench.reports.statistics import SIGNIFICANCE_COLUMNS, SIGNIFICANCE_NOTE
 from avgzsl_bench.reports.summary import METRIC_COLUMNS
@@ -60,13 +61,14 @@ def board_heading(board: Board) -> str:
     return f"Leaderboard: {board.title}" + (" (SYNTHETIC demo data)" if board.synthetic else "")
 
 
-def markdown_row(row: BoardRow) -> list[object]:
+def markdown_row(row: BoardRow, mixed: bool = False) -> list[object]:
     return [
         row.rank,
         row.method,
         row.settings,
         f"`{row.config}`",
         row.features,
+        *([data_version.version_cell(list(row.records))] if mixed else []),
         ", ".join(str(seed) for seed in row.seeds),
         *(row.cell(metric) for metric in METRIC_COLUMNS.values()),
         row.ci_cell,
@@ -78,8 +80,15 @@ def markdown_row(row: BoardRow) -> list[object]:
 
 def render_markdown(board: Board) -> str:
     """Markdown of a board's ranked rows (the reference numbers are in `bench.py tables`)."""
+    records = [list(row.records) for row in board.rows]
+    mixed = data_version.mixes_versions(records)
     paragraphs = [f"# {board_heading(board)}", *board_notes(board)]
-    table = tabulate([markdown_row(row) for row in board.rows], headers=HEADERS, tablefmt="github")
+    headers = HEADERS
+    if mixed:  # rows from different data versions: a column says which row is which
+        paragraphs.append(data_version.version_note(records))
+        at = HEADERS.index("features") + 1
+        headers = [*HEADERS[:at], data_version.COLUMN, *HEADERS[at:]]
+    table = tabulate([markdown_row(row, mixed) for row in board.rows], headers=headers, tablefmt="github")
     return "\n\n".join([*paragraphs, table]) + "\n"
 
 
