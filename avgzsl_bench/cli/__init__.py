@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from rich.console import Console
 from rich.markup import escape
 
-from avgzsl_bench.cli import datasets, evaluate, fetch, figure, leaderboard, methods, run, tables
+from avgzsl_bench.cli import datasets, evaluate, fetch, figure, leaderboard, methods, run, tables, validate
 from avgzsl_bench.errors import BenchError, Interrupted
 
 SUBCOMMANDS = {
@@ -29,6 +29,7 @@ SUBCOMMANDS = {
     "fetch": fetch,
     "datasets": datasets,
     "evaluate": evaluate,
+    "validate": validate,
 }
 DEFAULT_SUBCOMMAND = "run"
 # Flags of the first version -> the subcommand they meant.

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import functools
 from typing import Any
 
-from avgzsl_bench.cli import common
+from avgzsl_bench.cli import common, experiment
+from avgzsl_bench.errors import BenchError
 from avgzsl_bench.executors.progress import make_reporter
 
 EXAMPLES = """\
@@ -16,6 +18,7 @@ EXAMPLES = """\
   python bench.py run --methods clipclap --set modality=audio --set lr=1e-3 --epochs 5
   python bench.py run --methods avca,cjme --executor ray --device cuda --gpus-per-job 0.2
   python bench.py run --methods all --dataset ucf --features selavi --root /data/avgzsl_benchmark_datasets/UCF
+  python bench.py run --config experiments/clipclap-losses.toml --seeds 42 43 --epochs 2   # an experiment file
 (`run` is the default subcommand: `python bench.py --methods ...` is the same command.)"""
 
 
@@ -31,6 +34,13 @@ def add_parser(subparsers: Any) -> None:
     parser.add_argument(
         "--methods", default="clipclap", help="comma-separated method names, or 'all' (see `bench.py methods`)"
     )
+    parser.add_argument(
+        "--config",
+        metavar="FILE",
+        help="an experiment file (TOML: methods, grids, datasets, feature sets, seeds, overrides; see "
+        "docs/experiment-files.md and `bench.py validate`) instead of --methods; --dataset, --features, "
+        "--seeds set to other than their defaults replace the file's, --set/--epochs go over its [overrides]",
+    )
     common.add_data_arguments(parser)
     common.add_training_arguments(parser, default_seeds=[42])
     common.add_store_arguments(parser)
@@ -41,21 +51,37 @@ def add_parser(subparsers: Any) -> None:
         "(read by `bench.py evaluate`); stored runs without saved models are trained again",
     )
     common.add_executor_arguments(parser)
-    parser.set_defaults(handler=main)
+    parser.set_defaults(handler=functools.partial(main, defaults=experiment.option_defaults(parser, ("methods",))))
 
 
-def main(args: argparse.Namespace) -> int:
-    from avgzsl_bench.jobs.run import run_benchmark
+def main(args: argparse.Namespace, defaults: dict[str, Any] | None = None) -> int:
+    from avgzsl_bench.jobs.run import run_benchmark, run_jobs
     from avgzsl_bench.reports.summary import results_table
 
+    if args.config:
+        jobs = _config_jobs(args, defaults or {})
     with make_reporter(args.quiet) as reporter:
-        report = run_benchmark(
-            args.methods,
-            common.data_source(args),
-            args.seeds,
-            common.overrides(args),
-            threads=args.threads,
-            **common.run_options(args, reporter),
-        )
+        if args.config:
+            reporter.note(f"{args.config}: {len(jobs)} runs")
+            report = run_jobs(jobs, **common.run_options(args, reporter))
+        else:
+            report = run_benchmark(
+                args.methods,
+                common.data_source(args),
+                args.seeds,
+                common.overrides(args),
+                threads=args.threads,
+                **common.run_options(args, reporter),
+            )
     print(results_table(report.records))
     return 1 if report.failures else 0  # the table still shows the jobs that finished
+
+
+def _config_jobs(args: argparse.Namespace, defaults: dict[str, Any]) -> list[Any]:
+    from avgzsl_bench.experiments.expand import plan
+    from avgzsl_bench.experiments.schema import load_experiment
+
+    if args.methods != defaults["methods"]:
+        raise BenchError(f"--methods and --config both name methods; list them in {args.config} instead")
+    _, jobs = plan(load_experiment(args.config), experiment.command_line(args, defaults))
+    return jobs
