@@ -15,11 +15,13 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from avgzsl_bench.datasets.fingerprint import sha256_file
 from avgzsl_bench.errors import BenchError
+
+__all__ = ["DOWNLOADS", "STATE_FILE", "fingerprint", "read_state", "sha256_file", "state_path", "write_state"]
 
 STATE_FILE = "avgzsl_fetch_state.json"
 DOWNLOADS = ".downloads"  # archives being downloaded, and kept after unpacking
-HASH_CHUNK = 1 << 20
 
 
 def state_path(home: Path) -> Path:
@@ -46,14 +48,6 @@ def write_state(home: Path, state: dict[str, Any]) -> None:
     with os.fdopen(handle, "w", encoding="utf-8") as file:
         json.dump(state, file, indent=2, sort_keys=True)
     os.replace(temporary, state_path(home))
-
-
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as file:
-        for block in iter(lambda: file.read(HASH_CHUNK), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def fingerprint(folder: Path) -> dict[str, Any]:

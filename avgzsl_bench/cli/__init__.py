@@ -17,7 +17,19 @@ from collections.abc import Sequence
 from rich.console import Console
 from rich.markup import escape
 
-from avgzsl_bench.cli import datasets, evaluate, fetch, figure, leaderboard, methods, run, tables, validate
+from avgzsl_bench.cli import (
+    datasets,
+    evaluate,
+    export,
+    fetch,
+    figure,
+    import_,
+    leaderboard,
+    methods,
+    run,
+    tables,
+    validate,
+)
 from avgzsl_bench.errors import BenchError, Interrupted
 
 SUBCOMMANDS = {
@@ -30,6 +42,8 @@ SUBCOMMANDS = {
     "datasets": datasets,
     "evaluate": evaluate,
     "validate": validate,
+    "export": export,
+    "import": import_,
 }
 DEFAULT_SUBCOMMAND = "run"
 # Flags of the first version -> the subcommand they meant.

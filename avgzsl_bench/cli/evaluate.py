@@ -25,6 +25,7 @@ from avgzsl_bench.datasets.source import DEFAULT_DEMO_SAMPLES
 from avgzsl_bench.datasets.spec import DATASETS, DEFAULT_FEATURES
 from avgzsl_bench.errors import BenchError
 from avgzsl_bench.jobs.job import DEFAULT_THREADS
+from avgzsl_bench.store.predictions import Predictions
 from avgzsl_bench.store.records import RunRecord
 from avgzsl_bench.store.sqlite import ResultStore
 
@@ -155,13 +156,15 @@ def _hparams(args: argparse.Namespace, models: TrainedModels, source: DataSource
     return dict(models.saved["config"]["hparams"])
 
 
-def evaluate_one(args: argparse.Namespace, models: TrainedModels, console: Console) -> RunRecord:
+def evaluate_one(
+    args: argparse.Namespace, models: TrainedModels, console: Console
+) -> tuple[RunRecord, Predictions | None]:
     from avgzsl_bench.jobs.evaluate import evaluate_trained
 
     source = _source(args, models, console)
     hparams = _hparams(args, models, source)
     threads = args.threads or int(models.saved.get("threads", DEFAULT_THREADS))
-    record = evaluate_trained(source, hparams, models, args.device, threads)
+    record, predictions = evaluate_trained(source, hparams, models, args.device, threads)
     console.print(
         f"{models.method} on {source.dataset} ({models.origin}: {models.files['stage2']}): "
         f"β = {record.beta:.4f} chosen on val (val HM {record.val['hm']:.2f})",
@@ -175,7 +178,7 @@ def evaluate_one(args: argparse.Namespace, models: TrainedModels, console: Conso
             + ("identical" if same else "DIFFERENT (another device, thread count or data?)"),
             highlight=False,
         )
-    return record
+    return record, predictions
 
 
 def main(args: argparse.Namespace) -> int:
@@ -183,12 +186,11 @@ def main(args: argparse.Namespace) -> int:
     if args.threads is not None and args.threads < 1:
         raise BenchError(f"--threads must be at least 1, got {args.threads}")
     model_sets = _model_sets(args)
-    records = [evaluate_one(args, models, console) for models in model_sets]
+    evaluated = [evaluate_one(args, models, console) for models in model_sets]
+    records = [record for record, _ in evaluated]
     path = common.store_path(args)
     if path:
-        store = ResultStore(path)
-        for record in records:
-            store.save_run(record)
+        ResultStore(path).save_runs(evaluated)
     from avgzsl_bench.reports.summary import results_table
 
     print(results_table(records))

@@ -2,7 +2,8 @@
 
 The key covers the size and modification time of every file a fresh load reads, and the load
 options, so a changed bundle is never shadowed by a stale cache (the reference's own cache ignores
-both). Writes are atomic (temporary file + rename), a damaged cache is rebuilt, never fatal, and an
+both). The cache also keeps the bundle's data fingerprint, so it is hashed once per state of the
+files, not once per load. Writes are atomic (temporary file + rename), a damaged cache is rebuilt, never fatal, and an
 unwritable cache folder only costs speed.
 """
 
@@ -72,13 +73,15 @@ def _payload(parsed: Parsed, key: str) -> dict[str, Any]:
         "class_names": list(parsed.class_names),
         "notes": list(parsed.notes),
         "video_dtype": parsed.video_dtype,
-        "text": {part: torch.from_numpy(matrix) for part, matrix in parsed.text.items()},
+        "fingerprint": parsed.fingerprint,
+        # as_tensor: a freshly parsed bundle holds arrays, one read back from the cache tensors
+        "text": {part: torch.as_tensor(matrix) for part, matrix in parsed.text.items()},
         "split_ids": {name: [list(seen), list(unseen)] for name, (seen, unseen) in parsed.split_ids.items()},
         "folders": {
             stage: {
-                "video": torch.from_numpy(np.ascontiguousarray(folder.video)),
-                "audio": torch.from_numpy(np.ascontiguousarray(folder.audio)),
-                "labels": torch.from_numpy(folder.labels),
+                "video": torch.as_tensor(np.ascontiguousarray(folder.video)),
+                "audio": torch.as_tensor(np.ascontiguousarray(folder.audio)),
+                "labels": torch.as_tensor(folder.labels),
                 "names": json.dumps(list(folder.names)),  # one string: fast under weights_only loading
             }
             for stage, folder in parsed.folders.items()
@@ -97,6 +100,7 @@ def _from_payload(payload: dict[str, Any]) -> Parsed:
         },
         notes=list(payload["notes"]),
         video_dtype=str(payload["video_dtype"]),
+        fingerprint=str(payload.get("fingerprint", "")),  # absent in caches written before fingerprints
     )
 
 

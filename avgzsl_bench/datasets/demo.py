@@ -11,10 +11,12 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
+from avgzsl_bench.datasets.fingerprint import generated_fingerprint
 from avgzsl_bench.datasets.types import (
     AUDIO_DIM,
     CLAP_TEXT_DIM,
     CLIP_TEXT_DIM,
+    DEFAULT_FEATURES,
     VIDEO_DIM,
     FeatureSplit,
     GZSLDataset,
@@ -26,6 +28,9 @@ TEXT_ALIGNMENT = 0.04
 TRAIN_CLASSES, VAL_UNSEEN_CLASSES, TEST_UNSEEN_CLASSES = 30, 12, 6
 # (stage-1 train, val-unseen, test-unseen) classes of the real benchmarks, for benchmark-sized demos.
 CLASS_STRUCTURE = {"ucf": (30, 12, 6), "activitynet": (99, 51, 48), "vggsound": (138, 69, 64)}
+# Bump when the generator below produces other data for the same parameters (the data fingerprint
+# of the demo hashes this version and the parameters).
+GENERATOR_VERSION = 1
 DEMO_NOTE = "SYNTHETIC demo data (random class latents); numbers say nothing about real benchmarks"
 
 
@@ -118,4 +123,10 @@ def make_demo_dataset(
         + ("" if classes == (TRAIN_CLASSES, VAL_UNSEEN_CLASSES, TEST_UNSEEN_CLASSES) else f", classes={classes}")
         + ")",
         notes=(DEMO_NOTE,),
+        fingerprint=generated_fingerprint(
+            "make_demo_dataset",
+            GENERATOR_VERSION,
+            {"samples_per_class": samples_per_class, "seed": seed, "classes": list(classes)},
+            DEFAULT_FEATURES,
+        ),
     )

@@ -8,13 +8,15 @@ the cache; either way the four protocol splits are assembled from the per-stage 
 from __future__ import annotations
 
 import warnings
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import torch
 
 from avgzsl_bench.datasets.cache import cache_key, cache_path, default_cache_dir, read_cache, write_cache
-from avgzsl_bench.datasets.layout import BundleLayout, locate
+from avgzsl_bench.datasets.fingerprint import files_fingerprint
+from avgzsl_bench.datasets.layout import BundleLayout, locate, source_files
 from avgzsl_bench.datasets.parse import Folder, Parsed, parse_bundle
 from avgzsl_bench.datasets.spec import DatasetSpec, get_dataset
 from avgzsl_bench.datasets.types import FeatureDims, FeatureSplit, GZSLDataset, TextEmbeddings
@@ -89,7 +91,13 @@ def assemble(parsed: Parsed, layout: BundleLayout) -> GZSLDataset:
         synthetic=False,
         source=f"released bundle {layout.root} (class split '{layout.split}', {layout.spec.feature_dir})",
         notes=(*parsed.notes, _dims_note(dims, layout.spec.dims, parsed.video_dtype, layout.root)),
+        fingerprint=parsed.fingerprint,
     )
+
+
+def bundle_fingerprint(layout: BundleLayout, legacy_text_order: bool) -> str:
+    """The data fingerprint of a bundle: every file a load reads, the feature set and the text rule."""
+    return files_fingerprint(layout.root, source_files(layout), layout.spec.features, legacy_text_order)
 
 
 def load_bundle(
@@ -115,7 +123,8 @@ def load_bundle(
     key = cache_key(layout, legacy_text_order)
     path = cache_path(directory, layout, legacy_text_order, key)
     parsed = read_cache(path, key)
-    if parsed is None:
-        parsed = parse_bundle(layout, legacy_text_order)
+    if parsed is None or not parsed.fingerprint:  # a cache from before fingerprints gains one, once
+        parsed = parsed or parse_bundle(layout, legacy_text_order)
+        parsed = replace(parsed, fingerprint=bundle_fingerprint(layout, legacy_text_order))
         write_cache(path, layout, legacy_text_order, parsed, key)
     return assemble(parsed, layout)

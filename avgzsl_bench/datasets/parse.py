@@ -44,6 +44,7 @@ class Parsed:
     folders: dict[str, Folder]
     notes: list[str] = field(default_factory=list)
     video_dtype: str = "float32"
+    fingerprint: str = ""  # sha256 of the files read (`datasets.fingerprint`); "" until computed
 
 
 def class_index(layout: BundleLayout) -> tuple[list[str], dict[str, int]]:

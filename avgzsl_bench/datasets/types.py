@@ -141,6 +141,8 @@ class GZSLDataset:
     synthetic: bool = False
     source: str = ""
     notes: tuple[str, ...] = field(default_factory=tuple)
+    # sha256 over the exact inputs (`datasets.fingerprint`): what every record says it was computed from
+    fingerprint: str = ""
 
     @property
     def num_classes(self) -> int:

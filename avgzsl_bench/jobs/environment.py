@@ -3,6 +3,7 @@ context its record states (harness version, git revision, device name)."""
 
 from __future__ import annotations
 
+import platform
 import subprocess
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -10,6 +11,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 
 import avgzsl_bench
@@ -55,7 +57,17 @@ def record_context(source: DataSource, dataset: GZSLDataset, device: torch.devic
         "version": avgzsl_bench.__version__,
         "git_revision": git_revision(),
         "device": torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu",
+        "data_fingerprint": dataset.fingerprint,
+        "software": software_versions(device),
     }
+
+
+def software_versions(device: torch.device) -> dict[str, str]:
+    """The versions a record states it was computed with."""
+    versions = {"python": platform.python_version(), "torch": torch.__version__, "numpy": np.__version__}
+    if device.type == "cuda" and torch.version.cuda:
+        versions["cuda"] = str(torch.version.cuda)
+    return versions
 
 
 @lru_cache(maxsize=4)

@@ -34,6 +34,7 @@ class GZSLScores:
     betas: torch.Tensor
     per_class: torch.Tensor  # (G, K) recall per candidate class
     classes: torch.Tensor  # (K,) candidate class ids
+    predicted: torch.Tensor  # (G, N) predicted global class id of every sample (the recall's own argmin)
 
     def best_index(self) -> int:
         """First beta with maximal HM (`torch.argmax` returns the first maximum)."""
@@ -48,6 +49,7 @@ class GZSLScores:
             self.betas[index],
             self.per_class[index],
             self.classes,
+            self.predicted[index],
         )
 
     def as_dict(self) -> dict[str, float]:
@@ -106,4 +108,4 @@ def gzsl_scores(
         unseen_classes = classes[is_unseen]
         zsl_pred = unseen_classes[distances[:, is_unseen].argmin(dim=1)]
         zsl = _per_class_recall(zsl_pred.unsqueeze(0), labels, unseen_classes)[0].mean()
-    return GZSLScores(acc_seen, acc_unseen, hm, zsl, betas, recall, classes)
+    return GZSLScores(acc_seen, acc_unseen, hm, zsl, betas, recall, classes, pred)

@@ -4,7 +4,8 @@ Rows come from whatever the store holds (read as `load_results`' DataFrame), so 
 registered method adds its row the next time the boards are written. Each feature set of a
 dataset gets its own board: HM on SeLaVi features says nothing about HM on CLIP/CLAP features.
 Every row carries the 95% interval of its HM and whether its difference to the best row is
-significant (`reports.statistics`). The markdown is meant to be committed or pasted as is.
+significant (`reports.statistics`); a board whose rows come from different data versions says so
+(`reports.data_version`). The markdown is meant to be committed or pasted as is.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from avgzsl_bench.api import get_method
 from avgzsl_bench.datasets import get_dataset
 from avgzsl_bench.datasets.types import DEFAULT_FEATURES
 from avgzsl_bench.errors import BenchError
-from avgzsl_bench.reports import DEFAULT_LEADERBOARD_DIR
+from avgzsl_bench.reports import DEFAULT_LEADERBOARD_DIR, data_version
 from avgzsl_bench.reports.statistics import SIGNIFICANCE_COLUMNS, SIGNIFICANCE_NOTE, significance_cells
 from avgzsl_bench.reports.summary import METRIC_COLUMNS, format_mean_std, method_label
 from avgzsl_bench.store.frame import load_results
@@ -54,6 +55,8 @@ def render_leaderboard(runs: pd.DataFrame, title: str) -> str:
     """Markdown for the runs of one dataset and feature set (a `load_results` frame)."""
     synthetic = bool(runs["synthetic"].any())
     groups = config_groups(runs)
+    records = [list(group["record"]) for group in groups]
+    mixed = data_version.mixes_versions(records)
     rows = []
     for rank, (group, (ci, versus)) in enumerate(zip(groups, significance_cells(groups)), start=1):
         first: RunRecord = group.iloc[0]["record"]
@@ -64,6 +67,7 @@ def render_leaderboard(runs: pd.DataFrame, title: str) -> str:
                 settings_label(first),
                 f"`{first.config_hash}`",
                 first.feature_set,
+                *([data_version.version_cell(records[rank - 1])] if mixed else []),
                 ", ".join(str(seed) for seed in sorted(set(group["seed"]))),
                 *(format_mean_std([float(value) for value in group[metric]]) for metric in METRICS),
                 ci,
@@ -72,7 +76,8 @@ def render_leaderboard(runs: pd.DataFrame, title: str) -> str:
                 ", ".join(sorted(set(group["git_revision"]))),
             ]
         )
-    headers = ["rank", "method", "settings", "config", "features", "seeds", *METRIC_COLUMNS]
+    headers = ["rank", "method", "settings", "config", "features"]
+    headers += [*([data_version.COLUMN] if mixed else []), "seeds", *METRIC_COLUMNS]
     headers += [*SIGNIFICANCE_COLUMNS, "date", "git"]
     notes = [
         f"# Leaderboard: {title}" + (" (SYNTHETIC demo data)" if synthetic else ""),
@@ -90,6 +95,8 @@ def render_leaderboard(runs: pd.DataFrame, title: str) -> str:
             "Rows marked *(evaluated)* score trained models read from checkpoints (`bench.py evaluate`, e.g. "
             "the authors' released models) by the same test rule; the harness did not train them.",
         ]
+    if mixed:
+        notes += ["", data_version.version_note(records)]
     if synthetic:
         notes += ["", "**SYNTHETIC: these numbers test the harness and say nothing about the methods.**"]
     return "\n".join([*notes, "", tabulate(rows, headers=headers, tablefmt="github"), ""])

@@ -16,6 +16,7 @@ from tabulate import tabulate
 
 from avgzsl_bench.datasets import DataSource, list_datasets
 from avgzsl_bench.experiments.schema import Row
+from avgzsl_bench.reports import data_version
 from avgzsl_bench.reports.paper import PaperReference, TableSpec
 from avgzsl_bench.reports.statistics import SIGNIFICANCE_COLUMNS, SIGNIFICANCE_NOTE, significance_cells
 from avgzsl_bench.reports.summary import METRIC_COLUMNS, format_mean_std, mean_std
@@ -78,13 +79,21 @@ def _block(
     frames = [results_frame(runs) for *_, runs in entries]
     present = [index for index, frame in enumerate(frames) if not frame.empty]
     significance = dict(zip(present, significance_cells([frames[index] for index in present])))
+    mixed = data_version.mixes_versions([runs for *_, runs in entries])
     rows = [
-        [label, count, *_cells(runs, reference, row, source, synthetic), *significance.get(index, (MISSING, MISSING))]
+        [
+            label,
+            count,
+            *([data_version.version_cell(runs) if runs else MISSING] if mixed else []),
+            *_cells(runs, reference, row, source, synthetic),
+            *significance.get(index, (MISSING, MISSING)),
+        ]
         for index, (label, count, row, runs) in enumerate(entries)
     ]
-    headers = ["method", "seeds", *METRIC_COLUMNS, *SIGNIFICANCE_COLUMNS]
+    headers = ["method", "seeds", *([data_version.COLUMN] if mixed else []), *METRIC_COLUMNS, *SIGNIFICANCE_COLUMNS]
     title = f"#### {source.spec.paper_name} (features: {source.feature_set})"
-    return ["", title, "", tabulate(rows, headers=headers, tablefmt="github")]
+    note = ["", data_version.version_note([runs for *_, runs in entries])] if mixed else []
+    return ["", title, *note, "", tabulate(rows, headers=headers, tablefmt="github")]
 
 
 def render_table(

@@ -35,6 +35,7 @@ RECORD_COLUMNS = (
     "device",
     "version",
     "git_revision",
+    "data_fingerprint",
     "created",
 )
 # Columns that hold a Python object per run rather than a number or a string.
@@ -70,7 +71,8 @@ def load_results(store: ResultStore | str | Path) -> pd.DataFrame:
     One row per run. Columns: key, method, dataset, features, seed, config_hash (method, data and
     every hyper-parameter), kind, the test metrics seen/unseen/hm/zsl (percent) and beta,
     best_epochs, val_seen/val_unseen/val_hm/val_zsl, seconds, feature_set, synthetic, threads,
-    device, version, git_revision, created; per_class (test recall by class name), unseen_classes
+    device, version, git_revision, data_fingerprint (sha256 of the input files; "" for older rows),
+    created; per_class (test recall by class name), unseen_classes
     and record (the `RunRecord` itself) hold objects; then one column per hyper-parameter ("lr",
     "text", "dropout", ...; NaN for methods without it, prefixed "hparam." if it clashes).
     """

@@ -19,8 +19,6 @@ from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
-from avgzsl_bench.datasets.types import DEFAULT_FEATURES
-
 METRICS = ("seen", "unseen", "hm", "zsl")  # test metrics in percent, as the papers report them
 RUN_KINDS = ("protocol", "evaluation")  # trained through the two stages, or only evaluated
 KEY_PREFIX = {"protocol": "", "evaluation": "eval-"}  # an evaluation never shares a key with a trained run
@@ -102,6 +100,9 @@ class RunRecord:
     # sha256 (hex) over the exact input files the run read (features, split lists, class text)
     # plus the feature set and the text-attachment rule; "" for rows stored before it was recorded.
     data_fingerprint: str = ""
+    # Versions of the software that computed it: python, torch, numpy (and cuda on a GPU); {} for
+    # rows stored before they were recorded.
+    software: dict[str, str] = field(default_factory=dict)
 
     @property
     def metrics(self) -> dict[str, float]:
@@ -114,6 +115,9 @@ class RunRecord:
     @property
     def features(self) -> str:
         """The feature set of the run's data (the default one is not written into the config)."""
+        # Imported here: records are read (reports, `bench.py import`) without loading torch.
+        from avgzsl_bench.datasets.types import DEFAULT_FEATURES
+
         return str(self.config.get("data", {}).get("features", DEFAULT_FEATURES))
 
     def to_row(self) -> dict[str, Any]:
@@ -134,6 +138,7 @@ class RunRecord:
         values["kind"] = values.get("kind") or "protocol"
         values["unseen_classes"] = values.get("unseen_classes") or []
         values["data_fingerprint"] = values.get("data_fingerprint") or ""
+        values["software"] = values.get("software") or {}
         return cls(**values)
 
 
@@ -157,11 +162,14 @@ def sql_type(name: str) -> str:
 
 @dataclass(frozen=True)
 class Measured:
-    """What a scored model measured: the test metrics at the val-chosen β and its per-class recall."""
+    """What a scored model measured: the test metrics at the val-chosen β, its per-class recall and
+    the class it predicted for each test sample."""
 
     test: Mapping[str, float]  # seen/unseen/hm/zsl in percent, and beta
     per_class: Mapping[str, float]  # class name -> test recall in percent
     unseen_classes: Sequence[str]  # the test split's unseen class names
+    # Predicted global class id of every test sample at that β, in the test split's order.
+    predicted: tuple[int, ...] = ()
 
 
 def build_record(
@@ -178,8 +186,8 @@ def build_record(
 ) -> RunRecord:
     """The one builder of a stored row, for trained runs and evaluations alike.
 
-    `context` says what ran it and on what: feature_set, synthetic, threads, version, git_revision
-    and device.
+    `context` says what ran it and on what: feature_set, synthetic, threads, version, git_revision,
+    device, data_fingerprint and software.
     """
     test = measured.test
     return RunRecord(
@@ -208,4 +216,13 @@ def build_record(
 
 
 # The fields of a row that say what ran it and on what (filled from the job's environment).
-CONTEXT_FIELDS = ("feature_set", "synthetic", "threads", "version", "git_revision", "device")
+CONTEXT_FIELDS = (
+    "feature_set",
+    "synthetic",
+    "threads",
+    "version",
+    "git_revision",
+    "device",
+    "data_fingerprint",
+    "software",
+)

@@ -3,7 +3,9 @@
 A run is identified by its job key (method, dataset, data source, seed and the fully resolved
 hyper-parameters); a killed benchmark resumes by skipping keys that are already stored, and
 continues at stage 2 when only stage 1 had finished. The `runs` table's columns are `RunRecord`'s
-fields; a store written by an older version gains the newer columns when it is opened.
+fields; a store written by an older version gains the newer columns when it is opened. A run's
+per-sample test predictions sit beside its row in the `predictions` table (one `.npz` blob per run
+key, see `avgzsl_bench.store.packed`); runs stored before predictions were kept have none.
 """
 
 from __future__ import annotations
@@ -17,6 +19,8 @@ from pathlib import Path
 from typing import Any
 
 from avgzsl_bench.errors import BenchError
+from avgzsl_bench.store.packed import pack_predictions, unpack_predictions
+from avgzsl_bench.store.predictions import Predictions
 from avgzsl_bench.store.records import RunRecord, Stage1Result, column_names, sql_type, timestamp
 
 # Where results go unless told otherwise (relative to the working directory, git-ignored).
@@ -36,6 +40,16 @@ CREATE TABLE IF NOT EXISTS claims (
     key TEXT PRIMARY KEY,
     owner TEXT NOT NULL,
     expires REAL NOT NULL
+);
+"""
+
+# A run's test predictions: the `.npz` bytes of `avgzsl_bench.store.packed`, keyed by run key.
+PREDICTIONS_SCHEMA = """
+CREATE TABLE IF NOT EXISTS predictions (
+    key TEXT PRIMARY KEY,
+    samples INTEGER NOT NULL,
+    payload BLOB NOT NULL,
+    created TEXT NOT NULL
 );
 """
 
@@ -79,7 +93,7 @@ class ResultStore:
         _check_writable(self.path)
         try:
             with self._connect() as connection:
-                connection.executescript(STAGE1_SCHEMA + CLAIMS_SCHEMA + _runs_schema())
+                connection.executescript(STAGE1_SCHEMA + CLAIMS_SCHEMA + PREDICTIONS_SCHEMA + _runs_schema())
                 present = {row["name"] for row in connection.execute("PRAGMA table_info(runs)")}
                 for name in column_names():
                     if name not in present:
@@ -118,12 +132,39 @@ class ResultStore:
         with self._connect() as connection:
             return connection.execute("SELECT 1 FROM runs WHERE key = ?", (key,)).fetchone() is not None
 
-    def save_run(self, record: RunRecord) -> None:
-        row = record.to_row()
-        columns = ", ".join(row)
-        placeholders = ", ".join("?" for _ in row)
+    def save_run(self, record: RunRecord, predictions: Predictions | None = None) -> None:
+        """Store a finished run, and its test predictions in the same transaction when given."""
         with self._connect() as connection:
-            connection.execute(f"INSERT OR REPLACE INTO runs ({columns}) VALUES ({placeholders})", tuple(row.values()))
+            _insert_run(connection, record)
+            if predictions is not None:
+                _insert_predictions(connection, predictions)
+
+    def save_runs(self, runs: list[tuple[RunRecord, Predictions | None]]) -> None:
+        """Store many runs (and their predictions) in one transaction: all of them or none."""
+        with self._connect() as connection:
+            connection.execute("BEGIN IMMEDIATE")
+            for record, predictions in runs:
+                _insert_run(connection, record)
+                if predictions is not None:
+                    _insert_predictions(connection, predictions)
+
+    def save_predictions(self, predictions: Predictions) -> None:
+        with self._connect() as connection:
+            _insert_predictions(connection, predictions)
+
+    def predictions(self, key: str) -> Predictions | None:
+        """The stored test predictions of run `key`; None for runs stored without them."""
+        with self._connect() as connection:
+            row = connection.execute("SELECT payload FROM predictions WHERE key = ?", (key,)).fetchone()
+        if row is None:
+            return None
+        try:
+            return unpack_predictions(bytes(row["payload"]))
+        except ValueError as error:
+            raise BenchError(
+                f"results store {self.path}: the stored predictions of run '{key}' are unreadable ({error}); "
+                "rerun that configuration to store them again"
+            ) from None
 
     # -- claims: one process trains a job at a time ------------------------------------------
     def claim(self, key: str, owner: str, lease_s: float) -> str | None:
@@ -170,3 +211,17 @@ class ResultStore:
         with self._connect() as connection:
             rows = connection.execute(query, tuple(filters.values())).fetchall()
         return [RunRecord.from_row(dict(row)) for row in rows]
+
+
+def _insert_run(connection: sqlite3.Connection, record: RunRecord) -> None:
+    row = record.to_row()
+    columns = ", ".join(row)
+    placeholders = ", ".join("?" for _ in row)
+    connection.execute(f"INSERT OR REPLACE INTO runs ({columns}) VALUES ({placeholders})", tuple(row.values()))
+
+
+def _insert_predictions(connection: sqlite3.Connection, predictions: Predictions) -> None:
+    connection.execute(
+        "INSERT OR REPLACE INTO predictions (key, samples, payload, created) VALUES (?, ?, ?, ?)",
+        (predictions.key, len(predictions.labels), pack_predictions(predictions), timestamp()),
+    )
