@@ -18,6 +18,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from avgzsl_bench.cli import (
+    compare,
     datasets,
     evaluate,
     export,
@@ -42,6 +43,7 @@ SUBCOMMANDS = {
     "datasets": datasets,
     "evaluate": evaluate,
     "validate": validate,
+    "compare": compare,
     "export": export,
     "import": import_,
 }
