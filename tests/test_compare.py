@@ -153,12 +153,14 @@ def test_compare_reports_per_seed_tests_and_classes(store_with, capsys) -> None:
     assert [row.split("|")[1].strip() for row in rows] == ["42", "43", "44", "mean"]
     assert "paired t over 3 seeds" in rows[-1] and "b=" in rows[0] and "class" in out
     config_a = make_jobs(["clipclap"], DEMO, [42])[0].config_hash
-    # The same comparison by configuration-hash prefix, one seed.
-    code = main(["compare", config_a[:8], "clipclap-demo-" + store_with({"losses": "reg"}, 42, np.ones(100) > 0)[:6]])
-    assert code == 2  # the store path was not given: the default store does not exist
-    capsys.readouterr()
-    argv = ["compare", config_a[:8], "clipclap:losses=reg", *ARGS, "--store", store_with.path, "--seeds", "43"]
-    assert main(argv) == 0 and "seeds 43" in capsys.readouterr().out
+    # The same comparison by configuration-hash and run-key prefixes, one seed.
+    config_b = make_jobs(["clipclap"], DEMO, [42], {"losses": "reg"})[0].config_hash
+    argv = ["compare", config_a[:8], f"clipclap-demo-{config_b[:6]}", "--store", store_with.path, "--seeds", "43"]
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    assert "seeds 43" in out and f"config {config_b}" in out
+    assert main(["compare", "c", config_a[:8], "--store", store_with.path]) == 2  # 'c' prefixes both configs
+    assert "matches 2 configurations" in capsys.readouterr().err
 
 
 def test_compare_refuses_different_data_no_shared_seed_and_missing_predictions(store_with, capsys) -> None:

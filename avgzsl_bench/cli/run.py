@@ -59,10 +59,10 @@ def main(args: argparse.Namespace, defaults: dict[str, Any] | None = None) -> in
     from avgzsl_bench.reports.summary import results_table
 
     if args.config:
-        jobs = _config_jobs(args, defaults or {})
+        jobs, summary = _config_jobs(args, defaults or {})
     with make_reporter(args.quiet) as reporter:
         if args.config:
-            reporter.note(f"{args.config}: {len(jobs)} runs")
+            reporter.note(summary)
             report = run_jobs(jobs, **common.run_options(args, reporter))
         else:
             report = run_benchmark(
@@ -77,11 +77,13 @@ def main(args: argparse.Namespace, defaults: dict[str, Any] | None = None) -> in
     return 1 if report.failures else 0  # the table still shows the jobs that finished
 
 
-def _config_jobs(args: argparse.Namespace, defaults: dict[str, Any]) -> list[Any]:
+def _config_jobs(args: argparse.Namespace, defaults: dict[str, Any]) -> tuple[list[Any], str]:
+    """The experiment file's jobs, and the line that says which file (name and content hash) made them."""
     from avgzsl_bench.experiments.expand import plan
     from avgzsl_bench.experiments.schema import load_experiment
 
     if args.methods != defaults["methods"]:
         raise BenchError(f"--methods and --config both name methods; list them in {args.config} instead")
-    _, jobs = plan(load_experiment(args.config), experiment.command_line(args, defaults))
-    return jobs
+    loaded = load_experiment(args.config)
+    _, jobs = plan(loaded, experiment.command_line(args, defaults))
+    return jobs, f"experiment '{loaded.name}' ({args.config}, sha256 {loaded.sha256[:12]}): {len(jobs)} runs"
