@@ -125,6 +125,10 @@ def test_the_command_line_replaces_the_files_seeds_and_datasets_only_when_given(
         ('methods = ["clipclap"\n', "exp.toml: not a valid TOML experiment file"),
         ('name = "nothing"\n', "names nothing to run"),
         ('[table]\nnumber = 9\n[[runs]]\nmethod = "clipclap"\n', "[table]: needs a title"),
+        (
+            '[table]\nnumber = 9\ntitle = "t"\n[[runs]]\nmethod = "clipclap"\npaper = "clipclapp"\n',
+            "Table 9 row 'clipclap' cites result id 'clipclapp'",
+        ),
     ],
 )
 def test_a_bad_file_is_refused_naming_the_key(tmp_path: Path, capsys, monkeypatch, text: str, expected: str) -> None:

@@ -9,6 +9,7 @@ from typing import Any
 
 from avgzsl_bench.cli import common
 from avgzsl_bench.experiments.expand import CommandLine
+from avgzsl_bench.experiments.schema import Experiment, load_experiment
 
 # Options an experiment file can also set: the command line wins where it differs from the default.
 FILE_OPTIONS = ("dataset", "root", "features", "seeds", "demo_samples")
@@ -37,3 +38,13 @@ def command_line(args: argparse.Namespace, defaults: Mapping[str, Any]) -> Comma
         cache_dir=args.cache_dir,
         threads=args.threads,
     )
+
+
+def load(path: str) -> Experiment:
+    """An experiment file, checked; a reference table's `paper` ids must name published numbers."""
+    from avgzsl_bench.reports.paper import check_table_file
+
+    loaded = load_experiment(path)
+    if loaded.table is not None:
+        check_table_file(loaded)
+    return loaded

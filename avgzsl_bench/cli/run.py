@@ -80,10 +80,9 @@ def main(args: argparse.Namespace, defaults: dict[str, Any] | None = None) -> in
 def _config_jobs(args: argparse.Namespace, defaults: dict[str, Any]) -> tuple[list[Any], str]:
     """The experiment file's jobs, and the line that says which file (name and content hash) made them."""
     from avgzsl_bench.experiments.expand import plan
-    from avgzsl_bench.experiments.schema import load_experiment
 
     if args.methods != defaults["methods"]:
         raise BenchError(f"--methods and --config both name methods; list them in {args.config} instead")
-    loaded = load_experiment(args.config)
+    loaded = experiment.load(args.config)
     _, jobs = plan(loaded, experiment.command_line(args, defaults))
     return jobs, f"experiment '{loaded.name}' ({args.config}, sha256 {loaded.sha256[:12]}): {len(jobs)} runs"

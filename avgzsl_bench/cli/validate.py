@@ -42,11 +42,10 @@ def main(args: argparse.Namespace, defaults: dict[str, Any] | None = None) -> in
         row_jobs,
         rows_on,
     )
-    from avgzsl_bench.experiments.schema import load_experiment
 
     line = experiment.command_line(args, defaults or {})
     for path in args.files:
-        loaded = load_experiment(path)
+        loaded = experiment.load(path)
         sources, jobs = plan(loaded, line)
         check_data(sources)
         seeds = experiment_seeds(loaded, line)

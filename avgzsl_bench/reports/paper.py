@@ -122,6 +122,13 @@ def load_paper_reference(path: str | Path = PAPER_REFERENCE, tables: str | Path 
     )
 
 
+def check_table_file(experiment: Experiment, path: str | Path = PAPER_REFERENCE) -> TableSpec:
+    """A reference-table experiment file, its result ids checked against the published numbers."""
+    spec = table_spec(experiment)
+    _check(Path(path), read_toml(path, "paper reference").get("results", {}), {spec.number: spec})
+    return spec
+
+
 def parse_table_numbers(values: Iterable[str], known: Iterable[int] = TABLE_NUMBERS) -> list[int]:
     """'1', '3' or 'all' (repeatable) -> sorted unique table numbers among `known`."""
     available = sorted(set(known))
