@@ -77,14 +77,16 @@ def test_grid_rows_and_the_precedence_of_overrides(tmp_path: Path) -> None:
     assert {job.hparams()["epochs"] for job in jobs} == {7}
 
 
-def test_the_command_line_replaces_the_files_seeds_and_datasets_only_when_given(tmp_path: Path, capsys) -> None:
+def test_the_command_line_replaces_the_files_seeds_and_datasets_when_given(tmp_path: Path, capsys) -> None:
     config = write(tmp_path, 'methods = ["clipclap"]\nseeds = [5, 6]\ndatasets = ["demo"]\n')
     assert main(["validate", str(config)]) == 0
     assert "seeds 5, 6" in capsys.readouterr().out
     assert main(["validate", str(config), "--seeds", "9"]) == 0
     assert "seeds 9" in capsys.readouterr().out
-    assert main(["validate", str(config), "--seeds", "42"]) == 0  # the default: the file's seeds stay
-    assert "seeds 5, 6" in capsys.readouterr().out
+    assert main(["validate", str(config), "--seeds", "42"]) == 0  # given, even at its default value
+    assert "seeds 42" in capsys.readouterr().out
+    assert main(["validate", str(config), "--dataset", "ucf"]) == 2  # replaces the file's demo: not fetched
+    assert "--dataset: dataset 'ucf'" in " ".join(capsys.readouterr().err.split())
 
 
 @pytest.mark.parametrize(
@@ -156,8 +158,9 @@ def test_validate_runs_nothing_and_creates_no_store(tmp_path: Path, monkeypatch,
 
 def test_run_config_refuses_methods_on_both_sides_and_one_root_for_many_datasets(tmp_path: Path, capsys) -> None:
     config = write(tmp_path, 'methods = ["clipclap"]\ndatasets = ["ucf", "vggsound"]\n')
-    code, err = run_cli(["run", "--config", str(config), "--methods", "avca", "--no-store"], capsys)
-    assert code == 2 and "--methods and --config both name methods" in err
+    for methods in ("avca", "clipclap"):  # even the default method, typed, is refused
+        code, err = run_cli(["run", "--config", str(config), "--methods", methods, "--no-store"], capsys)
+        assert code == 2 and "--methods and --config both name methods" in err
     code, err = run_cli(["validate", str(config), "--root", str(tmp_path)], capsys)
     assert code == 2 and "--root names one dataset's folder" in err
 

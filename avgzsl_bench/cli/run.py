@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import functools
 from typing import Any
 
 from avgzsl_bench.cli import common, experiment
@@ -39,7 +38,7 @@ def add_parser(subparsers: Any) -> None:
         metavar="FILE",
         help="an experiment file (TOML: methods, grids, datasets, feature sets, seeds, overrides; see "
         "docs/experiment-files.md and `bench.py validate`) instead of --methods; --dataset, --features, "
-        "--seeds set to other than their defaults replace the file's, --set/--epochs go over its [overrides]",
+        "--seeds given here replace the file's, --set/--epochs go over its [overrides]",
     )
     common.add_data_arguments(parser)
     common.add_training_arguments(parser, default_seeds=[42])
@@ -51,15 +50,17 @@ def add_parser(subparsers: Any) -> None:
         "(read by `bench.py evaluate`); stored runs without saved models are trained again",
     )
     common.add_executor_arguments(parser)
-    parser.set_defaults(handler=functools.partial(main, defaults=experiment.option_defaults(parser, ("methods",))))
+    experiment.mark_defaults(parser)
+    parser.set_defaults(handler=main)
 
 
-def main(args: argparse.Namespace, defaults: dict[str, Any] | None = None) -> int:
+def main(args: argparse.Namespace) -> int:
     from avgzsl_bench.jobs.run import run_benchmark, run_jobs
     from avgzsl_bench.reports.summary import results_table
 
     if args.config:
-        jobs, summary = _config_jobs(args, defaults or {})
+        jobs, summary = _config_jobs(args)
+    experiment.unmark(args)
     with make_reporter(args.quiet) as reporter:
         if args.config:
             reporter.note(summary)
@@ -77,12 +78,12 @@ def main(args: argparse.Namespace, defaults: dict[str, Any] | None = None) -> in
     return 1 if report.failures else 0  # the table still shows the jobs that finished
 
 
-def _config_jobs(args: argparse.Namespace, defaults: dict[str, Any]) -> tuple[list[Any], str]:
+def _config_jobs(args: argparse.Namespace) -> tuple[list[Any], str]:
     """The experiment file's jobs, and the line that says which file (name and content hash) made them."""
     from avgzsl_bench.experiments.expand import plan
 
-    if args.methods != defaults["methods"]:
+    if experiment.given(args, "methods"):
         raise BenchError(f"--methods and --config both name methods; list them in {args.config} instead")
     loaded = experiment.load(args.config)
-    _, jobs = plan(loaded, experiment.command_line(args, defaults))
+    _, jobs = plan(loaded, experiment.command_line(args))
     return jobs, f"experiment '{loaded.name}' ({args.config}, sha256 {loaded.sha256[:12]}): {len(jobs)} runs"

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import functools
 from typing import Any
 
 from avgzsl_bench.cli import common, experiment
@@ -28,10 +27,11 @@ def add_parser(subparsers: Any) -> None:
     parser.add_argument("files", nargs="+", metavar="FILE", help="experiment files (TOML)")
     common.add_data_arguments(parser)
     common.add_training_arguments(parser, default_seeds=[42])
-    parser.set_defaults(handler=functools.partial(main, defaults=experiment.option_defaults(parser)))
+    experiment.mark_defaults(parser)
+    parser.set_defaults(handler=main)
 
 
-def main(args: argparse.Namespace, defaults: dict[str, Any] | None = None) -> int:
+def main(args: argparse.Namespace) -> int:
     from tabulate import tabulate
 
     from avgzsl_bench.experiments.expand import (
@@ -43,7 +43,7 @@ def main(args: argparse.Namespace, defaults: dict[str, Any] | None = None) -> in
         rows_on,
     )
 
-    line = experiment.command_line(args, defaults or {})
+    line = experiment.command_line(args)
     for path in args.files:
         loaded = experiment.load(path)
         sources, jobs = plan(loaded, line)
