@@ -122,6 +122,9 @@ def test_saved_then_evaluated_model_reproduces_the_stored_run_exactly(capsys, tm
     # the unseen test classes too: a single-seed evaluated row gets a class-bootstrap interval from them
     assert evaluated.unseen_classes == trained.unseen_classes and evaluated.unseen_classes
     assert evaluated.config["data"] == trained.config["data"] and evaluated.key != trained.key
+    # `bench.py evaluate` stores the evaluation's per-sample predictions: those of the run that saved the models
+    ours, theirs = ResultStore(store).predictions(evaluated.key), ResultStore(store).predictions(trained.key)
+    assert ours is not None and theirs is not None and (ours.predicted == theirs.predicted).all()
 
 
 def test_save_models_retrains_a_stored_run_that_has_no_models(capsys, tmp_path):

@@ -7,12 +7,14 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
+from test_metrics import _spec_example
 
 import avgzsl_bench
 from avgzsl_bench.artefacts.checkpoints import load_saved
 from avgzsl_bench.datasets import DataSource
 from avgzsl_bench.jobs.evaluate import evaluate_trained
-from avgzsl_bench.protocol.metrics import HM_EPSILON
+from avgzsl_bench.protocol.metrics import HM_EPSILON, calibration_grid, gzsl_scores
 from avgzsl_bench.store.predictions import Predictions
 from avgzsl_bench.store.records import RunRecord
 from avgzsl_bench.store.sqlite import ResultStore
@@ -47,6 +49,15 @@ def assert_consistent(record: RunRecord, predictions: Predictions | None) -> Non
     for metric, value in metrics.items():
         assert value == pytest.approx(getattr(record, metric), abs=1e-3), metric
     assert 0 < record.hm < 100  # a real mix of right and wrong predictions, not a degenerate run
+
+
+def test_scores_keep_the_predictions_they_count_only_when_asked() -> None:
+    distances, labels, classes, seen, unseen = _spec_example()
+    scores = gzsl_scores(distances, labels, classes, seen, unseen, torch.tensor([0.0]), keep_predicted=True)
+    assert scores.predicted is not None
+    # β = 0 by hand: (0.6, 0) of class 1 -> 2, (0.2, 0.3) of class 2 -> 1, (0.1, 1.4) of class 8 -> 3
+    assert scores.at(0).predicted.tolist() == [1, 2, 2, 2, 1, 3, 4, 7, 8, 3]
+    assert gzsl_scores(distances, labels, classes, seen, unseen, calibration_grid()).predicted is None
 
 
 @pytest.mark.parametrize("stack", ["off", "on"])

@@ -34,7 +34,9 @@ class GZSLScores:
     betas: torch.Tensor
     per_class: torch.Tensor  # (G, K) recall per candidate class
     classes: torch.Tensor  # (K,) candidate class ids
-    predicted: torch.Tensor  # (G, N) predicted global class id of every sample (the recall's own argmin)
+    # (G, N) predicted global class id of every sample (the recall's own argmin), when asked for:
+    # kept for the test evaluation, not for grid searches, whose G copies would outlive the call.
+    predicted: torch.Tensor | None = None
 
     def best_index(self) -> int:
         """First beta with maximal HM (`torch.argmax` returns the first maximum)."""
@@ -49,7 +51,7 @@ class GZSLScores:
             self.betas[index],
             self.per_class[index],
             self.classes,
-            self.predicted[index],
+            None if self.predicted is None else self.predicted[index],
         )
 
     def as_dict(self) -> dict[str, float]:
@@ -78,11 +80,13 @@ def gzsl_scores(
     seen: torch.Tensor,
     unseen: torch.Tensor,
     betas: torch.Tensor,
+    keep_predicted: bool = False,
 ) -> GZSLScores:
     """Scores of every beta in `betas` for one distance matrix.
 
     distances: (N, K) distances to the candidate `classes` (sorted global ids);
-    labels: (N,) global ids; seen/unseen: global ids partitioning `classes`.
+    labels: (N,) global ids; seen/unseen: global ids partitioning `classes`; keep_predicted: also
+    return the predicted class of every sample at every beta.
     """
     distances = distances.float()
     betas = betas.to(distances.device, torch.float32).reshape(-1)
@@ -108,4 +112,4 @@ def gzsl_scores(
         unseen_classes = classes[is_unseen]
         zsl_pred = unseen_classes[distances[:, is_unseen].argmin(dim=1)]
         zsl = _per_class_recall(zsl_pred.unsqueeze(0), labels, unseen_classes)[0].mean()
-    return GZSLScores(acc_seen, acc_unseen, hm, zsl, betas, recall, classes, pred)
+    return GZSLScores(acc_seen, acc_unseen, hm, zsl, betas, recall, classes, pred if keep_predicted else None)

@@ -78,7 +78,8 @@ class ProtocolResult:
 def evaluate(
     model: GZSLMethod, split: FeatureSplit, text: TextEmbeddings, beta: float | None = None
 ) -> dict[str, ViewEvaluation]:
-    """Evaluate every view of `model` on `split`; search the grid unless `beta` is given."""
+    """Evaluate every view of `model` on `split`; search the grid unless `beta` is given (then each
+    view's scores also hold the class predicted for every sample)."""
     model.eval()
     classes = split.classes
     with torch.no_grad():
@@ -86,7 +87,7 @@ def evaluate(
     betas = calibration_grid(split.labels.device) if beta is None else torch.tensor([beta])
     results = {}
     for view, distances in views.items():
-        curve = gzsl_scores(distances, split.labels, classes, split.seen, split.unseen, betas)
+        curve = gzsl_scores(distances, split.labels, classes, split.seen, split.unseen, betas, beta is not None)
         results[view] = ViewEvaluation(curve, curve.at(curve.best_index()))
     return results
 
@@ -159,6 +160,7 @@ def evaluate_test(model: GZSLMethod, dataset: GZSLDataset, beta: float) -> Measu
     test = _primary(evaluate(model, split, dataset.text, beta=beta)).best
     per_class = {dataset.class_names[int(c)]: 100 * float(r) for c, r in zip(test.classes.tolist(), test.per_class)}
     unseen = [dataset.class_names[int(i)] for i in split.unseen.tolist()]
+    assert test.predicted is not None  # kept: a β was given
     return Measured(test.as_dict(), per_class, unseen, tuple(test.predicted.tolist()))
 
 

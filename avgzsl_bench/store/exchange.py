@@ -49,7 +49,10 @@ def export_runs(store: ResultStore, out: Path, force: bool = False, **filters: A
     planned: dict[Path, bytes] = {}
     with_predictions = 0
     for record in records:
-        text, data = render_run(record, store.predictions(record.key))
+        try:
+            text, data = render_run(record, store.predictions(record.key))
+        except ValueError as error:  # NaN or infinity in a stored row: JSON cannot hold it
+            raise BenchError(f"run '{record.key}' in {store.path} cannot be exported ({error})") from None
         path = out / f"{file_stem(record.key)}.json"
         if path in planned:
             raise BenchError(f"runs '{record.key}' and another share the file name {path.name}; export them apart")
