@@ -209,3 +209,20 @@ def test_table_files_are_cross_checked_against_the_published_numbers(tmp_path: P
     old_style = write(tmp_path, '[meta]\ncitation = "x"\n[[tables]]\nnumber = 1\n', "reference.toml")
     with pytest.raises(BenchError, match=r"\[\[tables\]\] are experiment files now"):
         load_paper_reference(old_style)
+
+
+def test_an_optional_run_whose_plugin_is_absent_is_left_out_and_named(tmp_path: Path) -> None:
+    tables = tmp_path / "tables"
+    tables.mkdir()
+    text = (
+        '[table]\nnumber = 1\ntitle = "t"\n[[runs]]\nlabel = "Plugin"\nmethod = "not-installed"\noptional = true\n'
+        '[[runs]]\nmethod = "clipclap"\n'
+    )
+    write(tables, text, "t.toml")
+    spec = load_paper_reference(tables=tables).table(1)
+    assert [row.method for row in spec.rows] == ["clipclap"] and spec.absent == ("Plugin",)
+    with pytest.raises(BenchError, match="unknown method 'not-installed'"):
+        load_experiment(write(tmp_path, text.replace("optional = true\n", "")))
+    claims = write(tmp_path, '[results.x]\nucf = { HM = 1.0 }\n[claims]\ny = "somewhere"\n', "reference.toml")
+    with pytest.raises(BenchError, match=r"\[claims\] names unknown result id\(s\) \['y'\]"):
+        load_paper_reference(claims, tables=tables)

@@ -37,7 +37,7 @@ TOP_KEYS = (
     "runs",
     "table",
 )
-RUN_KEYS = ("method", "label", "overrides", "paper")
+RUN_KEYS = ("method", "label", "overrides", "paper", "optional")
 TABLE_KEYS = ("number", "title", "citation", "protocol")
 ALL_METHODS = "all"
 
@@ -77,6 +77,7 @@ class Experiment:
     name: str
     sha256: str  # of the file's bytes: which version of the file a run came from
     rows: tuple[Row, ...]  # in file order: `methods`, then `[grid.*]`, then `[[runs]]`
+    absent: tuple[str, ...] = ()  # labels of optional runs whose method no installed plugin registers
     all_methods: bool = False  # `methods = "all"`: every method that can run on each dataset
     datasets: tuple[str, ...] = ()
     features: tuple[str, ...] = ()
@@ -178,16 +179,23 @@ def _grid_rows(reader: _Reader, grid: Mapping[str, Any], shared: Overrides) -> l
     return rows
 
 
-def _run_rows(reader: _Reader, runs: Any, shared: Overrides) -> list[Row]:
-    """`[[runs]]`: one configuration each, with an optional label and published-result id."""
+def _run_rows(reader: _Reader, runs: Any, shared: Overrides) -> tuple[list[Row], list[str]]:
+    """`[[runs]]`: one configuration each, with an optional label and published-result id; and the
+    labels of `optional = true` runs left out because no installed plugin registers their method."""
     if not isinstance(runs, list) or not all(isinstance(run, dict) for run in runs):
         raise reader.fail("'runs'", "must be an array of tables: write each one as [[runs]]")
-    rows = []
+    rows, absent = [], []
     for index, run in enumerate(runs, start=1):
         section = f"[[runs]] #{index}" + (f" ('{run['label']}')" if isinstance(run.get("label"), str) else "")
         reader.keys(run, RUN_KEYS, section)
         if "method" not in run:
             raise reader.fail(section, "names no method: add method = '<name>' (see `bench.py methods`)")
+        optional = run.get("optional", False)
+        if not isinstance(optional, bool):
+            raise reader.fail(f"{section} 'optional'", f"must be true or false, got {_describe(optional)}")
+        if optional and run["method"] not in METHODS.names():
+            absent.append(reader.text(run, "label", f"{section} 'label'", str(run["method"])))
+            continue
         method = reader.method(run["method"], section)
         overrides = tuple(reader.table(run, "overrides", f"{section} 'overrides'").items())
         label = reader.text(run, "label", f"{section} 'label'", _label(method, overrides))
@@ -195,7 +203,7 @@ def _run_rows(reader: _Reader, runs: Any, shared: Overrides) -> list[Row]:
         if paper is not None and not isinstance(paper, str):
             raise reader.fail(f"{section} 'paper'", f"must be a result id (a string), got {_describe(paper)}")
         rows.append(Row(label, method, overrides, paper, shared, reader.path, section))
-    return rows
+    return rows, absent
 
 
 def _table_meta(reader: _Reader, data: Mapping[str, Any]) -> TableMeta | None:
@@ -245,7 +253,8 @@ def parse_experiment(data: Mapping[str, Any], path: str, content: bytes = b"") -
         raise reader.fail("'methods'", 'is either "all" or a list of method names, not both')
     rows = [] if all_methods else [Row(method, method, (), None, shared, path, "'methods'") for method in methods]
     rows += _grid_rows(reader, reader.table(data, "grid", "[grid]"), shared)
-    rows += _run_rows(reader, data.get("runs", []), shared)
+    runs, absent = _run_rows(reader, data.get("runs", []), shared)
+    rows += runs
     if not rows and not all_methods:
         raise reader.fail("", "names nothing to run: add methods = [...], a [grid.<method>] or [[runs]] entries")
     table = _table_meta(reader, data)
@@ -257,6 +266,7 @@ def parse_experiment(data: Mapping[str, Any], path: str, content: bytes = b"") -
         name=reader.text(data, "name", "'name'", stem) or stem,
         sha256=hashlib.sha256(content).hexdigest(),
         rows=tuple(rows),
+        absent=tuple(absent),
         all_methods=all_methods,
         datasets=reader.names(data, "datasets", list_datasets(), "dataset"),
         features=reader.names(data, "features", list_feature_sets(), "feature set"),

@@ -10,7 +10,7 @@ overrides, result id). Loading cross-checks the two, so a typo fails here and no
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +36,7 @@ class TableSpec:
     citation: str = ""  # where its published numbers come from, when not the reference's citation
     protocol: str = ""
     path: str = ""  # the experiment file it was read from
+    absent: tuple[str, ...] = ()  # labels of optional rows whose method is not registered here
 
 
 def table_spec(experiment: Experiment) -> TableSpec:
@@ -51,6 +52,7 @@ def table_spec(experiment: Experiment) -> TableSpec:
         table.citation,
         table.protocol,
         experiment.path,
+        experiment.absent,
     )
 
 
@@ -60,6 +62,7 @@ class PaperReference:
     protocol: str
     results: Mapping[str, Mapping[str, Mapping[str, float]]]  # id -> dataset -> metric -> value
     tables: Mapping[int, TableSpec]
+    claims: Mapping[str, str] = field(default_factory=dict)  # id -> where an unreviewed claim is made
 
     def value(self, result_id: str | None, dataset: str, metric: str) -> float | None:
         if result_id is None:
@@ -79,8 +82,13 @@ class PaperReference:
             ) from None
 
 
-def _check(path: Path, results: Mapping[str, Any], tables: Mapping[int, TableSpec]) -> None:
+def _check(
+    path: Path, results: Mapping[str, Any], tables: Mapping[int, TableSpec], claims: Mapping[str, Any] | None = None
+) -> None:
     datasets = set(list_datasets())
+    unknown_claims = sorted(set(claims or {}) - set(results))
+    if unknown_claims:
+        raise BenchError(f"{path}: [claims] names unknown result id(s) {unknown_claims}")
     for result_id, per_dataset in results.items():
         unknown = set(per_dataset) - datasets
         if unknown:
@@ -112,13 +120,17 @@ def load_paper_reference(path: str | Path = PAPER_REFERENCE, tables: str | Path 
     if "tables" in data:
         raise BenchError(
             f"{path}: [[tables]] are experiment files now (one per table, with a [table] section; see "
-            "docs/experiment-files.md); keep only [meta] and [results] here"
+            "docs/experiment-files.md); keep only [meta], [results] and [claims] here"
         )
-    meta, results = data.get("meta", {}), data.get("results", {})
+    meta, results, claims = data.get("meta", {}), data.get("results", {}), data.get("claims", {})
     specs = load_tables(tables)
-    _check(path, results, specs)
+    _check(path, results, specs, claims)
     return PaperReference(
-        citation=meta.get("citation", ""), protocol=meta.get("protocol", ""), results=results, tables=specs
+        citation=meta.get("citation", ""),
+        protocol=meta.get("protocol", ""),
+        results=results,
+        tables=specs,
+        claims={key: str(value) for key, value in claims.items()},
     )
 
 

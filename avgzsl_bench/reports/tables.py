@@ -125,6 +125,8 @@ def render_table(
         f"Cell: ours, mean ± std over seeds {seed_text} (the paper's number, Δ = ours − paper). Paper: {citation}."
     )
     lines.append(SIGNIFICANCE_NOTE)
+    if spec.absent:
+        lines.append(f"Not shown, their method plugins are not installed here: {', '.join(spec.absent)}.")
     if overrides:
         settings = ", ".join(f"{key}={value}" for key, value in sorted(overrides.items()))
         lines.append(f"Run with non-default settings: {settings} (the paper used the method defaults).")
