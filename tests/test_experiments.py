@@ -175,7 +175,8 @@ def test_methods_all_follows_the_data(tmp_path: Path) -> None:
 def test_table_files_make_the_jobs_of_the_command_line(tmp_path: Path) -> None:
     """Each table row's runs are those of `run --methods <method> --set <its overrides>`."""
     reference = load_paper_reference()
-    assert sorted(path.name for path in TABLE_FILES.glob("*.toml")) == [f"table{n}.toml" for n in range(1, 8)]
+    files = sorted(path.name for path in TABLE_FILES.glob("*.toml"))
+    assert files == sorted(f"table{number}.toml" for number in reference.numbers) and len(files) >= 7
     assert [(row.label, dict(row.overrides)) for row in reference.table(4).rows] == [
         ("l_reg", {"losses": "reg"}),
         ("l_reg + l_ce", {"losses": "reg+ce"}),
