@@ -16,7 +16,7 @@ from contextlib import contextmanager
 from importlib.metadata import entry_points
 from typing import Generic, TypeVar
 
-from avgzsl_bench.errors import BenchError
+from avgzsl_bench.errors import BenchError, did_you_mean
 
 T = TypeVar("T")
 
@@ -129,4 +129,5 @@ class Registry(Generic[T]):
             if self.entry_point_group
             else ""
         )
-        raise BenchError(f"unknown {self.kind} '{name}'; available: {', '.join(self.names())}{hint}")
+        close = did_you_mean(name, self.names())
+        raise BenchError(f"unknown {self.kind} '{name}'{close}; available: {', '.join(self.names())}{hint}")

@@ -25,6 +25,9 @@ def test_tables_find_the_paper_numbers_in_a_non_editable_install(tmp_path):
     install = [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation"]
     subprocess.run([*install, "--target", target, source], check=True, capture_output=True, cwd=tmp_path, timeout=300)
     assert (target / "avgzsl_bench" / "reports" / "paper_reference.toml").is_file()
+    # The reference tables are experiment files: every one of them is installed.
+    tables = sorted(path.name for path in (target / "avgzsl_bench" / "reports" / "experiments").glob("*.toml"))
+    assert tables and tables == sorted(path.name for path in (REPO / "avgzsl_bench/reports/experiments").glob("*.toml"))
     run = tmp_path / "elsewhere"
     run.mkdir()
     script = (

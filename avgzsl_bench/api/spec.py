@@ -26,7 +26,7 @@ from avgzsl_bench.api.hparams import (
 from avgzsl_bench.api.method import GZSLMethod
 from avgzsl_bench.datasets.crop import SequenceCrop
 from avgzsl_bench.datasets.dims import DEFAULT_FEATURES, FeatureDims, text_parts_of
-from avgzsl_bench.errors import BenchError
+from avgzsl_bench.errors import BenchError, did_you_mean
 from avgzsl_bench.registry import Registry
 
 ENTRY_POINT_GROUP = "avgzsl_bench.methods"
@@ -94,7 +94,8 @@ class MethodSpec:
         owner = f"method '{self.name}'"
         for key, value in (overrides or {}).items():
             if key not in merged:
-                raise BenchError(f"{owner} has no hyper-parameter '{key}'; known: {', '.join(sorted(merged))}")
+                hint = did_you_mean(key, merged)
+                raise BenchError(f"{owner} has no hyper-parameter '{key}'{hint}; known: {', '.join(sorted(merged))}")
             value = coerce(key, value, merged[key], owner)
             check_value(key, value, owner, self.choices, self._ranges())
             merged[key] = value

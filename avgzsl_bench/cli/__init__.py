@@ -17,7 +17,20 @@ from collections.abc import Sequence
 from rich.console import Console
 from rich.markup import escape
 
-from avgzsl_bench.cli import datasets, evaluate, export, fetch, figure, import_, leaderboard, methods, run, tables
+from avgzsl_bench.cli import (
+    compare,
+    datasets,
+    evaluate,
+    export,
+    fetch,
+    figure,
+    import_,
+    leaderboard,
+    methods,
+    run,
+    tables,
+    validate,
+)
 from avgzsl_bench.errors import BenchError, Interrupted
 
 SUBCOMMANDS = {
@@ -29,6 +42,8 @@ SUBCOMMANDS = {
     "fetch": fetch,
     "datasets": datasets,
     "evaluate": evaluate,
+    "validate": validate,
+    "compare": compare,
     "export": export,
     "import": import_,
 }

@@ -12,6 +12,7 @@ from avgzsl_bench.executors.progress import make_reporter
 from avgzsl_bench.reports.paper import (
     DEFAULT_TABLE_SEEDS,
     PAPER_REFERENCE,
+    TABLE_FILES,
     PaperReference,
     TableSpec,
     load_paper_reference,
@@ -44,7 +45,10 @@ def add_parser(subparsers: Any) -> None:
     common.add_roots_argument(parser)
     parser.add_argument("--tables-out", metavar="FILE", help="also write the rendered tables to this file")
     parser.add_argument(
-        "--paper-reference", default=str(PAPER_REFERENCE), help="TOML file with the paper's numbers and table layouts"
+        "--paper-reference",
+        default=str(PAPER_REFERENCE),
+        help="TOML file with the published numbers; each table's rows are an experiment file in "
+        f"{TABLE_FILES} (validate or run one alone with `bench.py validate`/`run --config`)",
     )
     common.add_training_arguments(parser, default_seeds=DEFAULT_TABLE_SEEDS)
     common.add_store_arguments(parser)

@@ -1,12 +1,10 @@
-"""Published numbers and the layout of the tables that compare against them, read from a TOML file.
+"""Published numbers, and the reference tables that compare against them.
 
 `paper_reference.toml` beside this module (package data, installed with the code) holds, for each
-result id, the published S/U/HM/ZSL per dataset (missing metrics print as "—"), and for each table
-the feature set it runs on, its source when it is not the ClipClap paper, and the rows to run
-(label, method, overrides, result id). Loading cross-checks it against the method and dataset
-registries, so a typo fails here and not mid-benchmark. A row marked `optional = true` names a
-method that a plugin may provide (e.g. TCAF): without that plugin the row is left out, and the
-table says so.
+result id, the published S/U/HM/ZSL per dataset (missing metrics print as "—"). Each table is an
+experiment file in `experiments/` (`table<N>.toml`, with a `[table]` section): the feature set it
+runs on, its source when it is not the ClipClap paper, and the rows to run (label, method,
+overrides, result id). Loading cross-checks the two, so a typo fails here and not mid-benchmark.
 """
 
 from __future__ import annotations
@@ -16,35 +14,46 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import tomllib
-
-from avgzsl_bench.datasets import DEFAULT_FEATURES, list_datasets, list_feature_sets
+from avgzsl_bench.datasets import list_datasets
 from avgzsl_bench.errors import BenchError
+from avgzsl_bench.experiments.schema import Experiment, Row, load_experiment, table_features
+from avgzsl_bench.tomlfile import read_toml
 
 # The seeds every table runs unless told otherwise: a ranking needs at least three.
 DEFAULT_TABLE_SEEDS = (42, 43, 44)
 
 PAPER_REFERENCE = Path(__file__).with_name("paper_reference.toml")
+TABLE_FILES = Path(__file__).with_name("experiments")  # table<N>.toml: one experiment file per table
 TABLE_NUMBERS = (1, 2, 3, 4)  # the ClipClap paper's own tables
-
-
-@dataclass(frozen=True)
-class TableRow:
-    label: str
-    method: str
-    overrides: tuple[tuple[str, Any], ...] = ()
-    paper: str | None = None  # id under [results] in the reference file
 
 
 @dataclass(frozen=True)
 class TableSpec:
     number: int
     title: str
-    rows: tuple[TableRow, ...]
-    features: str = DEFAULT_FEATURES  # the feature set every row runs on
+    rows: tuple[Row, ...]
+    features: str  # the feature set every row runs on
     citation: str = ""  # where its published numbers come from, when not the reference's citation
     protocol: str = ""
+    path: str = ""  # the experiment file it was read from
     absent: tuple[str, ...] = ()  # labels of optional rows whose method is not registered here
+
+
+def table_spec(experiment: Experiment) -> TableSpec:
+    """The reference table an experiment file with a `[table]` section describes."""
+    table = experiment.table
+    if table is None:
+        raise experiment.error("", "has no [table] section (number, title) and is not a reference table")
+    return TableSpec(
+        table.number,
+        table.title,
+        experiment.rows,
+        table_features(experiment),
+        table.citation,
+        table.protocol,
+        experiment.path,
+        experiment.absent,
+    )
 
 
 @dataclass(frozen=True)
@@ -73,16 +82,13 @@ class PaperReference:
             ) from None
 
 
-def _check(path: Path, results: Mapping[str, Any], tables: Mapping[int, TableSpec], claims: Mapping[str, Any]) -> None:
-    from avgzsl_bench.api import METHODS  # the methods' modules import torch: only when a file is checked
-
-    datasets, feature_sets = set(list_datasets()), set(list_feature_sets())
-    unknown_claims = sorted(set(claims) - set(results))
+def _check(
+    path: Path, results: Mapping[str, Any], tables: Mapping[int, TableSpec], claims: Mapping[str, Any] | None = None
+) -> None:
+    datasets = set(list_datasets())
+    unknown_claims = sorted(set(claims or {}) - set(results))
     if unknown_claims:
         raise BenchError(f"{path}: [claims] names unknown result id(s) {unknown_claims}")
-    for table in tables.values():
-        if table.features not in feature_sets:
-            raise BenchError(f"{path}: Table {table.number} names unknown feature set '{table.features}'")
     for result_id, per_dataset in results.items():
         unknown = set(per_dataset) - datasets
         if unknown:
@@ -91,49 +97,48 @@ def _check(path: Path, results: Mapping[str, Any], tables: Mapping[int, TableSpe
         for row in table.rows:
             if row.paper is not None and row.paper not in results:
                 raise BenchError(
-                    f"{path}: Table {table.number} row '{row.label}' cites unknown result id '{row.paper}'"
-                )
-            if row.method not in METHODS:
-                raise BenchError(
-                    f"{path}: Table {table.number} row '{row.label}' uses unregistered method '{row.method}'"
+                    f"{table.path}: Table {table.number} row '{row.label}' cites result id '{row.paper}', "
+                    f"which {path} does not hold"
                 )
 
 
-def load_paper_reference(path: str | Path = PAPER_REFERENCE) -> PaperReference:
-    """Parse and cross-check the reference file."""
+def load_tables(folder: str | Path = TABLE_FILES) -> dict[int, TableSpec]:
+    """Every reference table: the experiment files in `folder`, by table number."""
+    tables: dict[int, TableSpec] = {}
+    for file in sorted(Path(folder).glob("*.toml")):
+        spec = table_spec(load_experiment(file))
+        if spec.number in tables:
+            raise BenchError(f"{file}: Table {spec.number} is also {tables[spec.number].path}; renumber one")
+        tables[spec.number] = spec
+    return tables
+
+
+def load_paper_reference(path: str | Path = PAPER_REFERENCE, tables: str | Path = TABLE_FILES) -> PaperReference:
+    """Parse the published numbers and the table files, and cross-check them."""
     path = Path(path)
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (OSError, tomllib.TOMLDecodeError) as error:
-        raise BenchError(f"cannot read the paper reference {path}: {error}") from error
-    meta, results = data.get("meta", {}), data.get("results", {})
-    from avgzsl_bench.api import METHODS  # the methods' modules import torch: only when the file is read
-
-    tables = {}
-    for table in data.get("tables", []):
-        present = [row for row in table["rows"] if not row.get("optional") or row["method"] in METHODS]
-        rows = tuple(
-            TableRow(row["label"], row["method"], tuple(sorted(row.get("overrides", {}).items())), row.get("paper"))
-            for row in present
+    data = read_toml(path, "paper reference")
+    if "tables" in data:
+        raise BenchError(
+            f"{path}: [[tables]] are experiment files now (one per table, with a [table] section; see "
+            "docs/experiment-files.md); keep only [meta], [results] and [claims] here"
         )
-        tables[int(table["number"])] = TableSpec(
-            int(table["number"]),
-            table["title"],
-            rows,
-            features=table.get("features", DEFAULT_FEATURES),
-            citation=table.get("citation", ""),
-            protocol=table.get("protocol", ""),
-            absent=tuple(row["label"] for row in table["rows"] if row not in present),
-        )
-    claims = data.get("claims", {})
-    _check(path, results, tables, claims)
+    meta, results, claims = data.get("meta", {}), data.get("results", {}), data.get("claims", {})
+    specs = load_tables(tables)
+    _check(path, results, specs, claims)
     return PaperReference(
         citation=meta.get("citation", ""),
         protocol=meta.get("protocol", ""),
         results=results,
-        tables=tables,
+        tables=specs,
         claims={key: str(value) for key, value in claims.items()},
     )
+
+
+def check_table_file(experiment: Experiment, path: str | Path = PAPER_REFERENCE) -> TableSpec:
+    """A reference-table experiment file, its result ids checked against the published numbers."""
+    spec = table_spec(experiment)
+    _check(Path(path), read_toml(path, "paper reference").get("results", {}), {spec.number: spec})
+    return spec
 
 
 def parse_table_numbers(values: Iterable[str], known: Iterable[int] = TABLE_NUMBERS) -> list[int]:

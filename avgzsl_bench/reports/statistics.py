@@ -133,6 +133,19 @@ def _resamples(seen: list[str], unseen: list[str]) -> tuple[np.ndarray, np.ndarr
     )
 
 
+def percentile_interval(values: np.ndarray, method: str, confidence: float = CONFIDENCE) -> Interval:
+    """The bootstrap percentile interval of resampled `values`."""
+    tail = 100 * (1 - confidence) / 2
+    low, high = np.percentile(values, [tail, 100 - tail])
+    return Interval(float(low), float(high), method)
+
+
+def bootstrap_p(deltas: np.ndarray) -> float:
+    """Two-sided bootstrap p-value of "no difference" from resampled differences (at least 1/resamples)."""
+    p_value = min(1.0, 2 * min(float(np.mean(deltas <= 0)), float(np.mean(deltas >= 0))))
+    return max(p_value, 1 / len(deltas))
+
+
 def bootstrap_interval(group: RunGroup, confidence: float = CONFIDENCE) -> Interval | None:
     """Percentile interval of a single run's HM under resampling of its test classes."""
     classes = _bootstrap_classes(group)
@@ -140,9 +153,18 @@ def bootstrap_interval(group: RunGroup, confidence: float = CONFIDENCE) -> Inter
         return None
     seen, unseen = classes
     hm = _bootstrap_hm(group, *_resamples(seen, unseen), seen, unseen)
-    tail = 100 * (1 - confidence) / 2
-    low, high = np.percentile(hm, [tail, 100 - tail])
-    return Interval(float(low), float(high), "class bootstrap")
+    return percentile_interval(hm, "class bootstrap", confidence)
+
+
+def class_bootstrap_deltas(group: RunGroup, other: RunGroup) -> np.ndarray | None:
+    """HM of `group` minus HM of `other` over paired resamples of the test classes (the same seen
+    and unseen classes drawn for both single-seed runs); None when they cannot be resampled alike."""
+    classes, other_classes = _bootstrap_classes(group), _bootstrap_classes(other)
+    if classes is None or other_classes is None or classes != other_classes:
+        return None
+    seen, unseen = classes
+    index = _resamples(seen, unseen)
+    return _bootstrap_hm(group, *index, seen, unseen) - _bootstrap_hm(other, *index, seen, unseen)
 
 
 def interval(group: RunGroup) -> Interval | None:
@@ -166,14 +188,10 @@ def _t_comparison(group: RunGroup, best: RunGroup, difference: float) -> Compari
 
 
 def _bootstrap_comparison(group: RunGroup, best: RunGroup, difference: float) -> Comparison:
-    classes, best_classes = _bootstrap_classes(group), _bootstrap_classes(best)
-    if classes is None or best_classes is None or classes != best_classes:
+    deltas = class_bootstrap_deltas(group, best)
+    if deltas is None:
         return Comparison(difference, reason="one seed, and no matching per-class recall to resample")
-    seen, unseen = classes
-    index = _resamples(seen, unseen)
-    deltas = _bootstrap_hm(group, *index, seen, unseen) - _bootstrap_hm(best, *index, seen, unseen)
-    p_value = min(1.0, 2 * min(float(np.mean(deltas <= 0)), float(np.mean(deltas >= 0))))
-    return Comparison(difference, "class bootstrap", max(p_value, 1 / BOOTSTRAP_RESAMPLES))
+    return Comparison(difference, "class bootstrap", bootstrap_p(deltas))
 
 
 def compare(group: RunGroup, best: RunGroup) -> Comparison:

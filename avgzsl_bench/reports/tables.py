@@ -16,8 +16,9 @@ from tabulate import tabulate
 
 from avgzsl_bench.artefacts.provenance import UNVERIFIED_LABEL
 from avgzsl_bench.datasets import DataSource, list_datasets
+from avgzsl_bench.experiments.schema import Row
 from avgzsl_bench.reports import data_version
-from avgzsl_bench.reports.paper import PaperReference, TableRow, TableSpec
+from avgzsl_bench.reports.paper import PaperReference, TableSpec
 from avgzsl_bench.reports.statistics import SIGNIFICANCE_COLUMNS, SIGNIFICANCE_NOTE, significance_cells
 from avgzsl_bench.reports.summary import METRIC_COLUMNS, format_mean_std, mean_std, provenance_verified
 from avgzsl_bench.store.frame import results_frame
@@ -41,7 +42,7 @@ class RowRuns:
     hparams: dict[str, Any]
 
 
-RowLookup = Callable[[TableRow, DataSource], RowRuns]
+RowLookup = Callable[[Row, DataSource], RowRuns]
 
 
 def format_cell(values: list[float], paper: float | None, synthetic: bool) -> str:
@@ -70,7 +71,7 @@ def _block(
     """One dataset's block: our metrics beside the published ones (and rows of evaluated trained
     models under the table row they match), with the significance columns over all its rows."""
     synthetic = source.spec.synthetic
-    entries: list[tuple[str, str, TableRow, list[RunRecord]]] = []
+    entries: list[tuple[str, str, Row, list[RunRecord]]] = []
     for row in spec.rows:
         found = lookup(row, source)
         entries.append((row.label, f"{len(found.runs)}/{len(seeds)}", row, found.runs))
@@ -136,7 +137,7 @@ def render_table(
 
 
 def _cells(
-    runs: Sequence[RunRecord], reference: PaperReference, row: TableRow, source: DataSource, synthetic: bool
+    runs: Sequence[RunRecord], reference: PaperReference, row: Row, source: DataSource, synthetic: bool
 ) -> list[str]:
     return [
         format_cell(
@@ -147,7 +148,7 @@ def _cells(
 
 
 def _evaluated_rows(
-    evaluations: Sequence[RunRecord], row: TableRow, source: DataSource, wanted: Mapping[str, Any]
+    evaluations: Sequence[RunRecord], row: Row, source: DataSource, wanted: Mapping[str, Any]
 ) -> list[tuple[str, list[RunRecord]]]:
     """Evaluations of this row's method on this dataset with its hyper-parameters, one row per origin."""
     label = row.label

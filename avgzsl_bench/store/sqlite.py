@@ -109,7 +109,7 @@ class ResultStore:
 
     `read_only=True` is for commands that only read (leaderboards, tables' lookups, figures,
     `load_results`): the file must exist, nothing is created or migrated, and only `runs`, `stage1`,
-    `has_run` and `claims` may be called.
+    `has_run`, `predictions` and `claims` may be called.
     """
 
     def __init__(self, path: str | Path, *, read_only: bool = False) -> None:
@@ -203,10 +203,10 @@ class ResultStore:
 
     def predictions(self, key: str) -> Predictions | None:
         """The stored test predictions of run `key`; None for runs stored without them."""
-        with self._connect() as connection:
-            row = connection.execute("SELECT payload FROM predictions WHERE key = ?", (key,)).fetchone()
-        if row is None:
+        rows = self._fetch("SELECT payload FROM predictions WHERE key = ?", (key,))
+        if not rows:
             return None
+        row = rows[0]
         try:
             return unpack_predictions(bytes(row["payload"]))
         except ValueError as error:

@@ -1,0 +1,1 @@
+"""Experiment files: parsing and checking (`schema`), and turning them into jobs (`expand`)."""
