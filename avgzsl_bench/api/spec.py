@@ -132,6 +132,16 @@ class MethodSpec:
             f"{', '.join(text_parts)}{fix}"
         )
 
+    def data_problem(self, temporal_data: bool, where: str) -> str:
+        """Why this method cannot run on the features `where` names ("" when it can): a method built
+        for sequences has nothing to read in one vector per video (the reverse is pooled)."""
+        if self.cls.temporal and not temporal_data:
+            return (
+                f"method '{self.name}' consumes feature sequences, but '{where}' has one vector per video; use "
+                "a temporal feature set (--features c3d-vggish-temporal, selavi-temporal or clip-clap-temporal)"
+            )
+        return ""
+
     def _ranges(self) -> dict[str, Range]:
         return dict(self.ranges) if self.training_free else {**SCHEDULE_RANGES, **self.ranges}
 

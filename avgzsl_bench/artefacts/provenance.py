@@ -21,6 +21,7 @@ import hashlib
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from avgzsl_bench.datasets.fingerprint import text_rule
 from avgzsl_bench.errors import BenchError
 
 if TYPE_CHECKING:
@@ -31,11 +32,11 @@ VERIFIED = "verified"  # config["models"]["provenance"] of an evaluation whose m
 NOT_VERIFIABLE = "not verifiable"  # anything else: reference checkpoints, older saved files
 UNVERIFIED_LABEL = "provenance not verifiable"  # how reports mark such a row
 NEAR_CHANCE_FACTOR = 2.0
-TEXT_ORDERS = {False: "name", True: "position"}  # legacy_text_order -> the rule's name
 
 
 def text_order(legacy: bool) -> str:
-    return TEXT_ORDERS[bool(legacy)]
+    """The text-attachment rule's name, as `--text-order` spells it and data fingerprints hash it."""
+    return text_rule(bool(legacy))
 
 
 def class_fingerprint(names: Sequence[str]) -> str:
@@ -78,7 +79,7 @@ def recorded_source(saved: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _default_features() -> str:
-    from avgzsl_bench.datasets.types import DEFAULT_FEATURES
+    from avgzsl_bench.datasets.dims import DEFAULT_FEATURES
 
     return DEFAULT_FEATURES
 
@@ -86,7 +87,7 @@ def _default_features() -> str:
 # What a difference is called in messages, and the option that caused it.
 _SOURCE_FIELDS = {
     "dataset": ("dataset", "--dataset"),
-    "features": ("feature set", ""),
+    "features": ("feature set", "--features"),
     "text_order": ("text order", "--text-order"),
 }
 

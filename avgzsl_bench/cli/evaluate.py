@@ -168,7 +168,12 @@ def _hparams(args: argparse.Namespace, models: TrainedModels, source: DataSource
 
 def checked_source(args: argparse.Namespace, models: TrainedModels, console: Console) -> DataSource:
     """The data to evaluate on; saved models recording other data are refused here, before any is read."""
+    from avgzsl_bench.jobs.job import data_problem
+
     source = _source(args, models, console)
+    problem = data_problem(models.method, source)
+    if problem:  # e.g. TCAF's models on averaged features: say so before anything is read
+        raise BenchError(f"cannot evaluate {models.files['stage1']}: {problem}")
     if not models.is_reference:
         check_source(models.files["stage1"], models.saved, source)
     return source

@@ -4,11 +4,13 @@ command line (those given on it, even at their default value), and loading a che
 from __future__ import annotations
 
 import argparse
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from avgzsl_bench.cli import common
-from avgzsl_bench.experiments.expand import CommandLine
-from avgzsl_bench.experiments.schema import Experiment, load_experiment
+
+if TYPE_CHECKING:  # the experiments package checks values with the method registry (torch): handlers only
+    from avgzsl_bench.experiments.expand import CommandLine
+    from avgzsl_bench.experiments.schema import Experiment
 
 # Options an experiment file can also set: given on the command line, they win over the file.
 FILE_OPTIONS = ("methods", "dataset", "features", "seeds", "demo_samples")
@@ -56,6 +58,8 @@ def unmark(args: argparse.Namespace) -> None:
 
 def command_line(args: argparse.Namespace) -> CommandLine:
     """What the command line adds to an experiment file."""
+    from avgzsl_bench.experiments.expand import CommandLine
+
     return CommandLine(
         datasets=(args.dataset,) if given(args, "dataset") else (),
         root=args.root,
@@ -71,6 +75,7 @@ def command_line(args: argparse.Namespace) -> CommandLine:
 
 def load(path: str) -> Experiment:
     """An experiment file, checked; a reference table's `paper` ids must name published numbers."""
+    from avgzsl_bench.experiments.schema import load_experiment
     from avgzsl_bench.reports.paper import check_table_file
 
     loaded = load_experiment(path)

@@ -9,7 +9,6 @@ from typing import Any
 from rich.console import Console
 
 from avgzsl_bench.cli import common
-from avgzsl_bench.errors import BenchError
 from avgzsl_bench.store.sqlite import ResultStore
 
 EXAMPLES = """\
@@ -38,9 +37,7 @@ def main(args: argparse.Namespace) -> int:
     from avgzsl_bench.store.exchange import export_runs
 
     filters = {name: getattr(args, name) for name in ("method", "dataset") if getattr(args, name)}
-    if not Path(args.store).is_file():
-        raise BenchError(f"no results store at '{args.store}'; pass --store with the store to export")
-    summary = export_runs(ResultStore(args.store), args.out, force=args.force, **filters)
+    summary = export_runs(ResultStore(args.store, read_only=True), args.out, force=args.force, **filters)
     if not args.quiet:
         Console(stderr=True).print(
             f"exported {summary.runs} runs ({summary.with_predictions} with predictions) to {args.out}: "

@@ -22,7 +22,8 @@ def add_parser(subparsers: Any) -> None:
     parser = common.subparser(
         subparsers,
         "leaderboard",
-        "write <out>/<dataset>.md for every dataset with finished runs in the store, ranked by mean test HM",
+        "write <out>/<dataset>.md for every dataset with finished runs in the store, ranked by mean test HM "
+        "(or, with --html DIR, an offline static site of the same boards with figures)",
         EXAMPLES,
     )
     parser.add_argument("--store", default=common.DEFAULT_STORE, help="the SQLite results store to read")
@@ -62,7 +63,7 @@ def _write_site(args: argparse.Namespace) -> int:
     from avgzsl_bench.reports.site import write_site
 
     with make_reporter(args.quiet) as reporter:
-        written, removed = write_site(ResultStore(args.store), args.html)
+        written, removed = write_site(ResultStore(args.store, read_only=True), args.html)
         for path in removed:
             reporter.note(f"removed {path}: the store has no runs for that board any more")
         reporter.note(f"HTML leaderboard written to {written[0]} ({len(written) - 1} board pages)")

@@ -39,7 +39,7 @@ def parameter_count(name: str, dataset: str, features: str = DEFAULT_FEATURES) -
 
     spec, data = get_method(name), get_dataset(dataset, features)
     hparams = spec.defaults(dataset, features)
-    if spec.text_problem(hparams, data.dims.text_names):
+    if spec.text_problem(hparams, data.dims.text_names) or spec.data_problem(data.temporal, data.key):
         return None
     with torch.device("meta"):  # shapes only: no memory, no initialisation cost
         model = spec.build(data.dims, hparams)

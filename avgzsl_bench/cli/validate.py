@@ -10,7 +10,7 @@ from avgzsl_bench.cli import common, experiment
 EXAMPLES = """\
   python bench.py validate experiments/clipclap-losses.toml
   python bench.py validate my-exp.toml --dataset ucf --root /data/UCF --seeds 42 43 44
-  python bench.py validate avgzsl_bench/reports/experiments/table*.toml --dataset demo
+  python bench.py validate avgzsl_bench/reports/experiments/table[1-4].toml --dataset demo
 A file with a typo'd key, a value a method refuses, an unknown method/dataset/feature set or data that is
 not there exits with code 2 and a message naming the file and the key; nothing is trained or stored.
 Options are those of `run --config`: they change what is checked the way they change what runs."""

@@ -36,7 +36,7 @@ def sha256_file(path: Path | str) -> str:
 
 def text_rule(legacy_text_order: bool) -> str:
     """How class text is attached: by class name, or by the reference's sorted-key position."""
-    return "legacy-position" if legacy_text_order else "name"
+    return "position" if legacy_text_order else "name"
 
 
 def _digest(identity: Mapping[str, Any]) -> str:

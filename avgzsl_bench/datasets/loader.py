@@ -16,7 +16,7 @@ import torch
 
 from avgzsl_bench.datasets.cache import cache_key, cache_path, default_cache_dir, read_cache, write_cache
 from avgzsl_bench.datasets.fingerprint import files_fingerprint
-from avgzsl_bench.datasets.layout import BundleLayout, locate, source_files
+from avgzsl_bench.datasets.layout import MANIFEST_NAME, BundleLayout, locate, source_files
 from avgzsl_bench.datasets.parse import Folder, Parsed, parse_bundle
 from avgzsl_bench.datasets.sequences import Sequences
 from avgzsl_bench.datasets.spec import DatasetSpec, get_dataset
@@ -145,8 +145,13 @@ def assemble_temporal(parsed: TemporalParsed, layout: BundleLayout) -> GZSLDatas
 
 
 def bundle_fingerprint(layout: BundleLayout, legacy_text_order: bool) -> str:
-    """The data fingerprint of a bundle: every file a load reads, the feature set and the text rule."""
-    return files_fingerprint(layout.root, source_files(layout), layout.spec.features, legacy_text_order)
+    """The data fingerprint of a bundle: every file a load reads, the feature set and the text rule.
+
+    The feature zoo's manifest is read but not hashed: it records when and how fast the features
+    were extracted, so a re-extraction of byte-identical features must not make a new data version
+    (what it decides, which file holds which text, is hashed through those files)."""
+    hashed = [name for name in source_files(layout) if Path(name).name != MANIFEST_NAME]
+    return files_fingerprint(layout.root, hashed, layout.spec.features, legacy_text_order)
 
 
 def load_bundle(

@@ -17,7 +17,8 @@ from avgzsl_bench.api import get_method
 from avgzsl_bench.datasets import DEFAULT_FEATURES, DataSource, check_layout
 from avgzsl_bench.errors import BenchError
 from avgzsl_bench.experiments.schema import Experiment, Row
-from avgzsl_bench.jobs.job import DEFAULT_THREADS, Job, make_jobs
+from avgzsl_bench.jobs.defaults import DEFAULT_THREADS
+from avgzsl_bench.jobs.job import Job, make_jobs
 
 DEFAULT_SEEDS = (42,)
 DEFAULT_DATASET = "demo"

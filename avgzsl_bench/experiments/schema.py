@@ -17,7 +17,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from avgzsl_bench.api import METHODS
 from avgzsl_bench.datasets import DEFAULT_FEATURES, list_datasets, list_feature_sets
 from avgzsl_bench.errors import BenchError, did_you_mean
 from avgzsl_bench.tomlfile import read_toml
@@ -40,6 +39,13 @@ TOP_KEYS = (
 RUN_KEYS = ("method", "label", "overrides", "paper", "optional")
 TABLE_KEYS = ("number", "title", "citation", "protocol")
 ALL_METHODS = "all"
+
+
+def _method_names() -> list[str]:
+    # Imported when a file is read: the method registry imports torch, which `--help` must not.
+    from avgzsl_bench.api import METHODS
+
+    return list(METHODS.names())
 
 Overrides = tuple[tuple[str, Any], ...]
 
@@ -139,7 +145,7 @@ class _Reader:
         return tuple(dict.fromkeys(values))
 
     def method(self, name: Any, where: str) -> str:
-        known = METHODS.names()
+        known = _method_names()
         if not isinstance(name, str):
             raise self.fail(where, f"a method name must be a string, got {_describe(name)}")
         if name not in known:
@@ -193,7 +199,7 @@ def _run_rows(reader: _Reader, runs: Any, shared: Overrides) -> tuple[list[Row],
         optional = run.get("optional", False)
         if not isinstance(optional, bool):
             raise reader.fail(f"{section} 'optional'", f"must be true or false, got {_describe(optional)}")
-        if optional and run["method"] not in METHODS.names():
+        if optional and run["method"] not in _method_names():
             absent.append(reader.text(run, "label", f"{section} 'label'", str(run["method"])))
             continue
         method = reader.method(run["method"], section)
@@ -247,7 +253,7 @@ def parse_experiment(data: Mapping[str, Any], path: str, content: bytes = b"") -
     reader = _Reader(path)
     reader.keys(data, TOP_KEYS)
     shared = tuple(reader.table(data, "overrides", "[overrides]").items())
-    methods = reader.names(data, "methods", [*METHODS.names(), ALL_METHODS], "method")
+    methods = reader.names(data, "methods", [*_method_names(), ALL_METHODS], "method")
     all_methods = ALL_METHODS in methods
     if all_methods and len(methods) > 1:
         raise reader.fail("'methods'", 'is either "all" or a list of method names, not both')

@@ -1,5 +1,6 @@
-"""Where a job runs: its device, its CPU threads, its data (loaded once per process), and the
-context its record states (harness version, git revision, device name)."""
+"""Where a job runs: its device, its CPU threads, its data (loaded once per process, pooled once
+for methods built for vectors), and the context its record states (harness version, git revision,
+device name, software versions, data fingerprint)."""
 
 from __future__ import annotations
 

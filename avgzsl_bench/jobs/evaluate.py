@@ -11,6 +11,7 @@ from avgzsl_bench.artefacts.checkpoints import TrainedModels
 from avgzsl_bench.artefacts.provenance import NOT_VERIFIABLE, VERIFIED, chance_hm, check_classes
 from avgzsl_bench.datasets import DataSource
 from avgzsl_bench.jobs.environment import cpu_threads, method_data, record_context, resolve_device
+from avgzsl_bench.jobs.job import pooling_of
 from avgzsl_bench.jobs.predictions import test_predictions
 from avgzsl_bench.protocol.trained import evaluate_models
 from avgzsl_bench.store.predictions import Predictions
@@ -35,8 +36,9 @@ def evaluation_config(
     source: DataSource, hparams: Mapping[str, Any], models: TrainedModels, verified: bool = False
 ) -> dict[str, Any]:
     """What determines an evaluation: method, data, hyper-parameters, the models' file hashes, and
-    whether what they were trained on was verified to be this data."""
-    return {
+    whether what they were trained on was verified to be this data (and, as for trained runs, the
+    pooling through which a method built for vectors saw a temporal feature set)."""
+    config: dict[str, Any] = {
         "method": models.method,
         "data": source.identity(),
         "hparams": dict(hparams),
@@ -46,6 +48,10 @@ def evaluation_config(
             "provenance": VERIFIED if verified else NOT_VERIFIABLE,
         },
     }
+    pooling = pooling_of(models.method, source)
+    if pooling is not None:
+        config["pooling"] = pooling
+    return config
 
 
 def evaluate_trained(

@@ -77,9 +77,4 @@ def pooling_of(method: str, source: DataSource) -> str | None:
 
 def data_problem(method: str, source: DataSource) -> str:
     """Why `method` cannot run on `source`'s kind of features ("" when it can)."""
-    if get_method(method).cls.temporal and not source.spec.temporal:
-        return (
-            f"method '{method}' consumes feature sequences, but '{source.label}' has one vector per video; "
-            "use a temporal feature set (--features c3d-vggish-temporal or selavi-temporal)"
-        )
-    return ""
+    return get_method(method).data_problem(source.spec.temporal, source.label)
