@@ -38,7 +38,8 @@ def demo_store(tmp_path_factory) -> Path:
         "zeroshot", SOURCE, seeds=[1], overrides=QUICK, store=path, device="cpu", models_dir=str(models)
     )
     saved = load_saved(next(models.glob("*.pt")))
-    record, predictions = evaluate_trained(SOURCE, saved.saved["config"]["hparams"], saved, "cpu", 1)
+    evaluated = evaluate_trained(SOURCE, saved.saved["config"]["hparams"], saved, "cpu", 1)
+    record, predictions = evaluated.record, evaluated.predictions
     ResultStore(path).save_run(record, predictions)
     return path
 

@@ -79,7 +79,8 @@ def test_an_evaluation_stores_the_predictions_its_trained_run_made(tmp_path: Pat
         "devise", SOURCE, seeds=[3], overrides=QUICK, store=store_path, models_dir=str(models), device="cpu"
     ).records
     saved = load_saved(next(models.glob("*.pt")))
-    record, predictions = evaluate_trained(SOURCE, saved.saved["config"]["hparams"], saved, "cpu", 1)
+    evaluated = evaluate_trained(SOURCE, saved.saved["config"]["hparams"], saved, "cpu", 1)
+    record, predictions = evaluated.record, evaluated.predictions
     assert record.kind == "evaluation" and record.data_fingerprint == trained.data_fingerprint
     assert_consistent(record, predictions)
     stored = ResultStore(store_path).predictions(trained.key)
