@@ -37,14 +37,14 @@ def bench(*args: str) -> float:
 def in_process(store: Path, work: Path) -> tuple[float, float]:
     work.mkdir()
     sys.path.insert(0, str(REPO))  # this checkout's package, as `bench.py` uses
-    from avgzsl_bench.store.exchange import export_runs, import_runs
+    from avgzsl_bench.store.exchange import export_runs, merge_runs, read_run_files
     from avgzsl_bench.store.sqlite import ResultStore
 
     started = time.perf_counter()
     export_runs(ResultStore(store), work / "runs")
     exported = time.perf_counter() - started
     started = time.perf_counter()
-    import_runs(ResultStore(work / "copy.sqlite"), [work / "runs"])
+    merge_runs(ResultStore(work / "copy.sqlite"), read_run_files([work / "runs"]))
     return exported, time.perf_counter() - started
 
 

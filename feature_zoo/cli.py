@@ -180,16 +180,16 @@ def _build_backbones(args: argparse.Namespace, console: Console):
 
 
 def _run_extract(args: argparse.Namespace, console: Console) -> int:
-    from feature_zoo.pipeline import extract_dataset, locate_videos
+    from feature_zoo.pipeline import extract_dataset, prepare_extraction
 
-    if args.temporal and args.preprocess not in (None, "clean"):
-        raise BenchError(
-            f"--temporal extracts with clean preprocessing only, not --preprocess {args.preprocess}: the reference "
-            "quirks reproduce the released averaged features, and no temporal CLIP/CLAP features were released"
-        )
-    if args.temporal and args.executor != "local":
-        raise BenchError("--temporal runs on the local machine only: drop --executor (or use --executor local)")
-    locate_videos(args.videos, args.splits, args.zero_shot_split)  # a wrong folder fails before any model loads
+    listing = prepare_extraction(  # bad flags or a wrong folder fail before any model loads
+        args.videos,
+        args.splits,
+        args.zero_shot_split,
+        temporal=args.temporal,
+        preprocess=args.preprocess,
+        local=args.executor == "local",
+    )
     config, visual, audio = _build_backbones(args, console)
     preprocess = "clean" if args.temporal else args.preprocess or default_preprocess(args.dataset)
     default = "temporal features" if args.temporal else f"default for {args.dataset}"
@@ -223,6 +223,7 @@ def _run_extract(args: argparse.Namespace, console: Console) -> int:
             zero_shot_split=args.zero_shot_split,
             with_text=not args.no_text,
             temporal=args.temporal,
+            listing=listing,
             on_start=on_start,
             on_progress=on_progress,
             on_text_progress=lambda label, n, total: progress.count(label, n, total, force=True),

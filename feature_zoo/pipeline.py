@@ -174,23 +174,26 @@ def extract_dataset(
     on_text_progress: TextProgress | None = None,
     shards: ShardedExtraction | None = None,
     temporal: bool = False,
+    listing: VideoListing | None = None,
 ) -> DatasetResult:
     """Extract every video named in the split CSVs and write the bundle under ``out_root``.
 
     ``preprocess`` is "reference" or "clean" (``feature_zoo.preprocess``); None = the dataset's default.
     ``temporal``: one vector per second per modality in the TCAF layout (``feature_zoo.temporal``),
     under ``features/clip_clap_features_non_averaged/``; clean preprocessing only, no shards.
+    ``listing``: what ``prepare_extraction`` returned for these same arguments (a caller that checks
+    before building backbones); None: it is made here.
     """
     if dataset not in PROMPT_SETS:
         raise ValueError(f"unknown dataset {dataset!r}; known: {sorted(PROMPT_SETS)}")
-    if temporal:
-        _check_temporal(preprocess, shards)
-        preprocess = "clean"
-    preprocess = preprocess or default_preprocess(dataset)
+    if listing is None:
+        listing = prepare_extraction(
+            videos_dir, splits_dir, zero_shot_split, temporal=temporal, preprocess=preprocess, local=shards is None
+        )
+    splits, videos, where = listing.splits, listing.videos, listing.where
+    preprocess = "clean" if temporal else preprocess or default_preprocess(dataset)
     policy = TEMPORAL_POLICY if temporal else frame_policy(preprocess, dataset)
     feature_dir = TEMPORAL_FEATURE_DIR if temporal else RELEASE_FEATURE_DIR
-    splits, videos = locate_videos(videos_dir, splits_dir, zero_shot_split)
-    where = SplitFiles(Path(videos_dir), Path(splits_dir) / zero_shot_split)
     if on_start is not None:
         on_start(len(videos))
     cache = FeatureCache(cache_dir if cache_dir is not None else default_cache_dir(out_root), policy.cache_tag)
@@ -246,12 +249,34 @@ class SplitFiles:
         return self.lists / f"{split}.csv"
 
 
-def locate_videos(
-    videos_dir: Path | str, splits_dir: Path | str, zero_shot_split: str = "cls_split"
-) -> tuple[dict[str, list[tuple[str, str]]], dict[str, Path | None]]:
-    """The split lists and each listed video's file (None: not in the folder). Refuses a split none of
-    whose videos is there, which would make an unusable bundle: callers check this before building
-    backbones, since encoding a large dataset takes hours."""
+@dataclass(frozen=True)
+class VideoListing:
+    """The split lists and each listed video's file (None: not in the folder), found by one walk."""
+
+    splits: dict[str, list[tuple[str, str]]]
+    videos: dict[str, Path | None]
+    where: SplitFiles
+
+
+def prepare_extraction(
+    videos_dir: Path | str,
+    splits_dir: Path | str,
+    zero_shot_split: str = "cls_split",
+    *,
+    temporal: bool = False,
+    preprocess: str | None = None,
+    local: bool = True,
+) -> VideoListing:
+    """Everything an extraction checks before any model loads (building backbones and encoding a
+    large dataset take long): the limits of ``temporal`` extraction, then the video folder, walked once."""
+    if temporal:
+        _check_temporal(preprocess, local)
+    return _locate_videos(videos_dir, splits_dir, zero_shot_split)
+
+
+def _locate_videos(videos_dir: Path | str, splits_dir: Path | str, zero_shot_split: str = "cls_split") -> VideoListing:
+    """The split lists and each listed video's file. Refuses a split none of whose videos is there,
+    which would make an unusable bundle."""
     splits = read_split_lists(splits_dir, zero_shot_split)
     videos = find_videos(videos_dir, sorted({video for rows in splits.values() for video, _ in rows}))
     where = SplitFiles(Path(videos_dir), Path(splits_dir) / zero_shot_split)
@@ -262,7 +287,7 @@ def locate_videos(
                 f"{where.videos}: --videos must be the folder holding <filename>.mp4 (or .avi, .mkv, ...) "
                 "for the CSV's filename column"
             )
-    return splits, videos
+    return VideoListing(splits, videos, where)
 
 
 def _refuse_empty_splits(splits: dict[str, list[tuple[str, str]]], report: ExtractionReport, where: SplitFiles):
@@ -310,14 +335,14 @@ def _manifest(
     }
 
 
-def _check_temporal(preprocess: str | None, shards: ShardedExtraction | None) -> None:
+def _check_temporal(preprocess: str | None, local: bool) -> None:
     if preprocess not in (None, "clean"):
-        raise ValueError(
-            f"--temporal extracts with clean preprocessing only (got --preprocess {preprocess}): the reference "
+        raise BenchError(
+            f"--temporal extracts with clean preprocessing only, not --preprocess {preprocess}: the reference "
             "quirks reproduce the released averaged features, and no temporal CLIP/CLAP features were released"
         )
-    if shards is not None:
-        raise ValueError("--temporal runs on the local machine only: drop --executor (or use --executor local)")
+    if not local:
+        raise BenchError("--temporal runs on the local machine only: drop --executor (or use --executor local)")
 
 
 def _outcome(videos: int, report: ExtractionReport, empty: list[str], with_text: bool) -> dict[str, object]:

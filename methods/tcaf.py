@@ -326,11 +326,8 @@ TCAF_SCHEDULE: dict[str, dict[str, Any]] = {
         "batches_per_epoch": 300,
         "weight_decay": 1e-5,  # set inside the reference model's Adam
         "lr_patience": 3,  # ReduceLROnPlateau('max', patience=3) on the validation HM
-        # How the data path cuts batches (`datasets.crop`): "max" pads to the batch's longest
-        # sequence; "fixed" (ActivityNet) crops/pads video to exactly train_steps / eval_steps.
-        "batch_length": "max",
-        "train_steps": 60,
-        "eval_steps": 300,
+        # How batches are cut keeps `datasets.crop.SequenceCrop`'s defaults ("max": padded to the
+        # batch's longest sequence, 60/300 step caps) except on ActivityNet ("fixed", below).
     },
     "demo": DEMO_SCHEDULE,
     f"activitynet/{CLS}": {"batch_length": "fixed"},
@@ -396,7 +393,6 @@ TCAF_MODEL: dict[str, dict[str, Any]] = {
 }
 TCAF_CHOICES: dict[str, tuple[Any, ...]] = {
     "text": TEXT_CHOICES,
-    "batch_length": ("max", "fixed"),
     "eval_time": ("index", "seconds"),
 }
 

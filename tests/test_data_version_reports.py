@@ -7,8 +7,9 @@ from pathlib import Path
 from avgzsl_bench.datasets import DataSource
 from avgzsl_bench.jobs.job import make_jobs
 from avgzsl_bench.jobs.tables import row_lookup, table_jobs
+from avgzsl_bench.reports.board import build_board
 from avgzsl_bench.reports.data_version import UNRECORDED
-from avgzsl_bench.reports.leaderboard import render_leaderboard
+from avgzsl_bench.reports.leaderboard import render_markdown
 from avgzsl_bench.reports.paper import load_paper_reference
 from avgzsl_bench.reports.tables import render_table
 from avgzsl_bench.store.frame import results_frame
@@ -31,7 +32,7 @@ def records(fake_record, tmp_path: Path, fingerprints: dict[str, str]) -> list[R
 
 
 def board(runs: list[RunRecord]) -> str:
-    return render_leaderboard(results_frame(runs), "UCF")
+    return render_markdown(build_board(results_frame(runs), "ucf", runs[0].feature_set, "UCF"))
 
 
 def test_one_data_version_renders_as_before(fake_record, tmp_path: Path) -> None:

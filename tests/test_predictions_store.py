@@ -45,7 +45,7 @@ def assert_same(a: Predictions, b: Predictions) -> None:
 def test_store_round_trip(tmp_path: Path, fake_record) -> None:
     store = ResultStore(tmp_path / "store.sqlite")
     predictions = make_predictions()
-    store.save_predictions(predictions)
+    store.save_run(fake_record(predictions.key), predictions)
     loaded = store.predictions(predictions.key)
     assert loaded is not None
     assert_same(loaded, predictions)

@@ -168,6 +168,20 @@ def test_figures_from_a_tiny_real_run(tmp_path: Path) -> None:
         assert data.startswith(PNG_MAGIC) and len(data) > 10_000
 
 
+def test_figure3_refuses_a_sequence_method_before_training(monkeypatch) -> None:
+    from types import SimpleNamespace
+
+    from avgzsl_bench.api import get_method
+    from avgzsl_bench.errors import BenchError
+    from avgzsl_bench.jobs import figure
+
+    tcaf = get_method("tcaf").cls
+    monkeypatch.setattr(tcaf, "has_embeddings", classmethod(lambda cls: True))  # a plugin that exposes them
+    monkeypatch.setattr(figure, "train_jobs", lambda *args, **kwargs: pytest.fail("trained before refusing"))
+    with pytest.raises(BenchError, match="'tcaf' consumes sequences"):
+        figure3_model(SimpleNamespace(method="tcaf"), None)  # type: ignore[arg-type]
+
+
 def test_feature_set_tables_run_on_matching_sources_only(tmp_path: Path, reference, fill_store) -> None:
     ucf, selavi = (
         DataSource("ucf", root=str(tmp_path / "UCF")),

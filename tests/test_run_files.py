@@ -92,9 +92,10 @@ def test_reimport_skips_identical_runs_and_export_is_deterministic(
 
 def test_import_needs_no_torch(exported: Path, tmp_path: Path) -> None:
     code = (
-        "import sys; from pathlib import Path; from avgzsl_bench.store.exchange import import_runs; "
+        "import sys; from pathlib import Path; from avgzsl_bench.store.exchange import merge_runs, read_run_files; "
         "from avgzsl_bench.store.sqlite import ResultStore; "
-        f"summary = import_runs(ResultStore({str(tmp_path / 's.sqlite')!r}), [Path({str(exported)!r})]); "
+        f"files = read_run_files([Path({str(exported)!r})]); "
+        f"summary = merge_runs(ResultStore({str(tmp_path / 's.sqlite')!r}), files); "
         "assert summary.imported == 4, summary; assert 'torch' not in sys.modules, 'torch was imported'"
     )
     result = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=120)

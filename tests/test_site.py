@@ -11,6 +11,7 @@ import pytest
 
 from avgzsl_bench.cli import main
 from avgzsl_bench.datasets import DataSource
+from avgzsl_bench.datasets.fingerprint import short_fingerprint
 from avgzsl_bench.errors import BenchError
 from avgzsl_bench.jobs.job import make_jobs
 from avgzsl_bench.reports.board import (
@@ -23,6 +24,7 @@ from avgzsl_bench.reports.board import (
     provenance,
     reference_rows,
 )
+from avgzsl_bench.reports.data_version import UNRECORDED
 from avgzsl_bench.reports.leaderboard import render_markdown
 from avgzsl_bench.reports.paper import PAPER_REFERENCE, load_paper_reference
 from avgzsl_bench.reports.svg import nice_ceiling, nice_ticks
@@ -100,7 +102,7 @@ def test_site_pages_render_the_board_rows(board_store: ResultStore, tmp_path: Pa
     assert len(provenance) - 5 >= len(published) and set(provenance[5:]) == {PUBLISHED, CLAIM}
     assert _cells(page, 0)[:5] == ["1", "2", "3", "4", "5"] and set(_cells(page, 0)[5:]) == {"—"}
     data = _cells(page, 12)
-    assert data[0] == FINGERPRINT[:12] and data[2] == "—"  # the single-seed variant recorded none
+    assert data[0] == short_fingerprint(FINGERPRINT) and data[2] == UNRECORDED  # the single-seed variant recorded none
     assert _cells(page, 5)[0] == "1, 2, 3"
     assert page.count("<svg") == 3 and page.count("<polyline") == 5  # HM-vs-β curves of the top five
     assert "class9" in page  # per-class recall of the variant
@@ -162,7 +164,7 @@ def test_rows_from_different_data_versions_are_flagged(board_store: ResultStore,
     board_store.save_run(other)
     assert _write(board_store, site) == 0
     page = (site / "ucf.html").read_text()
-    assert "computed from 2 different data versions" in page and "ffffffffffff" in page
+    assert "computed from 2 different data versions" in page and f">{short_fingerprint('f' * 64)}<" in page
 
 
 def test_provenance_of_runs_and_reference_numbers(fake_record, tmp_path: Path) -> None:

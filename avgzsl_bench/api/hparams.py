@@ -54,10 +54,6 @@ class Schedule:
     batches_per_epoch: int
     weight_decay: float = 0.0
     lr_patience: int = 3
-    # Temporal methods only (`datasets.crop`): batch length "max" or "fixed", and the step caps.
-    batch_length: str = "max"
-    train_steps: int = 60
-    eval_steps: int = 300
 
     @classmethod
     def field_names(cls) -> tuple[str, ...]:
@@ -77,8 +73,6 @@ SCHEDULE_RANGES = {
     "batches_per_epoch": AT_LEAST_ONE,
     "weight_decay": NON_NEGATIVE,
     "lr_patience": NON_NEGATIVE,
-    "train_steps": AT_LEAST_ONE,
-    "eval_steps": AT_LEAST_ONE,
 }
 
 

@@ -163,11 +163,12 @@ def _validate(name: str, spec: MethodSpec) -> None:
             f"method '{name}': its schedule defaults lack {', '.join(absent)} "
             f"(the protocol needs {', '.join(REQUIRED_SCHEDULE)})"
         )
-    unknown = set(defaults) - set(Schedule.field_names())
+    keys = Schedule.field_names() + (SequenceCrop.field_names() if cls.temporal else ())
+    unknown = set(defaults) - set(keys)
     if unknown:
         raise BenchError(
             f"method '{name}': {', '.join(sorted(unknown))} are not schedule keys "
-            f"({', '.join(Schedule.field_names())}); put model hyper-parameters under model="
+            f"({', '.join(keys)}); put model hyper-parameters under model="
         )
     clash = set(defaults) & set(spec.model.get("default", {}))
     if clash:

@@ -1,7 +1,9 @@
 """How a batch of sequences is cut and padded: the reference's (TCAF's) collation, vectorised.
 
 Two batch-length modes, set per method and dataset by the schedule keys `batch_length`,
-`train_steps` and `eval_steps` (defaults: "max", 60, 300):
+`train_steps` and `eval_steps` (defaults: "max", 60, 300). `SequenceCrop` is their one home: it
+declares the keys, their defaults and allowed values, checks them, and is the one way a model's
+crop is made from resolved hyper-parameters (`SequenceCrop.from_hparams`, called by `MethodSpec`):
 
 * "max": every sequence is kept whole and the batch is padded to its longest sequence (per modality);
   the step caps are not used (UCF and VGGSound in the reference's best configurations).
@@ -19,7 +21,7 @@ waited on to learn a batch's shape.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import Any
 
 import torch
@@ -50,9 +52,14 @@ class SequenceCrop:
                 raise BenchError(f"{name} must be at least 1; got {getattr(self, name)!r}")
 
     @classmethod
+    def field_names(cls) -> tuple[str, ...]:
+        """The schedule keys of a temporal method that set how its batches are cut."""
+        return tuple(field.name for field in fields(cls))
+
+    @classmethod
     def from_hparams(cls, hparams: Mapping[str, Any]) -> SequenceCrop:
-        keys = ("batch_length", "train_steps", "eval_steps")
-        return cls(**{key: hparams[key] for key in keys if key in hparams})
+        """The crop of resolved hyper-parameters (defaults for the keys they lack); a bad value raises."""
+        return cls(**{key: hparams[key] for key in cls.field_names() if key in hparams})
 
 
 def crop_windows(

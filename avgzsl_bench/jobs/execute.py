@@ -27,7 +27,6 @@ from avgzsl_bench.jobs.job import Job
 from avgzsl_bench.jobs.predictions import test_predictions
 from avgzsl_bench.protocol.stages import EpochCallback, ProtocolResult, StepProgress, run_protocol
 from avgzsl_bench.store.leases import ClaimedElsewhere, JobLease
-from avgzsl_bench.store.predictions import Predictions
 from avgzsl_bench.store.records import RunRecord, Stage1Result, build_record
 from avgzsl_bench.store.sqlite import ResultStore
 
@@ -36,11 +35,10 @@ Result = RunRecord | ClaimedElsewhere
 
 @dataclass
 class Trained:
-    """A trained run: its record, its test predictions, and its stage-2 model when it was asked for."""
+    """A trained run: its record, and its stage-2 model when it was asked for."""
 
     record: RunRecord
     model: GZSLMethod | None = None
-    predictions: Predictions | None = None
 
 
 def models_file(models_dir: str, job: Job) -> Path:
@@ -148,14 +146,13 @@ def train_jobs(
         for position, result in runs:
             job = jobs[position]
             record = run_record(job, result, context)
-            predictions = test_predictions(record.key, dataset, result.stage1, result.measured)
             if models_dir is not None:
                 assert result.model is not None
                 info = _saved_info(job, result, record, dataset)
                 save_models(models_file(models_dir, job), info, best[position], result.model.state_dict())
-            if store is not None and persist:
-                store.save_run(record, predictions)  # one transaction: a stored run has its predictions
-            trained[position] = Trained(record, result.model if keep_models else None, predictions)
+            if store is not None and persist:  # one transaction: a stored run has its predictions
+                store.save_run(record, test_predictions(record.key, dataset, result.stage1, result.measured))
+            trained[position] = Trained(record, result.model if keep_models else None)
     return [trained[position] for position in range(len(jobs))]
 
 

@@ -18,11 +18,18 @@ def figure3_model(
     job: Job, store_path: str | None, device: str = "cpu", stack: str = "auto", progress: ProgressHook | None = None
 ) -> tuple[GZSLMethod, GZSLDataset]:
     """`job`'s stage-2 model (which the store does not keep, so it is trained again, reusing a stored
-    stage 1) with the data it saw; nothing is written to the store."""
-    if not get_method(job.method).cls.has_embeddings():
+    stage 1) with the data it saw; nothing is written to the store. What the figure cannot plot is
+    refused here, before the model trains."""
+    method = get_method(job.method).cls
+    if not method.has_embeddings():
         raise BenchError(
             f"Figure 3 plots the learned audio-visual and text embeddings; '{job.method}' does not "
             "expose them (embed_inputs/embed_text): use --methods clipclap"
+        )
+    if method.temporal:  # it sees feature sequences, never pooled
+        raise BenchError(
+            f"Figure 3 plots one input vector per video; '{job.method}' consumes sequences and has none: "
+            "use --methods clipclap"
         )
     # Only read (a stored stage 1 is reused): a store that does not exist is not created.
     store = ResultStore(store_path, read_only=True) if store_path and Path(store_path).is_file() else None

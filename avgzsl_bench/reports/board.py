@@ -91,7 +91,6 @@ class BoardRow:
     comparison: Comparison | None = None  # None for the best row and for reference rows
     date: str = ""
     git: str = ""
-    fingerprints: tuple[str, ...] = ()  # distinct data fingerprints of the runs ("" when not recorded)
     records: tuple[RunRecord, ...] = ()
     source: str = ""  # where a reference row's number is published or claimed
 
@@ -139,12 +138,6 @@ class Board:
         """Whether any evaluated row's models could not be shown to be trained on this data."""
         return not all(provenance_verified(record) for row in self.rows for record in row.records)
 
-    @property
-    def fingerprints(self) -> list[str]:
-        """The distinct recorded data fingerprints of the ranked rows, in row order."""
-        found = [value for row in self.rows for value in row.fingerprints if value]
-        return list(dict.fromkeys(found))
-
 
 def _ranked_row(rank: int, group: pd.DataFrame, bounds: Interval | None, versus: Comparison | None) -> BoardRow:
     records: list[RunRecord] = list(group["record"])
@@ -162,7 +155,6 @@ def _ranked_row(rank: int, group: pd.DataFrame, bounds: Interval | None, versus:
         comparison=versus,
         date=str(group["created"].max())[:10],
         git=", ".join(sorted(set(group["git_revision"]))),
-        fingerprints=tuple(dict.fromkeys(record.data_fingerprint for record in records)),
         records=tuple(records),
     )
 

@@ -19,14 +19,23 @@ COLUMN = "data"
 UNRECORDED = "unrecorded"
 
 
+COLUMN_MEANING = "the first digits of the sha256 over the feature, split and class-text files and the text rule"
+UNRECORDED_MEANING = f"`{UNRECORDED}`: stored before data fingerprints were recorded."
+
+
 def known_versions(fingerprints: Iterable[str]) -> list[str]:
     """The distinct recorded fingerprints, sorted."""
     return sorted({fingerprint for fingerprint in fingerprints if fingerprint})
 
 
+def run_versions(groups: Sequence[Iterable[RunRecord]]) -> list[str]:
+    """The distinct recorded fingerprints of all these rows' runs, sorted."""
+    return known_versions(run.data_fingerprint for group in groups for run in group)
+
+
 def mixes_versions(groups: Sequence[Iterable[RunRecord]]) -> bool:
     """Whether the runs of these rows were computed from more than one recorded data version."""
-    return len(known_versions(run.data_fingerprint for group in groups for run in group)) > 1
+    return len(run_versions(groups)) > 1
 
 
 def version_cell(runs: Iterable[RunRecord]) -> str:
@@ -37,10 +46,14 @@ def version_cell(runs: Iterable[RunRecord]) -> str:
 
 def version_note(groups: Sequence[Iterable[RunRecord]]) -> str:
     """The note under a heading whose rows mix data versions."""
-    versions = known_versions(run.data_fingerprint for group in groups for run in group)
+    versions = run_versions(groups)
     named = ", ".join(f"`{short_fingerprint(version)}`" for version in versions)
     return (
         f"**These rows were computed from {len(versions)} different data versions ({named}; column `{COLUMN}`, "
-        "the first digits of the sha256 over the feature, split and class-text files and the text rule): "
-        f"compare rows only within one data version.** `{UNRECORDED}`: stored before data fingerprints were recorded."
+        f"{COLUMN_MEANING}): compare rows only within one data version.** {UNRECORDED_MEANING}"
     )
+
+
+def version_legend() -> str:
+    """What the `data` column means, for a page that shows it even when its rows share one version."""
+    return f"`{COLUMN}`: the data version of a row's runs, {COLUMN_MEANING}. {UNRECORDED_MEANING}"

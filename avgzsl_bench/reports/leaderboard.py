@@ -13,13 +13,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pandas as pd
 from tabulate import tabulate
 
 from avgzsl_bench.artefacts.provenance import UNVERIFIED_LABEL
 from avgzsl_bench.errors import BenchError
 from avgzsl_bench.reports import DEFAULT_LEADERBOARD_DIR, data_version
-from avgzsl_bench.reports.board import Board, BoardRow, build_board, build_boards
+from avgzsl_bench.reports.board import Board, BoardRow, build_boards
 from avgzsl_bench.reports.statistics import SIGNIFICANCE_COLUMNS, SIGNIFICANCE_NOTE
 from avgzsl_bench.reports.summary import METRIC_COLUMNS
 from avgzsl_bench.store.frame import load_results
@@ -90,12 +89,6 @@ def render_markdown(board: Board) -> str:
         headers = [*HEADERS[:at], data_version.COLUMN, *HEADERS[at:]]
     table = tabulate([markdown_row(row, mixed) for row in board.rows], headers=headers, tablefmt="github")
     return "\n\n".join([*paragraphs, table]) + "\n"
-
-
-def render_leaderboard(runs: pd.DataFrame, title: str) -> str:
-    """Markdown for the runs of one dataset and feature set (a `load_results` frame)."""
-    first = runs.iloc[0]
-    return render_markdown(build_board(runs, str(first["dataset"]), str(first["features"]), title))
 
 
 def board_rows(markdown: str) -> int:

@@ -28,6 +28,13 @@ from avgzsl_bench.reports.board import (
     BoardRow,
     build_boards,
 )
+from avgzsl_bench.reports.data_version import (
+    known_versions,
+    mixes_versions,
+    version_cell,
+    version_legend,
+    version_note,
+)
 from avgzsl_bench.reports.leaderboard import board_heading, board_notes
 from avgzsl_bench.reports.paper import PaperReference, load_paper_reference
 from avgzsl_bench.reports.site_assets import SCRIPT, STYLE
@@ -38,7 +45,6 @@ from avgzsl_bench.store.sqlite import ResultStore
 
 GENERATOR = "avgzsl-bench leaderboard"
 INDEX = "index.html"
-FINGERPRINT_PREFIX = 12  # hex digits shown; the full hash is the cell's tooltip
 BADGE = {EVALUATED_RELEASED: "evaluated", EVALUATED_SAVED: "evaluated", PUBLISHED: "published", CLAIM: "claim"}
 
 
@@ -81,12 +87,17 @@ def _sources(board: Board) -> list[str]:
     return list(dict.fromkeys(row.source for row in board.references if row.source))
 
 
-def _fingerprints(row: BoardRow) -> str:
-    shown = [
-        f'<code title="{escape(value)}">{escape(value[:FINGERPRINT_PREFIX])}</code>' if value else MISSING
-        for value in row.fingerprints
-    ]
-    return ", ".join(shown) or MISSING
+def _row_versions(row: BoardRow) -> list[str]:
+    return known_versions(record.data_fingerprint for record in row.records)
+
+
+def _data_cell(row: BoardRow) -> str:
+    """The row's data version(s) as the markdown boards name them; the full hashes are the tooltip."""
+    if not row.records:
+        return MISSING  # a reference row is no run of this store
+    full = ", ".join(_row_versions(row))
+    text = escape(version_cell(row.records))
+    return f'<code title="{escape(full)}">{text}</code>' if full else text
 
 
 def _versus_key(row: BoardRow) -> str:
@@ -121,7 +132,7 @@ COLUMNS = (
         True,
     ),
     Column("HM vs best", lambda row: escape(row.versus_cell), _versus_key, numeric=True, wrap=True),
-    Column("data", _fingerprints, lambda row: ",".join(value for value in row.fingerprints if value)),
+    Column("data", _data_cell, lambda row: ",".join(_row_versions(row))),
     Column("date", lambda row: escape(row.date) or MISSING, lambda row: row.date),
     Column("git", lambda row: escape(row.git) or MISSING, lambda row: row.git),
 )
@@ -162,18 +173,11 @@ def board_table(board: Board) -> str:
 
 
 def _data_note(board: Board) -> str:
-    found = board.fingerprints
-    unrecorded = any(not value for row in board.rows for value in row.fingerprints)
-    if len(found) > 1:
-        listed = ", ".join(f"<code>{escape(value[:FINGERPRINT_PREFIX])}</code>" for value in found)
-        return (
-            f'<p class="note mixed">These rows were computed from {len(found)} different data versions '
-            f"({listed}; column <em>data</em>): compare HM only between rows of the same fingerprint.</p>"
-        )
-    text = "<em>data</em>: the fingerprint (sha256 prefix) of the exact input files a row's runs read"
-    if unrecorded:
-        text += f"; {MISSING} for runs stored before fingerprints were recorded"
-    return f'<p class="note">{text}.</p>'
+    """The markdown boards' note when rows mix data versions; else what the always-shown column means."""
+    runs = [row.records for row in board.rows]
+    if mixes_versions(runs):
+        return f'<p class="note mixed">{inline_markdown(version_note(runs))}</p>'
+    return f'<p class="note">{inline_markdown(version_legend())}</p>'
 
 
 def _reference_note(board: Board) -> str:
@@ -216,12 +220,13 @@ def index_page(boards: Sequence[Board]) -> str:
     rows = []
     for board in boards:
         link = f'<a href="{quote(board.name)}.html">{escape(board.title)}</a>'
-        data = ", ".join(f"<code>{escape(value[:FINGERPRINT_PREFIX])}</code>" for value in board.fingerprints)
+        runs = [record for row in board.rows for record in row.records]
+        data = f"<code>{escape(version_cell(runs))}</code>" if runs else MISSING
         top = board.rows[0].mean("hm") if board.rows else None
         rows.append(
             f"<tr><td>{link}</td><td>{escape(board.features)}</td>"
             f'<td class="num">{len(board.rows)}</td><td class="num">{len(board.references)}</td>'
-            f'<td data-sort="{_number_key(top)}">{_best(board)}</td><td>{data or MISSING}</td>'
+            f'<td data-sort="{_number_key(top)}">{_best(board)}</td><td>{data}</td>'
             f"<td>{'yes' if board.synthetic else 'no'}</td></tr>"
         )
     headers = ["leaderboard", "features", "configurations", "reference rows", "best", "data", "synthetic"]

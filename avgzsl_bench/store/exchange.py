@@ -105,11 +105,6 @@ def run_file_paths(paths: Iterable[Path]) -> list[Path]:
     return found
 
 
-def import_runs(store: ResultStore, paths: Sequence[Path]) -> ImportSummary:
-    """Merge the run files under `paths` into `store`: everything checked first, written in one transaction."""
-    return merge_runs(store, read_run_files(paths))
-
-
 def read_run_files(paths: Sequence[Path]) -> list[RunFile]:
     """Every run file under `paths`, read and checked (a `BenchError` for the first bad one)."""
     return [read_run_file(path) for path in run_file_paths(paths)]

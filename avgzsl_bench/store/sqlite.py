@@ -197,10 +197,6 @@ class ResultStore:
                 if predictions is not None:
                     _insert_predictions(connection, predictions)
 
-    def save_predictions(self, predictions: Predictions) -> None:
-        with self._connect() as connection:
-            _insert_predictions(connection, predictions)
-
     def predictions(self, key: str) -> Predictions | None:
         """The stored test predictions of run `key`; None for runs stored without them."""
         rows = self._fetch("SELECT payload FROM predictions WHERE key = ?", (key,))

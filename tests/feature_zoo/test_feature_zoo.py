@@ -19,11 +19,12 @@ import pytest
 import torch
 
 from feature_zoo import backbones as bb
+from feature_zoo import pipeline
 from feature_zoo.bundle_writer import MANIFEST_NAME, feature_root, text_paths
 from feature_zoo.cache import FeatureCache
 from feature_zoo.decode import DecodeError, decode_video, fit_length
 from feature_zoo.extract import Extractor
-from feature_zoo.pipeline import ShardedExtraction, extract_dataset
+from feature_zoo.pipeline import ShardedExtraction, extract_dataset, find_videos
 from feature_zoo.synthetic import COLOUR_STEP, frame_colour, sine, write_video
 from feature_zoo.text import ensemble_embeddings, load_templates
 
@@ -339,12 +340,15 @@ def test_cli_extract_writes_bundle(media, visual, audio, bundle, monkeypatch, tm
     from feature_zoo import cli
 
     monkeypatch.setattr(bb.BackboneConfig, "build", lambda self: (visual, audio))
+    walks = []
+    monkeypatch.setattr(pipeline, "find_videos", lambda *args: walks.append(args) or find_videos(*args))
     out = tmp_path / "VGGSound"
     code = cli.main(
         extract_argv(media, out, "2", "--no-text", "--preprocess", "clean", "--cache-dir", str(media["root"] / "cache"))
     )
     printed = " ".join(capsys.readouterr().out.split())  # whatever the console's width
     assert code == 0 and "RANDOM-INIT" in printed
+    assert len(walks) == 1  # the video folder is walked once, before the backbones are built
     # missing files are not called failures: each kind is said apart, with the names
     assert f"1 listed video(s) not in {media['videos']}: ghost_clip" in printed
     assert re.search(r"1 unreadable video\(s\):\s+corrupt_clip: unreadable video", printed), printed
