@@ -47,6 +47,7 @@ def _method_names() -> list[str]:
 
     return list(METHODS.names())
 
+
 Overrides = tuple[tuple[str, Any], ...]
 
 
