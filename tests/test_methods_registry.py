@@ -26,11 +26,9 @@ def dataset(tiny_demo):
     return tiny_demo
 
 
-def averaged_only(name: str) -> None:
-    """These tests run on the averaged demo data; methods that consume sequences run on temporal
-    data in tests/test_temporal_protocol.py (padding, determinism) instead."""
-    if get_method(name).cls.temporal:
-        pytest.skip(f"{name} consumes sequences: covered by tests/test_temporal_protocol.py")
+# These tests run on the averaged demo data; the methods that consume sequences run on temporal
+# data in tests/test_temporal_protocol.py (padding, determinism) instead.
+AVERAGED = [name for name in list_methods() if not get_method(name).cls.temporal]
 
 
 def short_hparams(name: str) -> dict:
@@ -43,9 +41,8 @@ def test_all_paper_baselines_are_registered():
     assert set(list_methods()) >= EXPECTED
 
 
-@pytest.mark.parametrize("name", list_methods())
+@pytest.mark.parametrize("name", AVERAGED)
 def test_method_runs_through_protocol_deterministically(name, dataset):
-    averaged_only(name)
     spec = get_method(name)
     hparams = short_hparams(name)
     first = run_single(spec, dataset, hparams, seed=0, trainer=RunTrainer)
@@ -68,11 +65,10 @@ def one_thread():
     torch.set_num_threads(previous)
 
 
-@pytest.mark.parametrize("name", list_methods())
+@pytest.mark.parametrize("name", AVERAGED)
 def test_method_stacked_runs_match_single_runs(name, dataset, one_thread):
     """Conformance of the stacked path: the same selected epochs, betas and test numbers per seed
     (a method that cannot be stacked must say why)."""
-    averaged_only(name)
     spec = get_method(name)
     reason = stack_reason(spec)
     if reason is not None:
@@ -89,9 +85,8 @@ def test_method_stacked_runs_match_single_runs(name, dataset, one_thread):
         assert stacked.test_per_class == result.test_per_class
 
 
-@pytest.mark.parametrize("name", list_methods())
+@pytest.mark.parametrize("name", AVERAGED)
 def test_method_loss_and_gradients_are_finite(name, dataset, make_batch):
-    averaged_only(name)
     spec = get_method(name)
     torch.manual_seed(0)
     model = spec.build(dataset.dims, short_hparams(name))
@@ -137,9 +132,8 @@ def one_step_gradients(name: str, dataset, batch: TrainBatch) -> dict[str, torch
     return {key: p.grad for key, p in model.named_parameters() if p.grad is not None}
 
 
-@pytest.mark.parametrize("name", list_methods())
+@pytest.mark.parametrize("name", AVERAGED)
 def test_gradients_are_bitwise_reproducible_on_two_threads(name, dataset, make_batch, two_threads):
-    averaged_only(name)
     if not any(p.requires_grad for p in get_method(name).build(dataset.dims, short_hparams(name)).parameters()):
         return
     batch = make_batch(batch_size=64)
