@@ -127,23 +127,31 @@ class _ClassFile:
     shifted: bool  # more names than vectors: videos skipped at extraction
 
 
+def check_same_names(
+    paths: Mapping[str, Path], video_names: np.ndarray, audio_names: np.ndarray, names_field: str
+) -> None:
+    """The audio and video files of a class must list the same videos in the same order."""
+    if np.array_equal(video_names, audio_names):
+        return
+    if len(video_names) != len(audio_names):
+        detail = f"{len(audio_names)} vs {len(video_names)} names"
+    else:
+        first = int(np.flatnonzero(video_names != audio_names)[0])
+        detail = f"first difference at position {first}: '{audio_names[first]}' vs '{video_names[first]}'"
+    raise BenchError(
+        f"'{paths['audio']}' and '{paths['video']}' list different videos in '{names_field}' "
+        f"({detail}); audio and video files of a class must list the same videos in the same "
+        "order: re-extract them"
+    )
+
+
 def _read_class(paths: Mapping[str, Path], class_name: str, dims: DimCheck) -> _ClassFile | None:
     read = CLASS_FILE_READERS[paths["video"].suffix]
     loaded = {modality: read(paths[modality]) for modality in MODALITIES}
     arrays = {modality: vectors for modality, (vectors, _) in loaded.items()}
     video_names, audio_names = loaded["video"][1], loaded["audio"][1]
     names_field = NAMES_FIELD[paths["video"].suffix]
-    if not np.array_equal(video_names, audio_names):
-        if len(video_names) != len(audio_names):
-            detail = f"{len(audio_names)} vs {len(video_names)} names"
-        else:
-            first = int(np.flatnonzero(video_names != audio_names)[0])
-            detail = f"first difference at position {first}: '{audio_names[first]}' vs '{video_names[first]}'"
-        raise BenchError(
-            f"'{paths['audio']}' and '{paths['video']}' list different videos in '{names_field}' "
-            f"({detail}); audio and video files of a class must list the same videos in the same "
-            "order: re-extract them"
-        )
+    check_same_names(paths, video_names, audio_names, names_field)
     counts = {modality: 0 if array is None else array.shape[0] for modality, array in arrays.items()}
     if counts["audio"] != counts["video"]:
         raise BenchError(

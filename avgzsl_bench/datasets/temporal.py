@@ -27,6 +27,7 @@ from avgzsl_bench.datasets.layout import MODALITIES, BundleLayout
 from avgzsl_bench.datasets.parse import (
     DimCheck,
     Folder,
+    check_same_names,
     class_files,
     class_index,
     missing_classes_error,
@@ -127,16 +128,7 @@ def read_class_sequences(paths: Mapping[str, Path], dims: DimCheck) -> tuple[dic
             f"'{paths['audio']}' holds {counts['audio']} sequences but '{paths['video']}' holds {counts['video']}; "
             "audio and video must have one sequence per video each, in the same order: re-extract them"
         )
-    if not np.array_equal(video_names, audio_names):
-        if len(video_names) != len(audio_names):
-            detail = f"{len(audio_names)} vs {len(video_names)} names"
-        else:
-            first = int(np.flatnonzero(video_names != audio_names)[0])
-            detail = f"first difference at position {first}: '{audio_names[first]}' vs '{video_names[first]}'"
-        raise BenchError(
-            f"'{paths['audio']}' and '{paths['video']}' list different videos in 'video_names' ({detail}); audio "
-            "and video files of a class must list the same videos in the same order: re-extract them"
-        )
+    check_same_names(paths, video_names, audio_names, "video_names")
     if len(video_names) != counts["video"]:
         raise BenchError(
             f"'{paths['video']}' has {counts['video']} sequences but {len(video_names)} 'video_names'; every "
