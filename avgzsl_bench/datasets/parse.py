@@ -233,6 +233,25 @@ def missing_classes_error(
     )
 
 
+def check_listed_classes(
+    layout: BundleLayout,
+    stage: str,
+    listed: list[int],
+    owners: Mapping[int, str],
+    empty: set[int],
+    class_names: list[str],
+) -> None:
+    """Every class the stage's split file lists needs a feature file with at least one video."""
+    missing = [class_id for class_id in listed if class_id not in owners or class_id in empty]
+    if missing:
+        raise missing_classes_error(layout, stage, missing, class_names, empty)
+
+
+def note_dropped(stage: str, dropped: list[str], notes: list[str]) -> None:
+    if dropped:
+        notes.append(f"{stage}: dropped feature files of {len(dropped)} out-of-split class(es): {', '.join(dropped)}")
+
+
 def read_folder(
     layout: BundleLayout,
     stage: str,
@@ -260,11 +279,8 @@ def read_folder(
             parts[modality].append(read.arrays[modality])
         labels.append(np.full(len(read.names), class_id, dtype=np.int64))
         names.extend(read.names.tolist())
-    missing = [class_id for class_id in listed if class_id not in owners or class_id in empty]
-    if missing:
-        raise missing_classes_error(layout, stage, missing, class_names, empty)
-    if dropped:
-        notes.append(f"{stage}: dropped feature files of {len(dropped)} out-of-split class(es): {', '.join(dropped)}")
+    check_listed_classes(layout, stage, listed, owners, empty, class_names)
+    note_dropped(stage, dropped, notes)
     if shifted:
         notes.append(
             f"{stage}: {shifted} file(s) list more video_names than vectors (videos skipped at extraction); "
