@@ -100,6 +100,29 @@ def _frame_at(path: Path, target_index: int, target_pts: int | None) -> np.ndarr
     raise DecodeError(f"frame {target_index} decoded in the first pass but not in the second")
 
 
+def _open_streams(
+    container: av.container.InputContainer, sample_rate: int
+) -> tuple[av.VideoStream, float, av.AudioStream | None, _MonoAccumulator | None]:
+    """The first video stream and its frame rate (0.0 where it declares none), and the first audio
+    stream, if any, with a mono accumulator at `sample_rate` for it."""
+    if not container.streams.video:
+        raise DecodeError("no video stream")
+    vstream = container.streams.video[0]
+    vstream.thread_type = "AUTO"
+    rate = vstream.average_rate or vstream.guessed_rate
+    fps = float(rate) if rate else 0.0
+    astream = container.streams.audio[0] if container.streams.audio else None
+    mono = _MonoAccumulator(astream.layout, sample_rate) if astream is not None else None
+    return vstream, fps, astream, mono
+
+
+def _refetch_frame(path: Path, pts: list[int | None], index: int) -> np.ndarray:
+    """Frame `index` of the first pass's `pts`, decoded again; seeking by time stamp only where the
+    time stamps tell frames apart."""
+    unique_pts = len(set(pts)) == len(pts)
+    return _frame_at(path, index, pts[index] if unique_pts else None)
+
+
 def declared_frame_count(container: av.container.InputContainer, stream: av.VideoStream, fps: float) -> int:
     """The container's frame count; without one, duration x fps rounded, the estimate OpenCV falls back to."""
     if stream.frames > 0:
@@ -123,16 +146,9 @@ def decode_video(
     path = Path(path)
     try:
         with av.open(str(path)) as container:
-            if not container.streams.video:
-                raise DecodeError("no video stream")
-            vstream = container.streams.video[0]
-            vstream.thread_type = "AUTO"
-            rate = vstream.average_rate or vstream.guessed_rate
-            fps = float(rate) if rate else 0.0
+            vstream, fps, astream, mono = _open_streams(container, sample_rate)
             declared = declared_frame_count(container, vstream, fps)
             size = (vstream.codec_context.width, vstream.codec_context.height)
-            astream = container.streams.audio[0] if container.streams.audio else None
-            mono = _MonoAccumulator(astream.layout, sample_rate) if astream is not None else None
             # One demux pass: count the video frames that really decode (container metadata can
             # lie; only timestamps are kept, no pixel conversion) and collect the audio.
             pts: list[int | None] = []
@@ -149,8 +165,7 @@ def decode_video(
         index = frame_rule(len(pts), declared)
         frame = None
         if index is not None and 0 <= index < len(pts):
-            unique_pts = len(set(pts)) == len(pts)
-            frame = _frame_at(path, index, pts[index] if unique_pts else None)
+            frame = _refetch_frame(path, pts, index)
     except (av.FFmpegError, OSError, ValueError, IndexError) as error:
         raise DecodeError(f"{type(error).__name__}: {error}") from error
     if audio is not None:
@@ -190,16 +205,9 @@ def decode_sequence(path: Path | str, sample_rate: int, step_s: float) -> Decode
     path = Path(path)
     try:
         with av.open(str(path)) as container:
-            if not container.streams.video:
-                raise DecodeError("no video stream")
-            vstream = container.streams.video[0]
-            vstream.thread_type = "AUTO"
-            rate = vstream.average_rate or vstream.guessed_rate
-            fps = float(rate) if rate else 0.0
+            vstream, fps, astream, mono = _open_streams(container, sample_rate)
             if fps <= 0:
                 raise DecodeError("the video stream declares no frame rate: its frames have no time stamps")
-            astream = container.streams.audio[0] if container.streams.audio else None
-            mono = _MonoAccumulator(astream.layout, sample_rate) if astream is not None else None
             frames: list[np.ndarray] = []
             pts: list[int | None] = []
             streams = [vstream] if astream is None else [vstream, astream]
@@ -216,8 +224,7 @@ def decode_sequence(path: Path | str, sample_rate: int, step_s: float) -> Decode
         if not pts:
             raise DecodeError("no decodable video frames")
         if not frames:  # shorter than half a step: the middle frame, as the averaged recipe takes
-            unique_pts = len(set(pts)) == len(pts)
-            frames = [_frame_at(path, len(pts) // 2, pts[len(pts) // 2] if unique_pts else None)]
+            frames = [_refetch_frame(path, pts, len(pts) // 2)]
     except (av.FFmpegError, OSError, ValueError, IndexError) as error:
         raise DecodeError(f"{type(error).__name__}: {error}") from error
     return DecodedSequence(frames=frames, num_frames=len(pts), fps=fps, audio=audio)

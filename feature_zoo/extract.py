@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import numpy as np
 import torch
@@ -148,23 +148,16 @@ class Extractor:
             if visual is not None and audio is not None:
                 silent = bool(audio["silent"])
                 return VideoFeatures(visual["embedding"], audio["embedding"], int(visual["fps"]), silent)
-            decoded = decode_video(path, self.audio.sample_rate, self.audio.clip_seconds, self.policy.frame_rule)
+            decoded = self._decode(path)
             silent = decoded.audio is None
             if silent and self.missing_audio == "skip":
                 return NO_AUDIO
-            image = (
-                None
-                if visual is not None
-                else self.policy.image(decoded.frame, decoded.frame_index, decoded.size, self.visual.preprocess)
-            )
             return _Pending(
                 name=name,
                 file_hash=file_hash,
                 fps=self.policy.fps(decoded.fps),
-                image=image,
-                waveform=None
-                if audio is not None
-                else (np.zeros(self._clip_samples, np.float32) if silent else decoded.audio),
+                image=None if visual is not None else self._image(decoded),
+                waveform=None if audio is not None else self._waveform(decoded),
                 visual=None if visual is None else visual["embedding"],
                 audio=None if audio is None else audio["embedding"],
                 silent=silent,
@@ -175,6 +168,19 @@ class Extractor:
             return str(error)
         except OSError as error:
             return f"cannot read file: {error}"
+
+    # -- what a subclass decodes and feeds the encoders (decoding runs in the worker threads) -----
+    def _decode(self, path: Path) -> Any:
+        """Decode one video file: the result has ``fps`` and ``audio`` (None: no audio track)."""
+        return decode_video(path, self.audio.sample_rate, self.audio.clip_seconds, self.policy.frame_rule)
+
+    def _image(self, decoded: Any) -> torch.Tensor:
+        """The visual encoder's input from ``_decode``'s result."""
+        return self.policy.image(decoded.frame, decoded.frame_index, decoded.size, self.visual.preprocess)
+
+    def _waveform(self, decoded: Any) -> np.ndarray:
+        """The audio encoder's input from ``_decode``'s result; silence where the video has no audio."""
+        return np.zeros(self._clip_samples, np.float32) if decoded.audio is None else decoded.audio
 
     def _encode(self, batch: list[_Pending], report: ExtractionReport) -> None:
         started = time.perf_counter()

@@ -6,6 +6,8 @@ decoded middle frame reveals both its index and whether channels were swapped.
 
 from __future__ import annotations
 
+import csv
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import av
@@ -72,3 +74,21 @@ def sine(
     t = np.arange(int(round(seconds * rate))) / rate
     wave = (amplitude * np.sin(2 * np.pi * freq * t)).astype(np.float32)
     return np.repeat(wave[None], channels, axis=0)
+
+
+def write_class_split(folder: Path, classes: Sequence[str], splits: Mapping[str, Sequence[tuple[str, str]]]) -> None:
+    """Write a VGGSound-style ``class-split/`` folder: ``all_class.txt``, the name CSV (every class
+    named as itself) and, per split, ``cls_split/<split>.csv`` rows of (video, class) and the
+    split's sorted class list ``cls_split/<split>.txt``."""
+    (folder / "cls_split").mkdir(parents=True)
+    (folder / "all_class.txt").write_text("\n".join(classes) + "\n")
+    with (folder / "vggsound_w2v_class_names.csv").open("w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["original", "manual", "category"])
+        writer.writerows([c, c, "misc"] for c in classes)
+    for split, rows in splits.items():
+        with (folder / "cls_split" / f"{split}.csv").open("w", newline="") as handle:
+            writer = csv.writer(handle)
+            writer.writerow(["youtube_id", "start_seconds", "label", "split", "filename", "label_code", "category"])
+            writer.writerows([v, 0, c, "x", v, classes.index(c), "misc"] for v, c in rows)
+        (folder / "cls_split" / f"{split}.txt").write_text("\n".join(sorted({c for _, c in rows})) + "\n")

@@ -31,9 +31,9 @@ import torch
 
 from avgzsl_bench.datasets.builtin import CLIP_CLAP_TEMPORAL_DIR, CLIP_CLAP_TEMPORAL_STEP_S
 from feature_zoo.backbones import AudioBackbone, VisualBackbone
-from feature_zoo.cache import FeatureCache, file_sha256
-from feature_zoo.decode import DecodeError, audio_windows, decode_sequence, window_count
-from feature_zoo.extract import NO_AUDIO, NOT_FOUND, ExtractionReport, Extractor, VideoFeatures, _Pending
+from feature_zoo.cache import FeatureCache
+from feature_zoo.decode import DecodedSequence, audio_windows, decode_sequence, window_count
+from feature_zoo.extract import ExtractionReport, Extractor, VideoFeatures, _Pending
 from feature_zoo.preprocess import CLEAN
 
 STEP_S = CLIP_CLAP_TEMPORAL_STEP_S
@@ -82,39 +82,17 @@ class TemporalExtractor(Extractor):
         # ... so only about one decoded video per decoding thread waits for the encoders
         return self.workers + 1
 
-    def _prepare_one(self, name: str, path: Path | None) -> VideoFeatures | _Pending | str:
-        if path is None or not path.is_file():
-            return NOT_FOUND
-        try:
-            file_hash = file_sha256(path)
-            visual = self.cache.load("visual", file_hash, self.visual.identity)
-            audio = self.cache.load("audio", file_hash, self.audio.identity)
-            if audio is not None and bool(audio["silent"]) and self.missing_audio == "skip":
-                return NO_AUDIO
-            if visual is not None and audio is not None:
-                silent = bool(audio["silent"])
-                return VideoFeatures(visual["embedding"], audio["embedding"], int(visual["fps"]), silent)
-            decoded = decode_sequence(path, self.audio.sample_rate, STEP_S["video"])
-            silent = decoded.audio is None
-            if silent and self.missing_audio == "skip":
-                return NO_AUDIO
-            images = None if visual is not None else torch.stack([self.visual.preprocess(f) for f in decoded.frames])
-            seconds = decoded.num_frames / decoded.fps
-            signal = np.zeros(int(round(seconds * self.audio.sample_rate)), np.float32) if silent else decoded.audio
-            return _Pending(
-                name=name,
-                file_hash=file_hash,
-                fps=self.policy.fps(decoded.fps),
-                image=images,
-                waveform=None if audio is not None else signal,
-                visual=None if visual is None else visual["embedding"],
-                audio=None if audio is None else audio["embedding"],
-                silent=silent,
-            )
-        except DecodeError as error:
-            return f"unreadable video: {error}"
-        except OSError as error:
-            return f"cannot read file: {error}"
+    def _decode(self, path: Path) -> DecodedSequence:
+        return decode_sequence(path, self.audio.sample_rate, STEP_S["video"])
+
+    def _image(self, decoded: DecodedSequence) -> torch.Tensor:
+        return torch.stack([self.visual.preprocess(f) for f in decoded.frames])
+
+    def _waveform(self, decoded: DecodedSequence) -> np.ndarray:
+        if decoded.audio is not None:
+            return decoded.audio
+        seconds = decoded.num_frames / decoded.fps
+        return np.zeros(int(round(seconds * self.audio.sample_rate)), np.float32)
 
     def _encode_frames(self, images: torch.Tensor) -> np.ndarray:
         chunks = [

@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import csv
 import shutil
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -131,6 +131,64 @@ def _synthetic_class_split(class_split: Path, dataset: str, wanted: Mapping[str,
         writer.writerows([original, prompt] for original, _, prompt in pool)
 
 
+@dataclass
+class ClassSplit:
+    """A dataset's class-split folder as written, and what the feature writers read from it."""
+
+    folder: Path
+    stage_classes: dict[str, list[str]]  # <split>/<stage>.txt as spelled there
+    class_names: list[str]  # id order: case-sensitive sorted all_class.txt
+    lookup: dict[str, int]  # file stem (case-folded where the dataset folds) -> class id
+    prompt_of: dict[int, str]  # class id -> word2vec key (the CSV's `manual` name)
+    fold: Callable[[str], str]  # how file stems match all_class.txt (lower-cased for UCF, ActivityNet)
+
+    def class_id(self, stem: str) -> int:
+        return self.lookup[self.fold(stem)]
+
+
+def write_class_split(
+    root: Path, dataset: str, split_folder: str, classes: str, per_split: Mapping[str, int] | None
+) -> ClassSplit:
+    """Write `root`/class-split (the reference copy or a synthetic one, see the module docstring)
+    and read back the stage lists, class ids and word2vec keys of `split_folder`."""
+    class_split = root / "class-split"
+    reference = reference_class_split(dataset)
+    if classes == "reference" and reference is None:
+        raise FileNotFoundError(f"no AVCA-GZSL reference class split for {dataset} under {REFERENCE_ROOT}")
+    if classes == "reference" or (classes == "auto" and reference is not None):
+        shutil.copytree(reference, class_split, dirs_exist_ok=True)
+    else:
+        _synthetic_class_split(class_split, dataset, {**DEFAULT_CLASSES, **(per_split or {})})
+    lists = {stage: _read_lines(class_split / split_folder / f"{stage}.txt") for stage in STAGES}
+    class_names = sorted(_read_lines(class_split / "all_class.txt"))
+    fold = str.lower if LOWER_CASE[dataset] else str
+    lookup = {fold(name): class_id for class_id, name in enumerate(class_names)}
+    with (class_split / f"{dataset}_w2v_class_names.csv").open(newline="", encoding="utf-8") as handle:
+        prompt_of = {lookup[fold(row["original"])]: row["manual"] for row in csv.DictReader(handle)}
+    return ClassSplit(class_split, lists, class_names, lookup, prompt_of, fold)
+
+
+def write_text_table(
+    feature_root: Path,
+    dataset: str,
+    prompt_of: Mapping[int, str],
+    latents: np.ndarray,
+    text_map: np.ndarray,
+    rng: np.random.Generator,
+    code: bool = False,
+) -> None:
+    """The word2vec npy: each class latent mapped into the text space plus noise, unit-norm
+    (with `code`, v[0] = class id + 1)."""
+    table = {}
+    for class_id, prompt in prompt_of.items():
+        vector = latents[class_id] @ text_map + 0.1 * rng.standard_normal(WORD2VEC_DIM)
+        vector = (vector / np.linalg.norm(vector)).astype(np.float32)
+        if code:
+            vector[0] = class_id + 1.0
+        table[prompt] = vector
+    write_text_npy(feature_root / "text" / f"word_embeddings_{TEXT_TAG[dataset]}_normed.npy", table)
+
+
 def write_avca_bundle(
     root: Path,
     dataset: str,
@@ -150,20 +208,8 @@ def write_avca_bundle(
     video_dim, audio_dim = video_dim or default_video, audio_dim or default_audio
     rng = np.random.default_rng(seed)
     root = Path(root)
-    class_split = root / "class-split"
-    reference = reference_class_split(dataset)
-    if classes == "reference" and reference is None:
-        raise FileNotFoundError(f"no AVCA-GZSL reference class split for {dataset} under {REFERENCE_ROOT}")
-    if classes == "reference" or (classes == "auto" and reference is not None):
-        shutil.copytree(reference, class_split, dirs_exist_ok=True)
-    else:
-        _synthetic_class_split(class_split, dataset, {**DEFAULT_CLASSES, **(classes_per_split or {})})
-    lists = {stage: _read_lines(class_split / split_folder / f"{stage}.txt") for stage in STAGES}
-    class_names = sorted(_read_lines(class_split / "all_class.txt"))
-    fold = str.lower if LOWER_CASE[dataset] else str
-    lookup = {fold(name): class_id for class_id, name in enumerate(class_names)}
-    with (class_split / f"{dataset}_w2v_class_names.csv").open(newline="", encoding="utf-8") as handle:
-        prompt_of = {lookup[fold(row["original"])]: row["manual"] for row in csv.DictReader(handle)}
+    split = write_class_split(root, dataset, split_folder, classes, classes_per_split)
+    lists, class_names, prompt_of = split.stage_classes, split.class_names, split.prompt_of
 
     latents = rng.standard_normal((len(class_names), LATENT_DIM))
     maps = {
@@ -175,7 +221,7 @@ def write_avca_bundle(
     counts: dict[str, dict[str, int]] = {stage: {} for stage in STAGES}
     for stage_index, stage in enumerate(STAGES):
         for stem in lists[stage]:
-            class_id = lookup[fold(stem)]
+            class_id = split.class_id(stem)
             names = [f"{stem}_{stage_index}_{j:03d}" for j in range(samples_per_class)]
             for modality, projection in maps.items():
                 sample = latents[class_id] + noise * rng.standard_normal((samples_per_class, LATENT_DIM))
@@ -192,12 +238,5 @@ def write_avca_bundle(
                 write_h5(feature_root / modality / stage / f"{stem}.h5", data, names)
             counts[stage][stem] = samples_per_class
 
-    table = {}
-    for class_id, prompt in prompt_of.items():
-        vector = latents[class_id] @ text_map + 0.1 * rng.standard_normal(WORD2VEC_DIM)
-        vector = (vector / np.linalg.norm(vector)).astype(np.float32)
-        if code:
-            vector[0] = class_id + 1.0
-        table[prompt] = vector
-    write_text_npy(feature_root / "text" / f"word_embeddings_{TEXT_TAG[dataset]}_normed.npy", table)
+    write_text_table(feature_root, dataset, prompt_of, latents, text_map, rng, code)
     return AvcaBundleInfo(root, dataset, features, class_names, lists, counts, prompt_of)

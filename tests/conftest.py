@@ -56,6 +56,16 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
+@pytest.fixture
+def one_thread():
+    """Stacked and single runs agree bit for bit on one CPU thread (with more, the two paths split
+    reductions across threads differently); whatever an earlier test left set."""
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(previous)
+
+
 @pytest.fixture(scope="session")
 def tiny_demo() -> GZSLDataset:
     """The demo benchmark with 12 samples per class: every test that needs data uses this one."""

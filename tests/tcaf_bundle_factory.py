@@ -20,26 +20,15 @@ v[0] = class id + 1, v[1] = stage index, v[2] = j, v[3] = t (audio and video ali
 
 from __future__ import annotations
 
-import csv
 import pickle
-import shutil
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from avca_bundle_factory import (
-    DEFAULT_CLASSES,
-    LATENT_DIM,
-    LOWER_CASE,
-    TEXT_TAG,
-    WORD2VEC_DIM,
-    _read_lines,
-    _synthetic_class_split,
-    reference_class_split,
-)
-from bundle_factory import REFERENCE_ROOT, STAGES, write_text_npy
+from avca_bundle_factory import LATENT_DIM, WORD2VEC_DIM, write_class_split, write_text_table
+from bundle_factory import STAGES
 
 TEMPORAL_SETS = {
     # features: (class split, feature folder, video dim, audio dim, video s/step, audio s/step)
@@ -75,18 +64,6 @@ def write_class_pickle(path: Path, sequences: list[np.ndarray], names: list[str]
     path.write_bytes(pickle.dumps(payload, protocol=4))
 
 
-def _class_split(root: Path, dataset: str, classes: str, per_split: Mapping[str, int] | None) -> Path:
-    class_split = root / "class-split"
-    reference = reference_class_split(dataset)
-    if classes == "reference" and reference is None:
-        raise FileNotFoundError(f"no AVCA-GZSL reference class split for {dataset} under {REFERENCE_ROOT}")
-    if classes == "reference" or (classes == "auto" and reference is not None):
-        shutil.copytree(reference, class_split, dirs_exist_ok=True)
-    else:
-        _synthetic_class_split(class_split, dataset, {**DEFAULT_CLASSES, **(per_split or {})})
-    return class_split
-
-
 def write_tcaf_bundle(
     root: Path,
     dataset: str,
@@ -108,20 +85,15 @@ def write_tcaf_bundle(
     dims = {"video": video_dim or default_video, "audio": audio_dim or default_audio}
     rng = np.random.default_rng(seed)
     root = Path(root)
-    class_split = _class_split(root, dataset, classes, classes_per_split)
-    lists = {stage: _read_lines(class_split / split_folder / f"{stage}.txt") for stage in STAGES}
-    class_names = sorted(_read_lines(class_split / "all_class.txt"))
-    fold = str.lower if LOWER_CASE[dataset] else str
-    lookup = {fold(name): class_id for class_id, name in enumerate(class_names)}
-    with (class_split / f"{dataset}_w2v_class_names.csv").open(newline="", encoding="utf-8") as handle:
-        prompt_of = {lookup[fold(row["original"])]: row["manual"] for row in csv.DictReader(handle)}
+    split = write_class_split(root, dataset, split_folder, classes, classes_per_split)
+    lists, class_names = split.stage_classes, split.class_names
     latents = rng.standard_normal((len(class_names), LATENT_DIM))
     maps = {modality: rng.standard_normal((LATENT_DIM, dim)) for modality, dim in dims.items()}
     feature_root = root / "features" / feature_folder
     lengths: dict[str, dict[str, dict[str, list[int]]]] = {stage: {} for stage in STAGES}
     for stage_index, stage in enumerate(STAGES):
         for stem in lists[stage]:
-            class_id = lookup[fold(stem)]
+            class_id = split.class_id(stem)
             video_steps = rng.integers(min_steps, max_steps + 1, samples_per_class)
             steps = {"video": video_steps, "audio": np.maximum(1, np.round(video_steps * step_v / step_a)).astype(int)}
             names = [f"{stem}_{stage_index}_{j:03d}" for j in range(samples_per_class)]
@@ -143,10 +115,7 @@ def write_tcaf_bundle(
                         )
                     sequences.append(sequence)
                 write_class_pickle(feature_root / modality / stage / f"{stem}.pkl", sequences, names)
+    # drawn after the features (unlike the AVCA writer), and the text carries no code
     text_map = rng.standard_normal((LATENT_DIM, WORD2VEC_DIM))
-    table = {}
-    for class_id, prompt in prompt_of.items():
-        vector = latents[class_id] @ text_map + 0.1 * rng.standard_normal(WORD2VEC_DIM)
-        table[prompt] = (vector / np.linalg.norm(vector)).astype(np.float32)
-    write_text_npy(feature_root / "text" / f"word_embeddings_{TEXT_TAG[dataset]}_normed.npy", table)
+    write_text_table(feature_root, dataset, split.prompt_of, latents, text_map, rng)
     return TcafBundleInfo(root, dataset, features, class_names, lists, lengths)

@@ -55,16 +55,6 @@ def test_method_runs_through_protocol_deterministically(name, dataset):
     assert first.stage1.val_hm_per_epoch == second.stage1.val_hm_per_epoch
 
 
-@pytest.fixture
-def one_thread():
-    """Stacked and single runs agree bit for bit on one CPU thread (with more, reductions split
-    across threads differently in the two paths); whatever an earlier test left set."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
-
-
 @pytest.mark.parametrize("name", AVERAGED)
 def test_method_stacked_runs_match_single_runs(name, dataset, one_thread):
     """Conformance of the stacked path: the same selected epochs, betas and test numbers per seed

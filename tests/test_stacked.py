@@ -22,14 +22,8 @@ LOSS_SEEDS = (0, 1)  # two runs keep the 100-step comparison of the slowest meth
 LOSS_TOLERANCE = 1e-5  # relative, per step and run
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Bit-for-bit agreement holds on one CPU thread (with more, the two paths split reductions
-    across threads differently); whatever an earlier test left set."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
+# bit-for-bit agreement holds on one CPU thread (the one_thread fixture of conftest.py)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def stackable() -> list[str]:

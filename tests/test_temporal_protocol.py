@@ -151,14 +151,6 @@ def test_pooled_methods_stack_on_temporal_data(temporal_data, one_thread) -> Non
     assert [numbers(together[index]) for index in range(len(seeds))] == alone
 
 
-@pytest.fixture
-def one_thread():
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
-
-
 def pooled_names() -> list[str]:
     return [name for name in list_methods() if not get_method(name).cls.temporal]
 

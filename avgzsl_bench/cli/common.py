@@ -42,6 +42,13 @@ def parse_override(text: str) -> tuple[str, Any]:
         return key, value
 
 
+def add_set_argument(parser: argparse.ArgumentParser | argparse._ArgumentGroup, help_text: str) -> None:
+    """`--set KEY=VALUE`, repeatable, collected as (key, value) pairs in `args.overrides`."""
+    parser.add_argument(
+        "--set", dest="overrides", type=parse_override, action="append", default=[], metavar="KEY=VALUE", help=help_text
+    )
+
+
 def add_data_arguments(parser: argparse.ArgumentParser, dataset_required: bool = False) -> None:
     group = parser.add_argument_group("data")
     group.add_argument(
@@ -99,15 +106,7 @@ def add_training_arguments(parser: argparse.ArgumentParser, default_seeds: Seque
     group.add_argument("--seeds", type=int, nargs="+", default=list(default_seeds), help="seeds to run")
     group.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
     group.add_argument("--epochs", type=int, help="override every trainable method's stage-1 epochs")
-    group.add_argument(
-        "--set",
-        dest="overrides",
-        type=parse_override,
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="override any hyper-parameter, e.g. --set text=clip",
-    )
+    add_set_argument(group, "override any hyper-parameter, e.g. --set text=clip")
     group.add_argument(
         "--stack",
         choices=STACK_CHOICES,

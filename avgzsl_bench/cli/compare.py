@@ -33,14 +33,8 @@ def add_parser(subparsers: Any) -> None:
     common.add_data_arguments(parser)
     parser.add_argument("--seeds", type=int, nargs="+", help="only these seeds (default: every seed both ran)")
     parser.add_argument("--epochs", type=int, help="METHOD selectors: the runs were made with this --epochs")
-    parser.add_argument(
-        "--set",
-        dest="overrides",
-        type=common.parse_override,
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="METHOD selectors: a --set both runs were made with (a selector's own KEY=VALUE wins)",
+    common.add_set_argument(
+        parser, "METHOD selectors: a --set both runs were made with (a selector's own KEY=VALUE wins)"
     )
     parser.add_argument("--top", type=int, default=10, help="how many classes to list, largest |Δ recall| first")
     parser.add_argument("--store", default=common.DEFAULT_STORE, help="SQLite results store to read")

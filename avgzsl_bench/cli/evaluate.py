@@ -74,15 +74,7 @@ def add_parser(subparsers: Any) -> None:
     )
     group.add_argument("--demo-samples", type=int, help="demo data: samples per class (default: the saved run's)")
     group.add_argument("--cache-dir", help="where the released bundle's fast cache goes")
-    parser.add_argument(
-        "--set",
-        dest="overrides",
-        type=common.parse_override,
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="hyper-parameters reference checkpoints were trained with",
-    )
+    common.add_set_argument(parser, "hyper-parameters reference checkpoints were trained with")
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
     parser.add_argument("--threads", type=int, help=f"CPU threads (default: the saved run's, else {DEFAULT_THREADS})")
     common.add_store_arguments(parser)

@@ -8,8 +8,10 @@ the cache; either way the four protocol splits are assembled from the per-stage 
 from __future__ import annotations
 
 import warnings
+from collections.abc import Mapping
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -55,6 +57,12 @@ def _split(parsed: Parsed, folders: dict[str, Folder], name: str, recipe_folders
     )
 
 
+def _text_and_dims(parts: Mapping[str, Any], video_dim: int, audio_dim: int) -> tuple[TextEmbeddings, FeatureDims]:
+    """The class-text matrices as float32 tensors, and the dims of everything a method is built for."""
+    text = TextEmbeddings(**{part: torch.as_tensor(matrix, dtype=torch.float32) for part, matrix in parts.items()})
+    return text, FeatureDims(video_dim, audio_dim, tuple((part, int(m.shape[1])) for part, m in text.parts.items()))
+
+
 def _dims_note(dims: FeatureDims, expected: FeatureDims, video_dtype: str, root: Path) -> str:
     text = ", ".join(f"{part.upper()} text {dim}" for part, dim in dims.text_parts)
     note = f"feature dims: video {dims.video} (stored {video_dtype}, cast to float32), audio {dims.audio}, {text}"
@@ -77,14 +85,7 @@ def assemble(parsed: Parsed, layout: BundleLayout) -> GZSLDataset:
         for stage, f in parsed.folders.items()
     }
     splits = {name: _split(parsed, folders, name, recipe.folders) for name, recipe in layout.spec.splits.items()}
-    text = TextEmbeddings(
-        **{part: torch.as_tensor(matrix, dtype=torch.float32) for part, matrix in parsed.text.items()}
-    )
-    dims = FeatureDims(
-        int(splits["train"].video.shape[1]),
-        int(splits["train"].audio.shape[1]),
-        tuple((part, int(matrix.shape[1])) for part, matrix in text.parts.items()),
-    )
+    text, dims = _text_and_dims(parsed.text, int(splits["train"].video.shape[1]), int(splits["train"].audio.shape[1]))
     return GZSLDataset(
         name=layout.spec.name,
         class_names=tuple(parsed.class_names),
@@ -119,14 +120,7 @@ def assemble_temporal(parsed: TemporalParsed, layout: BundleLayout) -> GZSLDatas
             starts, lengths = table[:, 0].contiguous(), table[:, 1].contiguous()
             sequences[modality] = Sequences(values[modality], starts, lengths, step_s[modality])
         splits[name] = replace(tables, video=sequences["video"], audio=sequences["audio"])
-    text = TextEmbeddings(
-        **{part: torch.as_tensor(matrix, dtype=torch.float32) for part, matrix in parsed.text.items()}
-    )
-    dims = FeatureDims(
-        int(values["video"].shape[1]),
-        int(values["audio"].shape[1]),
-        tuple((part, int(matrix.shape[1])) for part, matrix in text.parts.items()),
-    )
+    text, dims = _text_and_dims(parsed.text, int(values["video"].shape[1]), int(values["audio"].shape[1]))
     steps = ", ".join(f"{m} {step_s[m]:g} s per step" for m in ("video", "audio"))
     return GZSLDataset(
         name=layout.spec.name,

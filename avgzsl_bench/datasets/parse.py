@@ -127,23 +127,31 @@ class _ClassFile:
     shifted: bool  # more names than vectors: videos skipped at extraction
 
 
+def check_same_names(
+    paths: Mapping[str, Path], video_names: np.ndarray, audio_names: np.ndarray, names_field: str
+) -> None:
+    """The audio and video files of a class must list the same videos in the same order."""
+    if np.array_equal(video_names, audio_names):
+        return
+    if len(video_names) != len(audio_names):
+        detail = f"{len(audio_names)} vs {len(video_names)} names"
+    else:
+        first = int(np.flatnonzero(video_names != audio_names)[0])
+        detail = f"first difference at position {first}: '{audio_names[first]}' vs '{video_names[first]}'"
+    raise BenchError(
+        f"'{paths['audio']}' and '{paths['video']}' list different videos in '{names_field}' "
+        f"({detail}); audio and video files of a class must list the same videos in the same "
+        "order: re-extract them"
+    )
+
+
 def _read_class(paths: Mapping[str, Path], class_name: str, dims: DimCheck) -> _ClassFile | None:
     read = CLASS_FILE_READERS[paths["video"].suffix]
     loaded = {modality: read(paths[modality]) for modality in MODALITIES}
     arrays = {modality: vectors for modality, (vectors, _) in loaded.items()}
     video_names, audio_names = loaded["video"][1], loaded["audio"][1]
     names_field = NAMES_FIELD[paths["video"].suffix]
-    if not np.array_equal(video_names, audio_names):
-        if len(video_names) != len(audio_names):
-            detail = f"{len(audio_names)} vs {len(video_names)} names"
-        else:
-            first = int(np.flatnonzero(video_names != audio_names)[0])
-            detail = f"first difference at position {first}: '{audio_names[first]}' vs '{video_names[first]}'"
-        raise BenchError(
-            f"'{paths['audio']}' and '{paths['video']}' list different videos in '{names_field}' "
-            f"({detail}); audio and video files of a class must list the same videos in the same "
-            "order: re-extract them"
-        )
+    check_same_names(paths, video_names, audio_names, names_field)
     counts = {modality: 0 if array is None else array.shape[0] for modality, array in arrays.items()}
     if counts["audio"] != counts["video"]:
         raise BenchError(
@@ -225,6 +233,25 @@ def missing_classes_error(
     )
 
 
+def check_listed_classes(
+    layout: BundleLayout,
+    stage: str,
+    listed: list[int],
+    owners: Mapping[int, str],
+    empty: set[int],
+    class_names: list[str],
+) -> None:
+    """Every class the stage's split file lists needs a feature file with at least one video."""
+    missing = [class_id for class_id in listed if class_id not in owners or class_id in empty]
+    if missing:
+        raise missing_classes_error(layout, stage, missing, class_names, empty)
+
+
+def note_dropped(stage: str, dropped: list[str], notes: list[str]) -> None:
+    if dropped:
+        notes.append(f"{stage}: dropped feature files of {len(dropped)} out-of-split class(es): {', '.join(dropped)}")
+
+
 def read_folder(
     layout: BundleLayout,
     stage: str,
@@ -252,11 +279,8 @@ def read_folder(
             parts[modality].append(read.arrays[modality])
         labels.append(np.full(len(read.names), class_id, dtype=np.int64))
         names.extend(read.names.tolist())
-    missing = [class_id for class_id in listed if class_id not in owners or class_id in empty]
-    if missing:
-        raise missing_classes_error(layout, stage, missing, class_names, empty)
-    if dropped:
-        notes.append(f"{stage}: dropped feature files of {len(dropped)} out-of-split class(es): {', '.join(dropped)}")
+    check_listed_classes(layout, stage, listed, owners, empty, class_names)
+    note_dropped(stage, dropped, notes)
     if shifted:
         notes.append(
             f"{stage}: {shifted} file(s) list more video_names than vectors (videos skipped at extraction); "

@@ -27,9 +27,11 @@ from avgzsl_bench.datasets.layout import MODALITIES, BundleLayout
 from avgzsl_bench.datasets.parse import (
     DimCheck,
     Folder,
+    check_listed_classes,
+    check_same_names,
     class_files,
     class_index,
-    missing_classes_error,
+    note_dropped,
     read_split_lists,
     split_class_ids,
 )
@@ -127,16 +129,7 @@ def read_class_sequences(paths: Mapping[str, Path], dims: DimCheck) -> tuple[dic
             f"'{paths['audio']}' holds {counts['audio']} sequences but '{paths['video']}' holds {counts['video']}; "
             "audio and video must have one sequence per video each, in the same order: re-extract them"
         )
-    if not np.array_equal(video_names, audio_names):
-        if len(video_names) != len(audio_names):
-            detail = f"{len(audio_names)} vs {len(video_names)} names"
-        else:
-            first = int(np.flatnonzero(video_names != audio_names)[0])
-            detail = f"first difference at position {first}: '{audio_names[first]}' vs '{video_names[first]}'"
-        raise BenchError(
-            f"'{paths['audio']}' and '{paths['video']}' list different videos in 'video_names' ({detail}); audio "
-            "and video files of a class must list the same videos in the same order: re-extract them"
-        )
+    check_same_names(paths, video_names, audio_names, "video_names")
     if len(video_names) != counts["video"]:
         raise BenchError(
             f"'{paths['video']}' has {counts['video']} sequences but {len(video_names)} 'video_names'; every "
@@ -217,11 +210,8 @@ def read_sequence_folder(
             tables[modality].append(_table(flat[modality].add(ragged.steps), ragged.lengths))
         labels.append(np.full(len(video_names), class_id, dtype=np.int64))
         names.extend(video_names.tolist())
-    missing = [class_id for class_id in listed if class_id not in owners or class_id in empty]
-    if missing:
-        raise missing_classes_error(layout, stage, missing, class_names, empty)
-    if dropped:
-        notes.append(f"{stage}: dropped feature files of {len(dropped)} out-of-split class(es): {', '.join(dropped)}")
+    check_listed_classes(layout, stage, listed, owners, empty, class_names)
+    note_dropped(stage, dropped, notes)
 
     def join(parts: list[np.ndarray]) -> np.ndarray:
         return np.concatenate(parts) if parts else np.zeros((0, 2), dtype=np.int64)

@@ -74,6 +74,9 @@ class Executor:
     def _wait(self, handles: list[Any]) -> Iterator[tuple[Any, Any]]:
         raise NotImplementedError
 
+    def _end_map(self) -> None:
+        """Called when a `map` ends, even by an exception: drop what was kept for its items."""
+
     def progress_hook(self) -> ProgressHook | None:
         """A callback the work may call with `(item label, description, completed, total)` to report
         sub-progress; only where the work runs in this process (None elsewhere)."""
@@ -108,20 +111,23 @@ class Executor:
         outcomes: list[Outcome | None] = [None] * len(items)
         errors: list[list[str]] = [[] for _ in items]
         self.reporter.start(f"{description} ({self.name})", len(items))
-        pending = dict(zip(self._start_many(fn, items), ((i, 1) for i in range(len(items)))))
-        while pending:
-            for handle, result in self._wait(list(pending)):
-                index, attempt = pending.pop(handle)
-                name = label(items[index])
-                if not isinstance(result, Failure):
-                    outcomes[index] = Outcome(items[index], result, None, None, attempt, errors[index])
-                    self.reporter.item_finished(name, describe(result) if describe else "done")
-                    continue
-                errors[index].append(result.summary)
-                if attempt < self.max_attempts:
-                    self.reporter.item_finished(name, f"retrying (attempt {attempt} failed: {result.summary})")
-                    pending[self._start(fn, items[index])] = (index, attempt + 1)
-                    continue
-                outcomes[index] = Outcome(items[index], None, result.summary, result.trace, attempt, errors[index])
-                self.reporter.item_finished(name, f"failed: {result.summary}", ok=False)
-        return outcomes  # type: ignore[return-value]
+        try:
+            pending = dict(zip(self._start_many(fn, items), ((i, 1) for i in range(len(items)))))
+            while pending:
+                for handle, result in self._wait(list(pending)):
+                    index, attempt = pending.pop(handle)
+                    name = label(items[index])
+                    if not isinstance(result, Failure):
+                        outcomes[index] = Outcome(items[index], result, None, None, attempt, errors[index])
+                        self.reporter.item_finished(name, describe(result) if describe else "done")
+                        continue
+                    errors[index].append(result.summary)
+                    if attempt < self.max_attempts:
+                        self.reporter.item_finished(name, f"retrying (attempt {attempt} failed: {result.summary})")
+                        pending[self._start(fn, items[index])] = (index, attempt + 1)
+                        continue
+                    outcomes[index] = Outcome(items[index], None, result.summary, result.trace, attempt, errors[index])
+                    self.reporter.item_finished(name, f"failed: {result.summary}", ok=False)
+            return outcomes  # type: ignore[return-value]
+        finally:
+            self._end_map()

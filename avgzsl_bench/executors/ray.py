@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from avgzsl_bench.errors import BenchError
-from avgzsl_bench.executors.base import Executor, Failure, Outcome, summarise
+from avgzsl_bench.executors.base import Executor, Failure, summarise
 
 
 def _no_ray_usage_stats() -> None:
@@ -78,17 +78,8 @@ class RayExecutor(Executor):
             except ray.exceptions.RayError as error:  # worker crashed, object lost, ...
                 yield ref, Failure.from_exception(error)
 
-    def map(
-        self,
-        fn: Callable[[Any], Any],
-        items: Sequence[Any],
-        description: str = "items",
-        describe: Callable[[Any], str] | None = None,
-    ) -> list[Outcome]:
-        try:
-            return super().map(fn, items, description, describe)
-        finally:
-            self._fn = None
+    def _end_map(self) -> None:
+        self._fn = None
 
     def close(self) -> None:
         self._task, self._fn = None, None

@@ -25,7 +25,7 @@ from feature_zoo.cache import FeatureCache
 from feature_zoo.decode import DecodeError, decode_video, fit_length
 from feature_zoo.extract import Extractor
 from feature_zoo.pipeline import ShardedExtraction, extract_dataset, find_videos
-from feature_zoo.synthetic import COLOUR_STEP, frame_colour, sine, write_video
+from feature_zoo.synthetic import COLOUR_STEP, frame_colour, sine, write_class_split, write_video
 from feature_zoo.text import ensemble_embeddings, load_templates
 
 CLASSES = ["bird chirping", "cat meowing", "dog barking", "rain falling"]
@@ -84,18 +84,7 @@ def media(tmp_path_factory) -> dict[str, Path]:
     (videos / "corrupt_clip.mp4").write_bytes(np.random.default_rng(0).bytes(4096))
 
     splits = root / "class-split"
-    (splits / "cls_split").mkdir(parents=True)
-    (splits / "all_class.txt").write_text("\n".join(CLASSES) + "\n")
-    with (splits / "vggsound_w2v_class_names.csv").open("w", newline="") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(["original", "manual", "category"])
-        writer.writerows([c, c, "misc"] for c in CLASSES)
-    for split, rows in SPLITS.items():
-        with (splits / "cls_split" / f"{split}.csv").open("w", newline="") as handle:
-            writer = csv.writer(handle)
-            writer.writerow(["youtube_id", "start_seconds", "label", "split", "filename", "label_code", "category"])
-            writer.writerows([v, 0, c, "x", v, CLASSES.index(c), "misc"] for v, c in rows)
-        (splits / "cls_split" / f"{split}.txt").write_text("\n".join(sorted({c for _, c in rows})) + "\n")
+    write_class_split(splits, CLASSES, SPLITS)
     return {"videos": videos, "splits": splits, "root": root}
 
 

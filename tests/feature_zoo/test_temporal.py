@@ -3,7 +3,6 @@ random-init backbones, read back by the temporal reader (feature set `clip-clap-
 
 from __future__ import annotations
 
-import csv
 import json
 import pickle
 from pathlib import Path
@@ -20,7 +19,7 @@ from feature_zoo.decode import audio_windows, frame_indices, window_count
 from feature_zoo.extract import Extractor
 from feature_zoo.pipeline import extract_dataset
 from feature_zoo.preprocess import CLEAN
-from feature_zoo.synthetic import sine, write_video
+from feature_zoo.synthetic import sine, write_class_split, write_video
 from feature_zoo.temporal import FEATURE_DIR
 
 FPS = 25
@@ -56,18 +55,7 @@ def media(tmp_path_factory) -> dict[str, Path]:
         audio = sine(seconds, freq=330.0 * (i + 1))
         write_video(videos / f"{name}.mp4", num_frames=frames, fps=FPS, audio=audio, colour=colour)
     splits = root / "class-split"
-    (splits / "cls_split").mkdir(parents=True)
-    (splits / "all_class.txt").write_text("\n".join(CLASSES) + "\n")
-    with (splits / "vggsound_w2v_class_names.csv").open("w", newline="") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(["original", "manual", "category"])
-        writer.writerows([c, c, "misc"] for c in CLASSES)
-    for split, rows in SPLITS.items():
-        with (splits / "cls_split" / f"{split}.csv").open("w", newline="") as handle:
-            writer = csv.writer(handle)
-            writer.writerow(["youtube_id", "start_seconds", "label", "split", "filename", "label_code", "category"])
-            writer.writerows([v, 0, c, "x", v, CLASSES.index(c), "misc"] for v, c in rows)
-        (splits / "cls_split" / f"{split}.txt").write_text("\n".join(sorted({c for _, c in rows})) + "\n")
+    write_class_split(splits, CLASSES, SPLITS)
     return {"videos": videos, "splits": splits, "root": root}
 
 
