@@ -198,7 +198,7 @@ def run_benchmark(
         source = source if isinstance(source, DataSource) else DataSource(source)
         if _named(methods) == ["all"]:  # say what "all" leaves out, before any work
             for name, reason in methods_left_out(source).items():
-                reporter.note(f"--methods all: {name} left out on {source.dataset}/{source.features}: {reason}")
+                reporter.note(f"--methods all: {name} left out on {source.label}: {reason}")
         jobs += make_jobs(method_names(methods, source), source, seeds, overrides, threads)
     return run_jobs(jobs, store, **options)
 
